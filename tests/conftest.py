@@ -1,0 +1,24 @@
+"""Shared test configuration: hypothesis profiles and the root marker."""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# CI runs derandomized (a fixed seed) so a red run is reproducible; locally, explore.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``root`` need root (network namespaces, raw sockets): skip loudly without."""
+    del config
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="needs root (network namespaces, raw sockets)")
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)
