@@ -9,7 +9,8 @@ extra=""
 apt_pkgs=(iproute2 nftables python3-venv procps)
 if [ -n "$extra" ]; then
   # keepalived: the interop peer; tcpdump: wire captures in tests.
-  apt_pkgs+=(keepalived tcpdump)
+  # qemu-system-x86, busybox-static, ipvsadm: the IPVS test VM (tests/vm, docs/testing-ipvs.md).
+  apt_pkgs+=(keepalived tcpdump qemu-system-x86 busybox-static ipvsadm)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
