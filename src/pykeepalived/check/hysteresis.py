@@ -1,0 +1,260 @@
+"""One checker's up/down logic, shared by every probe type (keepalived's copy lives in 7 files).
+
+Rules: pure and sans-I/O. It owns: when the next probe is due, whether the checker is up, and
+the dynamic weight a checker reported. It never runs a probe, reads a clock or draws a random
+number: the driver passes ``now`` and the warmup fraction in. An impossible call order (a result
+without a probe in flight) is a bug in the driver and raises.
+
+Semantics (keepalived ``check_tcp.c``/``check_misc.c`` epilogs, read for facts):
+
+* **delay_loop**: after a probe completes with nothing pending, the next one runs
+  ``delay_loop_s`` after that completion (keepalived re-arms its timer at the end of a check).
+* **retry / delay_before_retry**: a checker that is up and sees a failure re-probes
+  ``retry`` more times, ``delay_before_retry_s`` apart. Only when the probe and all of its
+  retries failed is the *round* failed. A success anywhere resets the count.
+* **fall** (extension, default 1 = keepalived): the checker goes down after ``fall`` consecutive
+  failed rounds, rounds ``delay_loop_s`` apart. So a checker goes down after
+  ``fall * (retry + 1)`` consecutive failed probes; ``retry`` absorbs a lost packet fast,
+  ``fall`` a sick server slowly. Both together simply multiply.
+* **rise** (extension, default 1 = keepalived): a down checker goes up after ``rise``
+  consecutive successes, ``delay_loop_s`` apart (keepalived never retries a down checker).
+  A failure resets the count.
+* **alpha**: start down instead of up.
+* **first result**: as keepalived (``retry_it = retry`` at start), the very first failure is
+  decisive whatever retry/fall say: an unproven server gets no benefit of the doubt. The first
+  success brings an alpha checker up only once ``rise`` successes have been seen (the first
+  counts); a non-alpha checker is up already and the first success confirms it.
+* **warmup**: the first probe runs ``start_delay_s + warmup_s * fraction`` after creation,
+  ``fraction`` in [0, 1) supplied by the driver (keepalived: ``random()``; our runner uses a
+  stable hash, so tests and restarts are deterministic). ``warmup_s`` defaults to delay_loop.
+* **dynamic weight**: any successful result carries the weight it wants; a change is reported.
+  When the checker goes down, its weight falls back to the configured one (keepalived resets
+  ``cur_weight``).
+"""
+
+import enum
+from dataclasses import dataclass
+
+from pykeepalived.check.result import ProbeResult
+
+BOOTSTRAP_DELAY_S = 1.0
+"""keepalived's ``BOOTSTRAP_DELAY``: every checker waits this long after start."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HysteresisParams:
+    """Per-checker timing, named after keepalived's keywords (times in seconds)."""
+
+    delay_loop_s: float = 60.0
+    retry: int = 1
+    delay_before_retry_s: float = 1.0
+    warmup_s: float | None = None
+    alpha: bool = False
+    rise: int = 1
+    fall: int = 1
+    start_delay_s: float = BOOTSTRAP_DELAY_S
+
+    def __post_init__(self) -> None:
+        if self.delay_loop_s <= 0:
+            raise ValueError("delay_loop_s must be > 0")
+        if self.retry < 0:
+            raise ValueError("retry must be >= 0")
+        if self.delay_before_retry_s < 0:
+            raise ValueError("delay_before_retry_s must be >= 0")
+        if self.warmup_s is not None and self.warmup_s < 0:
+            raise ValueError("warmup_s must be >= 0")
+        if self.rise < 1 or self.fall < 1:
+            raise ValueError("rise and fall must be >= 1")
+        if self.start_delay_s < 0:
+            raise ValueError("start_delay_s must be >= 0")
+
+    @property
+    def effective_warmup_s(self) -> float:
+        """keepalived: warmup defaults to delay_loop."""
+        return self.delay_loop_s if self.warmup_s is None else self.warmup_s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckerUp:
+    """The checker became (or, with ``initial``, was first confirmed) up."""
+
+    at: float
+    initial: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckerDown:
+    """The checker became (or, with ``initial``, was first found) down."""
+
+    at: float
+    initial: bool
+    reason: str
+    failures: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeightChanged:
+    """The weight the checker asks for changed (``None``: the configured weight)."""
+
+    at: float
+    weight: int | None
+    weight_delta: int | None
+
+
+Event = CheckerUp | CheckerDown | WeightChanged
+
+
+class Phase(enum.Enum):
+    STARTING = "starting"  # no result yet
+    UP = "up"
+    FAILING = "failing"  # still up, counting failed probes and rounds
+    DOWN = "down"
+    RISING = "rising"  # still down, counting successes
+
+
+_ALLOWED: dict[Phase, frozenset[Phase]] = {
+    Phase.STARTING: frozenset({Phase.UP, Phase.DOWN, Phase.RISING}),
+    Phase.UP: frozenset({Phase.UP, Phase.FAILING, Phase.DOWN}),
+    Phase.FAILING: frozenset({Phase.UP, Phase.FAILING, Phase.DOWN}),
+    Phase.DOWN: frozenset({Phase.DOWN, Phase.RISING, Phase.UP}),
+    Phase.RISING: frozenset({Phase.RISING, Phase.DOWN, Phase.UP}),
+}
+
+
+class Hysteresis:
+    """One checker. Drive it: ``next_due()`` -> ``begin(now)`` -> probe -> ``record(r, now)``."""
+
+    def __init__(self, params: HysteresisParams, *, now: float, warmup_fraction: float) -> None:
+        if not 0.0 <= warmup_fraction < 1.0:
+            raise ValueError("warmup_fraction must be in [0, 1)")
+        self.params = params
+        self._phase = Phase.STARTING
+        self._due = now + params.start_delay_s + params.effective_warmup_s * warmup_fraction
+        self._in_flight = False
+        self._retry_it = 0
+        self._failed_rounds = 0
+        self._failures = 0
+        self._successes = 0
+        self._weight: int | None = None
+        self._weight_delta: int | None = None
+
+    # -- queries -------------------------------------------------------------------------
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @property
+    def is_up(self) -> bool:
+        """What the real server should believe now (alpha: down until proven)."""
+        if self._phase is Phase.STARTING:
+            return not self.params.alpha
+        return self._phase in (Phase.UP, Phase.FAILING)
+
+    @property
+    def weight(self) -> int | None:
+        return self._weight
+
+    @property
+    def weight_delta(self) -> int | None:
+        return self._weight_delta
+
+    @property
+    def in_flight(self) -> bool:
+        return self._in_flight
+
+    def next_due(self) -> float:
+        """Absolute time of the next probe; ``inf`` while one is in flight."""
+        return float("inf") if self._in_flight else self._due
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def begin(self, now: float) -> None:
+        """A probe starts now; normally at ``next_due()``, earlier for an operator's "check now".
+
+        Starting while one is in flight is a driver bug.
+        """
+        del now  # kept in the signature so drivers read alike and a future trace can use it
+        if self._in_flight:
+            raise RuntimeError("a probe is already in flight")
+        self._in_flight = True
+
+    def record(self, result: ProbeResult, now: float) -> list[Event]:
+        """Feed the result of the probe in flight; returns what changed, in order."""
+        if not self._in_flight:
+            raise RuntimeError("record() without begin()")
+        self._in_flight = False
+        events: list[Event] = []
+        if result.ok:
+            self._weigh(result, now, events)
+            delay = self._on_success(result, now, events)
+        else:
+            delay = self._on_failure(result, now, events)
+        self._due = now + delay
+        return events
+
+    # -- transitions ---------------------------------------------------------------------
+
+    def _go(self, phase: Phase) -> None:
+        if phase not in _ALLOWED[self._phase]:
+            raise RuntimeError(f"impossible transition {self._phase.value} -> {phase.value}")
+        self._phase = phase
+
+    def _on_success(self, result: ProbeResult, now: float, events: list[Event]) -> float:
+        p = self.params
+        first = self._phase is Phase.STARTING
+        self._failures = self._retry_it = self._failed_rounds = 0
+        if self.is_up:
+            self._go(Phase.UP)
+            if first:
+                events.append(CheckerUp(at=now, initial=True, reason=result.reason))
+            return p.delay_loop_s
+        self._successes += 1
+        if self._successes >= p.rise:
+            self._successes = 0
+            self._go(Phase.UP)
+            events.append(CheckerUp(at=now, initial=first, reason=result.reason))
+        else:
+            self._go(Phase.RISING)
+        return p.delay_loop_s
+
+    def _on_failure(self, result: ProbeResult, now: float, events: list[Event]) -> float:
+        p = self.params
+        self._successes = 0
+        self._failures += 1
+        if self._phase is Phase.STARTING:
+            self._go_down(result, now, events, initial=True)
+            return p.delay_loop_s
+        if not self.is_up:
+            self._go(Phase.DOWN)
+            return p.delay_loop_s
+        self._retry_it += 1
+        if self._retry_it <= p.retry:
+            self._go(Phase.FAILING)
+            return p.delay_before_retry_s
+        self._retry_it = 0
+        self._failed_rounds += 1
+        if self._failed_rounds >= p.fall:
+            self._go_down(result, now, events, initial=False)
+        else:
+            self._go(Phase.FAILING)
+        return p.delay_loop_s
+
+    def _go_down(
+        self, result: ProbeResult, now: float, events: list[Event], *, initial: bool
+    ) -> None:
+        self._go(Phase.DOWN)
+        self._retry_it = self._failed_rounds = 0
+        events.append(
+            CheckerDown(at=now, initial=initial, reason=result.reason, failures=self._failures)
+        )
+        if self._weight is not None or self._weight_delta is not None:
+            self._weight = self._weight_delta = None
+            events.append(WeightChanged(at=now, weight=None, weight_delta=None))
+
+    def _weigh(self, result: ProbeResult, now: float, events: list[Event]) -> None:
+        if (result.weight, result.weight_delta) == (self._weight, self._weight_delta):
+            return
+        self._weight, self._weight_delta = result.weight, result.weight_delta
+        events.append(WeightChanged(at=now, weight=self._weight, weight_delta=self._weight_delta))

@@ -1,0 +1,243 @@
+"""The one hysteresis: table-driven traces under a fake clock (probes take no time)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pykeepalived.check.aggregate import RealServerHealth
+from pykeepalived.check.hysteresis import (
+    CheckerDown,
+    CheckerUp,
+    Event,
+    Hysteresis,
+    HysteresisParams,
+    Phase,
+    WeightChanged,
+)
+from pykeepalived.check.result import ProbeResult
+from pykeepalived.clock import FakeClock
+
+
+def _result(token: str) -> ProbeResult:
+    """``+`` success, ``-`` failure, ``+w7`` success asking for weight 7, ``+d-3`` delta -3."""
+    if token == "-":
+        return ProbeResult(ok=False, reason="refused")
+    if token.startswith("+w"):
+        return ProbeResult(ok=True, weight=int(token[2:]))
+    if token.startswith("+d"):
+        return ProbeResult(ok=True, weight_delta=int(token[2:]))
+    assert token == "+"
+    return ProbeResult(ok=True)
+
+
+def _show(event: Event) -> str:
+    if isinstance(event, CheckerUp):
+        return "UP*" if event.initial else "UP"
+    if isinstance(event, CheckerDown):
+        return "DOWN*" if event.initial else "DOWN"
+    return f"W({event.weight},{event.weight_delta})"
+
+
+def trace(params: HysteresisParams, script: str) -> list[str]:
+    """Run the script at the times the hysteresis asks for; one line per probe."""
+    clock = FakeClock(start=0.0)
+    h = Hysteresis(params, now=clock.now(), warmup_fraction=0.0)
+    lines = []
+    for token in script.split():
+        clock.advance(h.next_due() - clock.now())
+        h.begin(clock.now())
+        events = h.record(_result(token), clock.now())
+        shown = " ".join(_show(e) for e in events)
+        lines.append(f"{clock.now():g} {token} {shown}".rstrip())
+    return lines
+
+
+P = HysteresisParams(delay_loop_s=10, delay_before_retry_s=2, retry=1, start_delay_s=0)
+
+CASES = [
+    pytest.param(P, "+ - - +", ["0 + UP*", "10 -", "12 - DOWN", "22 + UP"], id="retry1"),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, retry=0, start_delay_s=0),
+        "+ - - +",
+        ["0 + UP*", "10 - DOWN", "20 -", "30 + UP"],
+        id="retry0",
+    ),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, delay_before_retry_s=2, retry=2, start_delay_s=0),
+        "+ - + - - -",
+        ["0 + UP*", "10 -", "12 +", "22 -", "24 -", "26 - DOWN"],
+        id="retry2-success-resets",
+    ),
+    pytest.param(P, "- - +", ["0 - DOWN*", "10 -", "20 + UP"], id="first-failure-decisive"),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, retry=3, alpha=True, start_delay_s=0),
+        "+ -",
+        ["0 + UP*", "10 -"],
+        id="alpha-first-success",
+    ),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, retry=3, alpha=True, start_delay_s=0),
+        "- +",
+        ["0 - DOWN*", "10 + UP"],
+        id="alpha-first-failure",
+    ),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, retry=0, rise=3, start_delay_s=0),
+        "- + + - + + + -",
+        ["0 - DOWN*", "10 +", "20 +", "30 -", "40 +", "50 +", "60 + UP", "70 - DOWN"],
+        id="rise3",
+    ),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, rise=2, alpha=True, start_delay_s=0),
+        "+ +",
+        ["0 +", "10 + UP"],
+        id="alpha-rise2",
+    ),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, delay_before_retry_s=2, retry=1, fall=2, start_delay_s=0),
+        "+ - - - -",
+        ["0 + UP*", "10 -", "12 -", "22 -", "24 - DOWN"],
+        id="fall2-retry1",
+    ),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, delay_before_retry_s=2, retry=1, fall=2, start_delay_s=0),
+        "+ - - + - - - -",
+        ["0 + UP*", "10 -", "12 -", "22 +", "32 -", "34 -", "44 -", "46 - DOWN"],
+        id="fall2-success-resets-rounds",
+    ),
+    pytest.param(
+        HysteresisParams(delay_loop_s=10, retry=0, start_delay_s=0),
+        "+w5 +w5 +w7 +d-2 - +",
+        [
+            "0 +w5 W(5,None) UP*",
+            "10 +w5",
+            "20 +w7 W(7,None)",
+            "30 +d-2 W(None,-2)",
+            "40 - DOWN W(None,None)",
+            "50 + UP",
+        ],
+        id="dynamic-weight",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "script", "expected"), CASES)
+def test_trace(params: HysteresisParams, script: str, expected: list[str]) -> None:
+    assert trace(params, script) == expected
+
+
+def test_warmup_and_start_delay() -> None:
+    params = HysteresisParams(delay_loop_s=10, warmup_s=4, start_delay_s=1)
+    assert Hysteresis(params, now=100, warmup_fraction=0.5).next_due() == 103
+    default = HysteresisParams(delay_loop_s=10)  # warmup defaults to delay_loop, 1 s bootstrap
+    assert Hysteresis(default, now=100, warmup_fraction=0.25).next_due() == 103.5
+    no_warmup = HysteresisParams(delay_loop_s=10, warmup_s=0, start_delay_s=0)
+    assert Hysteresis(no_warmup, now=100, warmup_fraction=0.9).next_due() == 100
+
+
+def test_next_due_counts_from_completion() -> None:
+    h = Hysteresis(P, now=0, warmup_fraction=0)
+    h.begin(0)
+    assert h.next_due() == float("inf")
+    h.record(ProbeResult(ok=True), 3.5)  # the probe took 3.5 s
+    assert h.next_due() == 13.5
+
+
+def test_initial_states() -> None:
+    assert Hysteresis(P, now=0, warmup_fraction=0).is_up
+    alpha = HysteresisParams(alpha=True)
+    h = Hysteresis(alpha, now=0, warmup_fraction=0)
+    assert not h.is_up
+    assert h.phase is Phase.STARTING
+
+
+def test_driver_bugs_raise() -> None:
+    h = Hysteresis(P, now=0, warmup_fraction=0)
+    with pytest.raises(RuntimeError, match="without begin"):
+        h.record(ProbeResult(ok=True), 0)
+    h.begin(0)
+    with pytest.raises(RuntimeError, match="in flight"):
+        h.begin(0)
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        Hysteresis(P, now=0, warmup_fraction=1.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"delay_loop_s": 0},
+        {"retry": -1},
+        {"rise": 0},
+        {"fall": 0},
+        {"warmup_s": -1},
+        {"delay_before_retry_s": -1},
+    ],
+)
+def test_params_validated(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        HysteresisParams(**kwargs)  # type: ignore[arg-type]
+
+
+@given(
+    outcomes=st.lists(st.booleans(), min_size=1, max_size=60),
+    retry=st.integers(0, 3),
+    rise=st.integers(1, 3),
+    fall=st.integers(1, 3),
+    alpha=st.booleans(),
+)
+def test_properties(outcomes: list[bool], retry: int, rise: int, fall: int, alpha: bool) -> None:
+    """Up/down events alternate, match is_up, and need the promised run lengths."""
+    params = HysteresisParams(
+        delay_loop_s=5,
+        delay_before_retry_s=1,
+        retry=retry,
+        rise=rise,
+        fall=fall,
+        alpha=alpha,
+        start_delay_s=0,
+    )
+    h = Hysteresis(params, now=0, warmup_fraction=0)
+    now, run_ok, run_fail = 0.0, 0, 0
+    last_up: bool | None = None
+    for i, ok in enumerate(outcomes):
+        now = h.next_due()
+        h.begin(now)
+        events = h.record(ProbeResult(ok=ok), now)
+        run_ok, run_fail = (run_ok + 1, 0) if ok else (0, run_fail + 1)
+        for e in events:
+            if isinstance(e, CheckerUp):
+                assert last_up is not True
+                assert e.initial or run_ok >= rise
+                last_up = True
+            elif isinstance(e, CheckerDown):
+                assert last_up is not False or e.initial
+                assert i == 0 or run_fail >= fall * (retry + 1)
+                last_up = False
+        if last_up is not None:
+            assert h.is_up == last_up
+
+
+def test_aggregate_all_checkers_up() -> None:
+    rs = RealServerHealth(10, {"http": True, "misc": True})
+    assert rs.alive
+    assert rs.weight == 10
+    changed = rs.apply("http", [CheckerDown(at=1, initial=False, reason="x", failures=2)])
+    assert changed is not None
+    assert not changed.alive
+    assert rs.down_checkers == ["http"]
+    assert rs.apply("misc", [WeightChanged(at=2, weight=20, weight_delta=None)]) is not None
+    changed = rs.apply("http", [CheckerUp(at=3, initial=False, reason="")])
+    assert changed is not None
+    assert (changed.alive, changed.weight) == (True, 20)
+    assert rs.apply("http", [CheckerUp(at=4, initial=False, reason="")]) is None
+
+
+def test_aggregate_weights_and_edges() -> None:
+    assert RealServerHealth(3, {}).alive  # no checker: always alive
+    rs = RealServerHealth(10, {"f": True, "m": False})
+    assert not rs.alive
+    rs.apply("f", [WeightChanged(at=0, weight=None, weight_delta=-4)])
+    rs.apply("m", [WeightChanged(at=0, weight=2, weight_delta=None)])
+    assert rs.weight == 0  # 10 - 4 + (2 - 10) clamps at 0
+    with pytest.raises(KeyError):
+        rs.apply("nope", [])
