@@ -1,0 +1,156 @@
+"""Semantic checks of the VRRP side (see ``checks`` for the rules)."""
+
+from collections.abc import Mapping
+
+from pykeepalived.config.diagnostics import Diagnostics, Location
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.model_common import Tracked
+from pykeepalived.config.model_vrrp import VrrpInstance
+
+UNKNOWN = Location(file="?", line=0)
+
+
+def check_vrrp(config: KeepalivedConfig, diags: Diagnostics) -> None:
+    _unique_names(config, diags)
+    scripts = {s.name: s for s in config.vrrp_script}
+    files = {f.name: f for f in config.vrrp_track_file}
+    for inst in config.vrrp_instance:
+        version = inst.version or config.global_defs.vrrp_version
+        _required(inst, diags)
+        _advert_int(inst, version, diags)
+        _families(inst, version, diags)
+        _authentication(inst, version, diags)
+        _references(inst.track_script, scripts, "vrrp_script", diags)
+        _references(inst.track_file, files, "vrrp_track_file", diags)
+        _priority(inst, diags)
+    _duplicate_vrids(config, diags)
+    _sync_groups(config, diags)
+
+
+def _at(where: Location | None) -> Location:
+    return where or UNKNOWN
+
+
+def _unique_names(config: KeepalivedConfig, diags: Diagnostics) -> None:
+    for kind, items in (
+        ("vrrp_instance", config.vrrp_instance),
+        ("vrrp_script", config.vrrp_script),
+        ("vrrp_sync_group", config.vrrp_sync_group),
+        ("vrrp_track_file", config.vrrp_track_file),
+    ):
+        seen: dict[str, Location] = {}
+        for item in items:
+            where = _at(item.where.block)
+            if item.name in seen:
+                message = (
+                    f"{kind} '{item.name}' defined twice (first at line {seen[item.name].line})"
+                )
+                diags.error(where, message, "duplicate")
+            seen.setdefault(item.name, where)
+
+
+def _required(inst: VrrpInstance, diags: Diagnostics) -> None:
+    where = _at(inst.where.block)
+    if inst.virtual_router_id is None:
+        diags.error(where, f"({inst.name}) virtual_router_id is required", "missing")
+    if inst.interface is None and not inst.unicast_peer:
+        diags.error(where, f"({inst.name}) interface is required unless unicast_peer is set")
+    if not inst.virtual_ipaddress:
+        diags.warning(where, f"({inst.name}) has no virtual_ipaddress", "missing")
+
+
+def _advert_int(inst: VrrpInstance, version: int, diags: Diagnostics) -> None:
+    where = _at(inst.where.of("advert_int"))
+    value = inst.advert_int
+    if version == 2 and (value < 1 or value != int(value)):
+        message = f"({inst.name}) advert_int {value:g} is invalid for VRRPv2 (whole seconds >= 1)"
+        diags.error(where, message, "range")
+    if version == 3 and not 0.01 <= value <= 40.95:
+        message = f"({inst.name}) advert_int {value:g} is out of range for VRRPv3 (0.01-40.95 s)"
+        diags.error(where, message, "range")
+
+
+def _families(inst: VrrpInstance, version: int, diags: Diagnostics) -> None:
+    family = inst.family
+    for vip in inst.virtual_ipaddress:
+        if family is not None and vip.address.version != family:
+            message = f"({inst.name}) VIP {vip.address} is IPv{vip.address.version}, "
+            message += f"the instance is IPv{family}; use virtual_ipaddress_excluded"
+            diags.error(_at(vip.location), message, "family")
+    if family == 6 and version == 2:
+        message = f"({inst.name}) IPv6 needs VRRP version 3 (set 'version 3')"
+        diags.error(_at(inst.where.of("version")), message, "family")
+    src = inst.unicast_src_ip
+    for peer in inst.unicast_peer:
+        if src is not None and peer.address.version != src.version:
+            message = f"({inst.name}) unicast_peer {peer.address} and unicast_src_ip {src} differ"
+            diags.error(_at(peer.location), message + " in address family", "family")
+        if family is not None and peer.address.version != family:
+            message = f"({inst.name}) unicast_peer {peer.address} is not IPv{family} like the VIPs"
+            diags.error(_at(peer.location), message, "family")
+
+
+def _authentication(inst: VrrpInstance, version: int, diags: Diagnostics) -> None:
+    auth = inst.authentication
+    if auth is None:
+        return
+    where = _at(auth.where.block)
+    if version == 3:
+        message = f"({inst.name}) authentication is not supported by VRRPv3; it is ignored"
+        diags.warning(where, message, "auth")
+        return
+    if auth.auth_type == "PASS" and not auth.auth_pass:
+        diags.error(where, f"({inst.name}) auth_type PASS needs auth_pass", "missing")
+    if auth.auth_pass and len(auth.auth_pass) > 8:
+        message = f"({inst.name}) auth_pass is longer than 8 characters; only 8 are used"
+        diags.warning(_at(auth.where.of("auth_pass")), message, "auth")
+
+
+def _references(
+    items: tuple[Tracked, ...], known: Mapping[str, object], kind: str, diags: Diagnostics
+) -> None:
+    for item in items:
+        if item.name not in known:
+            diags.error(_at(item.location), f"{kind} '{item.name}' is not defined", "reference")
+
+
+def _priority(inst: VrrpInstance, diags: Diagnostics) -> None:
+    if inst.priority == 255 and inst.state == "BACKUP" and "state" in inst.where.keywords:
+        message = f"({inst.name}) priority 255 is the address owner: state BACKUP is overridden"
+        diags.warning(_at(inst.where.of("priority")), message, "priority")
+
+
+def _duplicate_vrids(config: KeepalivedConfig, diags: Diagnostics) -> None:
+    seen: dict[tuple[str | None, int | None, int], VrrpInstance] = {}
+    for inst in config.vrrp_instance:
+        if inst.virtual_router_id is None:
+            continue
+        key = (inst.interface, inst.family or 4, inst.virtual_router_id)
+        first = seen.setdefault(key, inst)
+        if first is not inst:
+            message = (
+                f"({inst.name}) virtual_router_id {inst.virtual_router_id} is already used on "
+                f"{inst.interface} by {first.name}"
+            )
+            diags.error(_at(inst.where.of("virtual_router_id")), message, "duplicate")
+
+
+def _sync_groups(config: KeepalivedConfig, diags: Diagnostics) -> None:
+    names = {inst.name for inst in config.vrrp_instance}
+    member_of: dict[str, str] = {}
+    for group in config.vrrp_sync_group:
+        for member in group.group:
+            where = _at(member.location)
+            if member.name not in names:
+                message = f"sync group {group.name}: vrrp_instance '{member.name}' is not defined"
+                diags.error(where, message, "reference")
+            elif member.name in member_of:
+                message = (
+                    f"vrrp_instance '{member.name}' is already in sync group "
+                    f"{member_of[member.name]}"
+                )
+                diags.error(where, message, "duplicate")
+            member_of.setdefault(member.name, group.name)
+        if len(group.group) == 1:
+            message = f"sync group {group.name} has only one member"
+            diags.warning(_at(group.where.of("group")), message, "sync")

@@ -1,0 +1,102 @@
+"""Diagnostics: every finding about a config, with where it is and how bad it is.
+
+Rules: findings are collected, never thrown one at a time, so an operator sees every mistake in
+one run. Each carries severity, file, line, column; the text reads like keepalived's
+``(file: Line n) message`` followed by the source line and a caret under the offending token.
+Nothing here reads files: the source line travels inside the ``Location``.
+"""
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    """A place in a config file: 1-based line and column, and the line's text for the caret."""
+
+    file: str
+    line: int
+    column: int = 1
+    length: int = 1
+    source_line: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnostic:
+    severity: Severity
+    location: Location
+    message: str
+    code: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def render(self) -> str:
+        """keepalived's wording plus a caret line, e.g.::
+
+        (keepalived.conf: Line 7) error: unknown keyword 'priorty'
+            priorty 100
+            ^~~~~~~
+        """
+        loc = self.location
+        head = f"({loc.file}: Line {loc.line}) {self.severity.value}: {self.message}"
+        if not loc.source_line:
+            return head
+        text = loc.source_line.rstrip("\r\n").expandtabs(1)
+        caret = " " * (loc.column - 1) + "^" + "~" * max(0, loc.length - 1)
+        return f"{head}\n    {text}\n    {caret}"
+
+    def as_dict(self) -> dict[str, object]:
+        loc = self.location
+        return {
+            "severity": self.severity.value,
+            "file": loc.file,
+            "line": loc.line,
+            "column": loc.column,
+            "message": self.message,
+            "code": self.code,
+        }
+
+
+@dataclass(slots=True)
+class Diagnostics:
+    """An append-only collection that the pipeline stages share."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, location: Location, message: str, code: str = "") -> None:
+        self.items.append(
+            Diagnostic(severity=Severity.ERROR, location=location, message=message, code=code)
+        )
+
+    def warning(self, location: Location, message: str, code: str = "") -> None:
+        self.items.append(
+            Diagnostic(severity=Severity.WARNING, location=location, message=message, code=code)
+        )
+
+    def extend(self, other: Iterable[Diagnostic]) -> None:
+        self.items.extend(other)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(sorted(self.items, key=_order))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _order(d: Diagnostic) -> tuple[str, int, int]:
+    return (d.location.file, d.location.line, d.location.column)

@@ -1,0 +1,232 @@
+"""Grammar: the declarative keyword table and the engine that applies it to the tree.
+
+Rules: the model *is* the grammar. Each model field is named after its keepalived keyword and
+declared with ``kw(default, parse, ...)``, so the man page, the code and the JSON dump grep alike
+and a default lives in exactly one place. This engine walks a block's statements, finds each
+keyword's spec, converts its arguments, collects every problem as a diagnostic and builds the
+frozen dataclass. It knows no keyword itself.
+"""
+
+import dataclasses
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, TypeVar, cast
+
+from pykeepalived.config.diagnostics import Diagnostics, Location
+from pykeepalived.config.lexer import Token
+from pykeepalived.config.tree import Statement
+
+T = TypeVar("T")
+
+
+class BadValue(Exception):
+    """A keyword's arguments are wrong; caught by the engine and turned into a diagnostic."""
+
+    def __init__(self, where: Token | Location, message: str, code: str = "value") -> None:
+        super().__init__(message)
+        self.location = where.location if isinstance(where, Token) else where
+        self.message = message
+        self.code = code
+        self.already_reported = isinstance(where, Token) and where.template
+
+
+@dataclass(slots=True)
+class Context:
+    """What converters may use: the diagnostics sink (for warnings) and the config id."""
+
+    diags: Diagnostics
+    config_id: str = ""
+
+
+Parse = Callable[[Statement, Context], Any]
+
+
+class SetFields(dict[str, Any]):
+    """Returned by a converter whose one keyword sets several fields (``weight -10 reverse``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KwSpec:
+    parse: Parse
+    repeat: bool = False
+    max_args: int | None = None
+    aliases: tuple[str, ...] = ()
+    deprecated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a block and each of its keywords were written; never part of equality or dumps."""
+
+    block: Location | None = None
+    keywords: Mapping[str, Location] = field(default_factory=dict)
+
+    def of(self, keyword: str) -> Location | None:
+        return self.keywords.get(keyword, self.block)
+
+
+NOWHERE = Where()
+
+
+def kw(
+    default: Any,
+    parse: Parse,
+    *,
+    repeat: bool = False,
+    max_args: int | None = None,
+    aliases: Sequence[str] = (),
+    deprecated: Sequence[str] = (),
+) -> Any:
+    """Declare a model field as keyword ``<field name>`` (and ``aliases``).
+
+    ``deprecated`` aliases are accepted with a warning; ``repeat`` collects every occurrence into
+    a tuple; ``max_args`` lets the engine split ``auth_type PASS auth_pass 1111`` written on one
+    line into two statements, as operators write them.
+    """
+    spec = KwSpec(
+        parse=parse,
+        repeat=repeat,
+        max_args=max_args,
+        aliases=tuple(aliases) + tuple(deprecated),
+        deprecated=tuple(deprecated),
+    )
+    if isinstance(default, list | dict | set):
+        raise TypeError("model defaults must be immutable")
+    return field(default=default, metadata={"kw": spec})
+
+
+def where_field() -> Any:
+    return field(default=NOWHERE, compare=False, repr=False, metadata={"where": True})
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    field: str
+    spec: KwSpec
+    deprecated: bool
+
+
+@cache
+def keyword_table(cls: Any) -> Mapping[str, _Entry]:
+    table: dict[str, _Entry] = {}
+    for f in dataclasses.fields(cls):
+        spec = f.metadata.get("kw")
+        if spec is None:
+            continue
+        table[f.name] = _Entry(f.name, spec, False)
+        for alias in spec.aliases:
+            table[alias] = _Entry(f.name, spec, alias in spec.deprecated)
+    return table
+
+
+@cache
+def _has_where(cls: Any) -> bool:
+    return any(f.metadata.get("where") for f in dataclasses.fields(cls))
+
+
+def ignored_keywords(cls: type) -> Mapping[str, str]:
+    """Keywords a block accepts and ignores, with the warning to give (``nat_mask``...)."""
+    return getattr(cls, "IGNORED_KEYWORDS", {})
+
+
+def parse_block(
+    cls: type[T],
+    statements: Sequence[Statement],
+    ctx: Context,
+    *,
+    header: Mapping[str, Any] | None = None,
+    location: Location | None = None,
+) -> T | None:
+    """Build ``cls`` from a block's statements; ``None`` if it cannot be built at all."""
+    table = keyword_table(cast(Any, cls))
+    values: dict[str, Any] = dict(header or {})
+    places: dict[str, Location] = {}
+    for st in _split_glued(statements, table):
+        _apply(cls, st, table, values, places, ctx)
+    for name, value in list(values.items()):
+        if isinstance(value, list):
+            values[name] = tuple(value)
+    if _has_where(cast(Any, cls)):
+        values["where"] = Where(block=location, keywords=places)
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as exc:
+        ctx.diags.error(location or Location(file="?", line=0), str(exc), "invalid")
+        return None
+
+
+def _apply(
+    cls: type,
+    st: Statement,
+    table: Mapping[str, _Entry],
+    values: dict[str, Any],
+    places: dict[str, Location],
+    ctx: Context,
+) -> None:
+    entry = table.get(st.name)
+    if entry is None:
+        _unknown(cls, st, table, values, ctx)
+        return
+    if entry.deprecated:
+        ctx.diags.warning(
+            st.location, f"'{st.name}' is deprecated, use '{entry.field}' instead", "deprecated"
+        )
+    try:
+        value = entry.spec.parse(st, ctx)
+    except BadValue as bad:
+        if not bad.already_reported:
+            ctx.diags.error(bad.location, bad.message, bad.code)
+        return
+    if isinstance(value, SetFields):
+        values.update(value)
+    elif entry.spec.repeat:
+        values.setdefault(entry.field, []).append(value)
+    else:
+        if entry.field in places:
+            first = places[entry.field].line
+            message = f"'{st.name}' given again (first at line {first}); last one wins"
+            ctx.diags.warning(st.location, message, "duplicate")
+        values[entry.field] = value
+    places.setdefault(entry.field, st.location)
+
+
+def _unknown(
+    cls: type,
+    st: Statement,
+    table: Mapping[str, _Entry],
+    values: dict[str, Any],
+    ctx: Context,
+) -> None:
+    if st.name in getattr(cls, "LOOSE_KEYWORDS", ()):
+        values.setdefault("other", []).append((st.name, tuple(t.text for t in st.args)))
+        return
+    ignored = ignored_keywords(cls)
+    if st.name in ignored:
+        ctx.diags.warning(st.location, ignored[st.name], "deprecated")
+        return
+    if st.keyword.template:
+        return
+    block = getattr(cls, "BLOCK_NAME", cls.__name__)
+    hint = difflib.get_close_matches(st.name, list(table) + list(ignored), n=1)
+    suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+    ctx.diags.error(st.location, f"unknown keyword '{st.name}' in {block}{suggestion}", "unknown")
+
+
+def _split_glued(statements: Sequence[Statement], table: Mapping[str, _Entry]) -> list[Statement]:
+    """Split ``auth_type PASS auth_pass 1111`` into two statements when the arity says so."""
+    out: list[Statement] = []
+    for st in statements:
+        while True:
+            entry = table.get(st.name)
+            limit = None if entry is None else entry.spec.max_args
+            if st.block is not None or limit is None or len(st.args) <= limit:
+                break
+            rest = st.args[limit:]
+            if rest[0].text not in table:
+                break
+            out.append(Statement(keyword=st.keyword, args=st.args[:limit]))
+            st = Statement(keyword=rest[0], args=rest[1:])
+        out.append(st)
+    return out

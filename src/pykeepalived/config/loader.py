@@ -1,0 +1,81 @@
+"""Loader: the whole pipeline from a file name to a model plus diagnostics.
+
+Rules: ``load`` never raises for anything a config file can contain; it returns a
+``LoadResult`` whose diagnostics say what is wrong. Callers refuse to run on a result with
+errors (``result.ok`` is false), so a bad config is never half-applied.
+"""
+
+import socket
+from dataclasses import dataclass
+
+from pykeepalived.config.checks import run_checks
+from pykeepalived.config.diagnostics import Diagnostic, Diagnostics, Severity
+from pykeepalived.config.environment import Environment, MachineEnvironment
+from pykeepalived.config.grammar import Context, parse_block
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.source import ReadText, load_lines, read_text_file
+from pykeepalived.config.tree import build_tree
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadResult:
+    config: KeepalivedConfig | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if not d.is_error)
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None and not self.errors
+
+
+def default_config_id() -> str:
+    """keepalived's default config id: the host name up to the first dot."""
+    return socket.gethostname().split(".", 1)[0]
+
+
+def load(
+    path: str,
+    *,
+    text: str | None = None,
+    config_id: str | None = None,
+    environment: Environment | None = None,
+    check_environment: bool = False,
+    read_text: ReadText = read_text_file,
+) -> LoadResult:
+    """Load ``path`` (or ``text`` standing for it).
+
+    ``environment`` answers machine questions (does interface X exist?); ``None`` skips those
+    checks. ``check_environment`` turns machine findings from warnings into errors.
+    """
+    diags = Diagnostics()
+    cid = default_config_id() if config_id is None else config_id
+    lines = load_lines(path, config_id=cid, diags=diags, read_text=read_text, text=text)
+    tree = build_tree(lines, diags)
+    ctx = Context(diags=diags, config_id=cid)
+    config = parse_block(KeepalivedConfig, tree, ctx)
+    if config is not None:
+        run_checks(config, diags, environment)
+    items = list(diags)
+    if check_environment:
+        items = [_promote(d) for d in items]
+    return LoadResult(config=config, diagnostics=tuple(items))
+
+
+def load_machine(path: str, *, config_id: str | None = None, strict: bool = False) -> LoadResult:
+    """``load`` with this machine as the environment (what the CLI and daemon use)."""
+    return load(
+        path, config_id=config_id, environment=MachineEnvironment(), check_environment=strict
+    )
+
+
+def _promote(d: Diagnostic) -> Diagnostic:
+    if d.code != "env" or d.is_error:
+        return d
+    return Diagnostic(severity=Severity.ERROR, location=d.location, message=d.message, code=d.code)

@@ -1,0 +1,86 @@
+"""The whole configuration: the top-level blocks of keepalived.conf.
+
+Rules: ``KeepalivedConfig`` is what the loader returns and every other layer reads. Blocks that
+pykeepalived does not act on yet (``bfd_instance``, ``garp_group``, ``vrrp_track_process``, ...)
+are accepted and kept verbatim as ``RawBlock`` so real configs load unchanged.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pykeepalived.config.grammar import Context, Parse, Where, kw, where_field
+from pykeepalived.config.model_global import GlobalDefs
+from pykeepalived.config.model_lvs import (
+    SslContext,
+    VirtualServer,
+    VirtualServerGroup,
+    virtual_server,
+    virtual_server_group,
+)
+from pykeepalived.config.model_vrrp import (
+    RouteSpec,
+    VirtualIp,
+    VrrpInstance,
+    VrrpScript,
+    VrrpSyncGroup,
+    VrrpTrackFile,
+    route_line,
+    virtual_ip_line,
+    vrrp_instance,
+    vrrp_script,
+    vrrp_sync_group,
+    vrrp_track_file,
+)
+from pykeepalived.config.tree import Statement
+from pykeepalived.config.values import block, lines
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawBlock:
+    """A statement kept as written: keyword, arguments and nested statements."""
+
+    keyword: str
+    args: tuple[str, ...] = ()
+    children: tuple["RawBlock", ...] | None = None
+
+
+def raw() -> Parse:
+    def parse(st: Statement, ctx: Context) -> RawBlock:
+        return _raw(st)
+
+    return parse
+
+
+def _raw(st: Statement) -> RawBlock:
+    children = None if st.block is None else tuple(_raw(child) for child in st.block)
+    return RawBlock(keyword=st.name, args=tuple(t.text for t in st.args), children=children)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeepalivedConfig:
+    BLOCK_NAME: ClassVar[str] = "the top level"
+    global_defs: GlobalDefs = kw(GlobalDefs(), block(GlobalDefs))
+    static_ipaddress: tuple[VirtualIp, ...] = kw((), lines(virtual_ip_line))
+    static_routes: tuple[RouteSpec, ...] = kw((), lines(route_line))
+    static_rules: tuple[RouteSpec, ...] = kw((), lines(route_line))
+    vrrp_script: tuple[VrrpScript, ...] = kw((), vrrp_script, repeat=True)
+    vrrp_track_file: tuple[VrrpTrackFile, ...] = kw(
+        (), vrrp_track_file, repeat=True, aliases=("track_file",)
+    )
+    vrrp_sync_group: tuple[VrrpSyncGroup, ...] = kw((), vrrp_sync_group, repeat=True)
+    vrrp_instance: tuple[VrrpInstance, ...] = kw((), vrrp_instance, repeat=True)
+    virtual_server_group: tuple[VirtualServerGroup, ...] = kw(
+        (), virtual_server_group(), repeat=True
+    )
+    virtual_server: tuple[VirtualServer, ...] = kw((), virtual_server, repeat=True)
+    SSL: SslContext | None = kw(None, block(SslContext))
+    vrrp_track_process: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    bfd_instance: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    garp_group: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    linkbeat_interfaces: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    interface_up_down_delays: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    net_namespace: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    net_namespace_ipvs: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    instance: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    use_pid_dir: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    where: Where = where_field()

@@ -1,0 +1,106 @@
+"""Model pieces shared by the VRRP and LVS sides: scripts, tracked objects, line parsers.
+
+Rules: frozen value objects and the converters that build them from one statement. Field names
+are keepalived's words.
+"""
+
+from dataclasses import dataclass
+
+from pykeepalived.config.diagnostics import Location
+from pykeepalived.config.grammar import BadValue, Context, Parse, SetFields
+from pykeepalived.config.lexer import Token
+from pykeepalived.config.tree import Statement
+from pykeepalived.config.values import no_block, to_int, warn_extra
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Script:
+    """A command keepalived runs: ``notify_master "/bin/x arg" [username [groupname]]``."""
+
+    command: str
+    username: str | None = None
+    groupname: str | None = None
+
+    @property
+    def program(self) -> str:
+        return self.command.split()[0] if self.command.split() else ""
+
+
+def script() -> Parse:
+    """A quoted command line, or an unquoted single word, then an optional user and group.
+
+    keepalived reads an unquoted command as one word; further words are the user and group.
+    """
+
+    def parse(st: Statement, ctx: Context) -> Script:
+        no_block(st)
+        if not st.args:
+            raise BadValue(st.keyword, f"'{st.name}' needs a script", "missing")
+        first, rest = st.args[0], st.args[1:]
+        warn_extra(st, ctx, 3)
+        return Script(
+            command=first.text,
+            username=rest[0].text if rest else None,
+            groupname=rest[1].text if len(rest) > 1 else None,
+        )
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tracked:
+    """One line of a ``track_*`` block: ``NAME [weight W] [reverse]``."""
+
+    name: str
+    weight: int | None = None
+    reverse: bool = False
+    location: Location | None = None
+
+
+def tracked(lo: int, hi: int) -> "TrackedLine":
+    return TrackedLine(lo, hi)
+
+
+class TrackedLine:
+    """Parser of a tracking line with weight bounds that depend on the tracked kind."""
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def __call__(self, st: Statement, ctx: Context) -> Tracked:
+        no_block(st)
+        words = list(st.args)
+        weight: int | None = None
+        reverse = False
+        while words:
+            token = words.pop(0)
+            weight, reverse = self._option(token, words, weight, reverse, ctx)
+        return Tracked(name=st.keyword.text, weight=weight, reverse=reverse, location=st.location)
+
+    def _option(
+        self, token: Token, words: list[Token], weight: int | None, reverse: bool, ctx: Context
+    ) -> tuple[int | None, bool]:
+        if token.text == "weight":
+            if not words:
+                raise BadValue(token, "'weight' needs a number", "missing")
+            return to_int(words.pop(0), self.lo, self.hi), reverse
+        if token.text == "reverse":
+            return weight, True
+        if token.text in ("no_reverse", "noreverse"):
+            return weight, False
+        raise BadValue(token, f"unexpected '{token.text}' (expected weight N or reverse)", "syntax")
+
+
+def weight_reverse(lo: int, hi: int) -> Parse:
+    """``weight N [reverse]``: sets ``weight`` and ``weight_reverse``."""
+
+    def parse(st: Statement, ctx: Context) -> SetFields:
+        no_block(st)
+        if not st.args:
+            raise BadValue(st.keyword, "'weight' needs a number", "missing")
+        reverse = len(st.args) > 1 and st.args[1].text == "reverse"
+        if len(st.args) > 1 and not reverse:
+            raise BadValue(st.args[1], f"unexpected '{st.args[1].text}' (expected reverse)")
+        return SetFields(weight=to_int(st.args[0], lo, hi), weight_reverse=reverse)
+
+    return parse

@@ -1,0 +1,256 @@
+"""Model of ``global_defs`` and the other top-level blocks that are not VRRP or LVS proper.
+
+Rules: frozen dataclasses, field names are keepalived's keywords, defaults are keepalived's.
+Keywords that tune keepalived's own process (CPU affinity, SNMP, netlink buffer sizes, ...) are
+accepted and kept verbatim in ``other`` so real configs load unchanged; pykeepalived does not act
+on them (``--dump-config`` shows them, and their list is ``LOOSE_KEYWORDS``).
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pykeepalived.config.grammar import BadValue, Context, Parse, Where, kw, where_field
+from pykeepalived.config.model_common import Script, script
+from pykeepalived.config.tree import Statement
+from pykeepalived.config.values import (
+    IPAddress,
+    address,
+    flag,
+    integer,
+    lines,
+    no_block,
+    number,
+    to_address,
+    to_bool,
+    to_int,
+    word,
+    words,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmtpServer:
+    address: str
+    port: int = 25
+
+
+def _smtp_server() -> Parse:
+    """``smtp_server <IP or name> [<PORT>]``: a name is resolved at run time, not here."""
+
+    def parse(st: Statement, ctx: Context) -> SmtpServer:
+        no_block(st)
+        if not st.args:
+            raise BadValue(st.keyword, "'smtp_server' needs an address", "missing")
+        port = to_int(st.args[1], 1, 65535) if len(st.args) > 1 else 25
+        return SmtpServer(address=st.args[0].text, port=port)
+
+    return parse
+
+
+def _bool_or_flag() -> Parse:
+    def parse(st: Statement, ctx: Context) -> bool:
+        no_block(st)
+        return True if not st.args else to_bool(st.args[0])
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LvsSyncDaemon:
+    """``lvs_sync_daemon <INTERFACE> <VRRP_INSTANCE> [id <0-255>] [maxlen N] [port N] ...``."""
+
+    interface: str
+    vrrp_instance: str | None = None
+    id: int = 0
+    maxlen: int | None = None
+    port: int | None = None
+    ttl: int | None = None
+    group: IPAddress | None = None
+
+
+def _lvs_sync_daemon() -> Parse:
+    def parse(st: Statement, ctx: Context) -> LvsSyncDaemon:
+        no_block(st)
+        if not st.args:
+            raise BadValue(st.keyword, "'lvs_sync_daemon' needs an interface", "missing")
+        fields: dict[str, Any] = {"interface": st.args[0].text}
+        rest = list(st.args[1:])
+        if rest and rest[0].text not in ("id", "maxlen", "port", "ttl", "group"):
+            fields["vrrp_instance"] = rest.pop(0).text
+        while rest:
+            option = rest.pop(0)
+            if option.text not in ("id", "maxlen", "port", "ttl", "group") or not rest:
+                raise BadValue(option, f"unexpected '{option.text}' in lvs_sync_daemon")
+            value = rest.pop(0)
+            limits = {"id": 255, "maxlen": 65507, "port": 65535, "ttl": 255}
+            if option.text == "group":
+                fields["group"] = to_address(value)
+            else:
+                fields[option.text] = to_int(value, 0, limits[option.text])
+        return LvsSyncDaemon(**fields)
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LvsTimeouts:
+    tcp: int | None = None
+    tcpfin: int | None = None
+    udp: int | None = None
+
+
+def _lvs_timeouts() -> Parse:
+    def parse(st: Statement, ctx: Context) -> LvsTimeouts:
+        no_block(st)
+        fields: dict[str, int] = {}
+        rest = list(st.args)
+        while rest:
+            name = rest.pop(0)
+            if name.text not in ("tcp", "tcpfin", "udp") or not rest:
+                raise BadValue(name, f"unexpected '{name.text}' (expected tcp|tcpfin|udp N)")
+            fields[name.text] = to_int(rest.pop(0), 0, 1 << 31)
+        return LvsTimeouts(**fields)
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GlobalDefs:
+    BLOCK_NAME: ClassVar[str] = "global_defs"
+    LOOSE_KEYWORDS: ClassVar[frozenset[str]] = frozenset(
+        [
+            "tmp_config_directory",
+            "config_save_dir",
+            "process_names",
+            "process_name",
+            "vrrp_process_name",
+            "checker_process_name",
+            "bfd_process_name",
+            "startup_script_timeout",
+            "shutdown_script_timeout",
+            "smtp_alert_vrrp",
+            "smtp_alert_checker",
+            "checker_log_all_failures",
+            "no_email_faults",
+            "default_interface",
+            "vrrp_min_garp",
+            "vrrp_garp_extra_if",
+            "nftables",
+            "nftables_priority",
+            "nftables_counters",
+            "nftables_ifindex",
+            "nftables_ipvs",
+            "nftables_ipvs_priority",
+            "nftables_ipvs_start_fwmark",
+            "vrrp_iptables",
+            "vrrp_ipsets",
+            "disable_local_igmp",
+            "vrrp_notify_priority_changes",
+            "max_auto_priority",
+            "min_auto_priority_delay",
+            "vrrp_priority",
+            "checker_priority",
+            "bfd_priority",
+            "vrrp_no_swap",
+            "checker_no_swap",
+            "bfd_no_swap",
+            "vrrp_cpu_affinity",
+            "checker_cpu_affinity",
+            "bfd_cpu_affinity",
+            "vrrp_rt_priority",
+            "checker_rt_priority",
+            "bfd_rt_priority",
+            "vrrp_rlimit_rttime",
+            "checker_rlimit_rttime",
+            "bfd_rlimit_rttime",
+            "snmp_socket",
+            "enable_snmp_vrrp",
+            "enable_snmp_checker",
+            "enable_snmp_rfc",
+            "enable_snmp_rfcv2",
+            "enable_snmp_rfcv3",
+            "enable_traps",
+            "enable_dbus",
+            "dbus_service_name",
+            "enable_dbus_set_state",
+            "fifo_write_vrrp_states_on_reload",
+            "vrrp_netlink_cmd_rcv_bufs",
+            "vrrp_netlink_cmd_rcv_bufs_force",
+            "vrrp_netlink_monitor_rcv_bufs",
+            "vrrp_netlink_monitor_rcv_bufs_force",
+            "lvs_netlink_cmd_rcv_bufs",
+            "lvs_netlink_cmd_rcv_bufs_force",
+            "lvs_netlink_monitor_rcv_bufs",
+            "lvs_netlink_monitor_rcv_bufs_force",
+            "process_monitor_rcv_bufs",
+            "process_monitor_rcv_bufs_force",
+            "vrrp_rx_bufs_policy",
+            "vrrp_rx_bufs_multiplier",
+            "rs_init_notifies",
+            "no_checker_emails",
+            "umask",
+            "log_unknown_vrids",
+            "vmac_prefix",
+            "vmac_addr_prefix",
+            "random_seed",
+            "reload_check_config",
+            "include_check",
+            "reload_time_file",
+            "reload_repeat",
+            "reload_file",
+            "data_use_instance",
+            "net_namespace",
+            "net_namespace_ipvs",
+            "namespace_with_ipsets",
+            "instance",
+            "linkbeat_use_polling",
+            "lvs_id",
+            "vrrp_dont_use_mcast_group",
+            "checker_log_all_failures",
+            "vrrp_track_process_use_polling",
+            "use_pid_dir",
+        ]
+    )
+    router_id: str | None = kw(None, word(), aliases=("lvs_id",))
+    notification_email: tuple[str, ...] = kw((), lines(lambda st, ctx: st.keyword.text))
+    notification_email_from: str | None = kw(None, word())
+    smtp_server: SmtpServer | None = kw(None, _smtp_server())
+    smtp_helo_name: str | None = kw(None, word())
+    smtp_connect_timeout: int = kw(30, integer(1, 1 << 20))
+    smtp_alert: bool = kw(False, _bool_or_flag())
+    startup_script: Script | None = kw(None, script())
+    shutdown_script: Script | None = kw(None, script())
+    vrrp_mcast_group4: IPAddress | None = kw(None, address())
+    vrrp_mcast_group6: IPAddress | None = kw(None, address())
+    lvs_sync_daemon: LvsSyncDaemon | None = kw(None, _lvs_sync_daemon())
+    lvs_timeouts: LvsTimeouts | None = kw(None, _lvs_timeouts())
+    lvs_flush: bool = kw(False, flag())
+    lvs_flush_on_stop: tuple[str, ...] | None = kw(None, words(), aliases=("lvs_flush_onstop",))
+    vrrp_garp_master_delay: int = kw(5, integer(0, 1 << 20))
+    vrrp_garp_master_repeat: int = kw(5, integer(1, 1 << 20))
+    vrrp_garp_lower_prio_delay: int | None = kw(None, integer(0, 1 << 20))
+    vrrp_garp_lower_prio_repeat: int | None = kw(None, integer(0, 1 << 20))
+    vrrp_garp_master_refresh: int = kw(0, integer(0, 1 << 20))
+    vrrp_garp_master_refresh_repeat: int = kw(1, integer(1, 1 << 20))
+    vrrp_garp_interval: float = kw(0.0, number(0, 1000))
+    vrrp_gna_interval: float = kw(0.0, number(0, 1000))
+    vrrp_down_timer_adverts: int = kw(3, integer(1, 100))
+    vrrp_lower_prio_no_advert: bool = kw(False, _bool_or_flag())
+    vrrp_higher_prio_send_advert: bool = kw(False, _bool_or_flag())
+    vrrp_version: int = kw(2, integer(2, 3))
+    vrrp_check_unicast_src: bool = kw(False, flag())
+    vrrp_skip_check_adv_addr: bool = kw(False, flag())
+    vrrp_strict: bool = kw(False, flag())
+    vrrp_startup_delay: float = kw(0.0, number(0, 3600))
+    script_user: tuple[str, ...] | None = kw(None, words())
+    enable_script_security: bool = kw(False, flag())
+    notify_fifo: tuple[str, ...] | None = kw(None, words())
+    notify_fifo_script: Script | None = kw(None, script())
+    vrrp_notify_fifo: tuple[str, ...] | None = kw(None, words())
+    vrrp_notify_fifo_script: Script | None = kw(None, script())
+    lvs_notify_fifo: tuple[str, ...] | None = kw(None, words())
+    lvs_notify_fifo_script: Script | None = kw(None, script())
+    dynamic_interfaces: tuple[str, ...] | None = kw(None, words())
+    v3_checksum_as_v2: bool = kw(False, flag())
+    other: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    where: Where = where_field()

@@ -1,0 +1,328 @@
+"""Model of the VRRP side: vrrp_script, vrrp_track_file, vrrp_sync_group, vrrp_instance.
+
+Rules: frozen dataclasses whose field names are keepalived's keywords (keepalived.conf(5));
+``None`` means "not set here, inherit" (e.g. from global_defs) where keepalived inherits.
+Defaults are keepalived's. Cross-references and ranges that involve more than one keyword are
+checked in ``checks``, not here.
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pykeepalived.config.diagnostics import Location
+from pykeepalived.config.grammar import BadValue, Context, Parse, Where, kw, where_field
+from pykeepalived.config.lexer import Token
+from pykeepalived.config.model_common import Script, Tracked, script, tracked, weight_reverse
+from pykeepalived.config.tree import Statement
+from pykeepalived.config.values import (
+    IPAddress,
+    IPInterface,
+    address,
+    block,
+    choice,
+    flag,
+    header_name,
+    integer,
+    lines,
+    no_block,
+    number,
+    optional_word,
+    pick,
+    to_address,
+    to_bool,
+    to_int,
+    to_interface,
+    word,
+    words,
+)
+
+STATES = {"MASTER": "MASTER", "BACKUP": "BACKUP"}
+AUTH_TYPES = {"PASS": "PASS", "AH": "AH"}
+SCOPES = {"global": "global", "site": "site", "link": "link", "host": "host", "nowhere": "nowhere"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpScript:
+    BLOCK_NAME: ClassVar[str] = "vrrp_script"
+    name: str
+    script: str | None = kw(None, optional_word())
+    interval: float = kw(1.0, number(0, 1e9))
+    timeout: float | None = kw(None, number(0, 1e9))
+    weight: int = kw(0, weight_reverse(-253, 253), max_args=2)
+    weight_reverse: bool = False
+    rise: int = kw(1, integer(1, 1 << 30))
+    fall: int = kw(1, integer(1, 1 << 30))
+    user: tuple[str, ...] = kw((), words())
+    init_fail: bool = kw(False, flag())
+    where: Where = where_field()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpTrackFile:
+    BLOCK_NAME: ClassVar[str] = "vrrp_track_file"
+    name: str
+    file: str | None = kw(None, optional_word())
+    weight: int = kw(1, weight_reverse(-254, 254), max_args=2)
+    weight_reverse: bool = False
+    init_file: tuple[str, ...] | None = kw(None, words())
+    where: Where = where_field()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Authentication:
+    BLOCK_NAME: ClassVar[str] = "authentication"
+    auth_type: str = kw("PASS", choice(AUTH_TYPES, what="auth_type"), max_args=1)
+    auth_pass: str | None = kw(None, word(), max_args=1)
+    where: Where = where_field()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VirtualIp:
+    """One ``virtual_ipaddress`` line: ``<IP>[/<MASK>] [brd X] [dev X] [scope X] [label X] ...``."""
+
+    address: IPInterface
+    brd: IPAddress | None = None
+    dev: str | None = None
+    scope: str | None = None
+    label: str | None = None
+    peer: IPInterface | None = None
+    use_vmac: bool = False
+    home: bool = False
+    nodad: bool = False
+    mngtmpaddr: bool = False
+    noprefixroute: bool = False
+    autojoin: bool = False
+    no_track: bool = False
+    preferred_lft: str | None = None
+    track_group: str | None = None
+    location: Location | None = None
+
+
+_VIP_FLAGS = {
+    "use_vmac": "use_vmac",
+    "home": "home",
+    "-nodad": "nodad",
+    "nodad": "nodad",
+    "mngtmpaddr": "mngtmpaddr",
+    "noprefixroute": "noprefixroute",
+    "autojoin": "autojoin",
+    "no_track": "no_track",
+}
+
+
+def virtual_ip_line(st: Statement, ctx: Context) -> VirtualIp:
+    no_block(st)
+    fields: dict[str, Any] = {"address": to_interface(st.keyword), "location": st.location}
+    rest = list(st.args)
+    while rest:
+        token = rest.pop(0)
+        name = token.text
+        if name in _VIP_FLAGS:
+            fields[_VIP_FLAGS[name]] = True
+            continue
+        if name not in (
+            "brd",
+            "broadcast",
+            "dev",
+            "scope",
+            "label",
+            "peer",
+            "preferred_lft",
+            "track_group",
+        ):
+            raise BadValue(token, f"unknown virtual_ipaddress option '{name}'", "syntax")
+        if not rest:
+            raise BadValue(token, f"'{name}' needs a value", "missing")
+        value = rest.pop(0)
+        fields.update(_vip_option(name, value, ctx))
+    return VirtualIp(**fields)
+
+
+def _vip_option(name: str, value: Token, ctx: Context) -> dict[str, Any]:
+    if name in ("brd", "broadcast"):
+        return {"brd": to_address(value)}
+    if name == "scope":
+        return {"scope": pick(value, SCOPES, what="scope", ctx=ctx)}
+    if name == "peer":
+        return {"peer": to_interface(value)}
+    return {name: value.text}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnicastPeer:
+    address: IPAddress
+    min_ttl: int | None = None
+    max_ttl: int | None = None
+    location: Location | None = None
+
+
+def unicast_peer_line(st: Statement, ctx: Context) -> UnicastPeer:
+    no_block(st)
+    fields: dict[str, Any] = {"address": to_address(st.keyword), "location": st.location}
+    rest = list(st.args)
+    while rest:
+        token = rest.pop(0)
+        if token.text not in ("min_ttl", "max_ttl") or not rest:
+            raise BadValue(token, f"unexpected '{token.text}' (expected min_ttl N or max_ttl N)")
+        fields[token.text] = to_int(rest.pop(0), 0, 255)
+    return UnicastPeer(**fields)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteSpec:
+    """A virtual_routes / virtual_rules / static_routes line, kept as words: ``ip route`` syntax."""
+
+    words: tuple[str, ...]
+    no_track: bool = False
+    location: Location | None = None
+
+
+def route_line(st: Statement, ctx: Context) -> RouteSpec:
+    no_block(st)
+    tokens = [st.keyword.text, *(t.text for t in st.args)]
+    no_track = "no_track" in tokens
+    return RouteSpec(
+        words=tuple(t for t in tokens if t != "no_track"), no_track=no_track, location=st.location
+    )
+
+
+def _use_vmac() -> Parse:
+    def parse(st: Statement, ctx: Context) -> tuple[str, ...]:
+        no_block(st)
+        return tuple(t.text for t in st.args) or ("",)
+
+    return parse
+
+
+def _bool_flag() -> Parse:
+    """``skip_check_adv_addr [on|off|true|false|yes|no]``: bare keyword means true."""
+
+    def parse(st: Statement, ctx: Context) -> bool:
+        no_block(st)
+        return True if not st.args else to_bool(st.args[0])
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpInstance:
+    BLOCK_NAME: ClassVar[str] = "vrrp_instance"
+    name: str
+    state: str = kw("BACKUP", choice(STATES, what="state"), max_args=1)
+    interface: str | None = kw(None, word(), max_args=1)
+    vrf: str | None = kw(None, word())
+    use_vmac: tuple[str, ...] | None = kw(None, _use_vmac())
+    use_vmac_addr: bool = kw(False, flag())
+    vmac_xmit_base: bool = kw(False, flag())
+    use_ipvlan: tuple[str, ...] | None = kw(None, _use_vmac())
+    native_ipv6: bool = kw(False, flag())
+    dont_track_primary: bool = kw(False, flag())
+    track_interface: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))
+    track_script: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))
+    track_file: tuple[Tracked, ...] = kw((), lines(tracked(-254, 254)))
+    track_process: tuple[Tracked, ...] = kw((), lines(tracked(-254, 254)))
+    track_bfd: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))
+    mcast_src_ip: IPAddress | None = kw(None, address())
+    unicast_src_ip: IPAddress | None = kw(None, address())
+    mcast_dst_ip: IPAddress | None = kw(None, address())
+    track_src_ip: bool = kw(False, flag())
+    version: int | None = kw(None, integer(2, 3), max_args=1)
+    check_unicast_src: bool = kw(False, flag())
+    unicast_peer: tuple[UnicastPeer, ...] = kw((), lines(unicast_peer_line))
+    unicast_fault_no_peer: bool = kw(False, flag())
+    unicast_ttl: int | None = kw(None, integer(0, 255))
+    old_unicast_checksum: tuple[str, ...] | None = kw(None, words())
+    garp_master_delay: int | None = kw(None, integer(0, 1 << 20), max_args=1)
+    garp_master_repeat: int | None = kw(None, integer(1, 1 << 20), max_args=1)
+    garp_lower_prio_delay: int | None = kw(None, integer(0, 1 << 20), max_args=1)
+    garp_lower_prio_repeat: int | None = kw(None, integer(0, 1 << 20), max_args=1)
+    garp_master_refresh: int | None = kw(None, integer(0, 1 << 20), max_args=1)
+    garp_master_refresh_repeat: int | None = kw(None, integer(1, 1 << 20), max_args=1)
+    garp_interval: float | None = kw(None, number(0, 1000))
+    gna_interval: float | None = kw(None, number(0, 1000))
+    garp_extra_if: tuple[str, ...] | None = kw(None, words())
+    down_timer_adverts: int | None = kw(None, integer(1, 100))
+    lower_prio_no_advert: bool | None = kw(None, _bool_flag())
+    higher_prio_send_advert: bool | None = kw(None, _bool_flag())
+    virtual_router_id: int | None = kw(None, integer(1, 255), max_args=1)
+    priority: int = kw(100, integer(1, 255), max_args=1)
+    advert_int: float = kw(1.0, number(0.01, 255), max_args=1)
+    authentication: Authentication | None = kw(None, block(Authentication))
+    virtual_ipaddress: tuple[VirtualIp, ...] = kw((), lines(virtual_ip_line))
+    virtual_ipaddress_excluded: tuple[VirtualIp, ...] = kw((), lines(virtual_ip_line))
+    promote_secondaries: bool = kw(False, flag())
+    virtual_routes: tuple[RouteSpec, ...] = kw((), lines(route_line))
+    virtual_rules: tuple[RouteSpec, ...] = kw((), lines(route_line))
+    accept: bool = kw(False, flag(), max_args=0)
+    no_accept: bool = kw(False, flag(), max_args=0)
+    nopreempt: bool = kw(False, flag(), max_args=0)
+    preempt: bool = kw(False, flag(), max_args=0)
+    preempt_delay: float = kw(0.0, number(0, 1000), max_args=1)
+    skip_check_adv_addr: bool | None = kw(None, _bool_flag())
+    strict_mode: bool | None = kw(None, _bool_flag())
+    debug: int = kw(0, integer(0, 4))
+    notify_master: Script | None = kw(None, script())
+    notify_backup: Script | None = kw(None, script())
+    notify_fault: Script | None = kw(None, script())
+    notify_stop: Script | None = kw(None, script())
+    notify_deleted: Script | None = kw(None, script())
+    notify: Script | None = kw(None, script())
+    notify_master_rx_lower_pri: Script | None = kw(None, script())
+    notify_priority_changes: bool = kw(False, _bool_flag())
+    smtp_alert: bool | None = kw(None, _bool_flag())
+    kernel_rx_buf_size: int | None = kw(None, integer(0, 1 << 31))
+    linkbeat_use_polling: bool = kw(False, flag())
+    where: Where = where_field()
+
+    @property
+    def all_vips(self) -> tuple[VirtualIp, ...]:
+        return self.virtual_ipaddress + self.virtual_ipaddress_excluded
+
+    @property
+    def family(self) -> int | None:
+        """4 or 6 from the first VIP, as keepalived decides an instance's address family."""
+        for vip in self.virtual_ipaddress:
+            return vip.address.version
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """A name on a line of its own, e.g. a ``vrrp_sync_group`` member instance."""
+
+    name: str
+    location: Location | None = None
+
+
+def member_line(st: Statement, ctx: Context) -> Member:
+    no_block(st)
+    if st.args:
+        raise BadValue(st.args[0], f"one name per line expected, got '{st.args[0].text}'")
+    return Member(name=st.keyword.text, location=st.location)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpSyncGroup:
+    BLOCK_NAME: ClassVar[str] = "vrrp_sync_group"
+    name: str
+    group: tuple[Member, ...] = kw((), lines(member_line))
+    track_interface: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))
+    track_script: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))
+    track_file: tuple[Tracked, ...] = kw((), lines(tracked(-254, 254)))
+    track_process: tuple[Tracked, ...] = kw((), lines(tracked(-254, 254)))
+    track_bfd: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))
+    notify_master: Script | None = kw(None, script())
+    notify_backup: Script | None = kw(None, script())
+    notify_fault: Script | None = kw(None, script())
+    notify_stop: Script | None = kw(None, script())
+    notify: Script | None = kw(None, script())
+    smtp_alert: bool | None = kw(None, _bool_flag())
+    global_tracking: bool = kw(False, flag())
+    sync_group_tracking_weight: bool = kw(False, flag())
+    where: Where = where_field()
+
+
+vrrp_instance = block(VrrpInstance, header_name)
+vrrp_script = block(VrrpScript, header_name)
+vrrp_track_file = block(VrrpTrackFile, header_name)
+vrrp_sync_group = block(VrrpSyncGroup, header_name)

@@ -1,0 +1,183 @@
+"""Source: files -> logical lines of tokens, after keepalived's preprocessing.
+
+Rules: this module owns what keepalived does before parsing: ``include`` (globs, relative to the
+including file, at any depth in a block), ``$NAME=value`` definitions (multi-line with a trailing
+backslash) and their ``$NAME`` / ``${NAME}`` uses, ``@id`` / ``@^id`` conditional lines selected
+by the config id, a UTF-8 BOM and CRLF line ends. It knows no keywords but ``include``.
+Environment findings (a glob that matches nothing) carry the code ``env`` so that
+``--check-environment`` can make them errors.
+"""
+
+import glob
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pykeepalived.config.diagnostics import Diagnostics, Location
+from pykeepalived.config.lexer import Token, tokenize
+
+MAX_INCLUDE_DEPTH = 32
+_DEFINITION = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
+_USE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+ReadText = Callable[[str], str]
+
+
+def read_text_file(path: str) -> str:
+    with open(path, "rb") as f:
+        data = f.read()
+    return data.decode("utf-8-sig", errors="replace")
+
+
+@dataclass(slots=True)
+class _State:
+    config_id: str
+    diags: Diagnostics
+    read_text: ReadText
+    definitions: dict[str, list[str]] = field(default_factory=dict)
+    stack: list[str] = field(default_factory=list)
+    lines: list[list[Token]] = field(default_factory=list)
+
+
+def load_lines(
+    path: str,
+    *,
+    config_id: str,
+    diags: Diagnostics,
+    read_text: ReadText = read_text_file,
+    text: str | None = None,
+) -> list[list[Token]]:
+    """Read ``path`` (or ``text`` given for it) and everything it includes, as token lines."""
+    state = _State(config_id=config_id, diags=diags, read_text=read_text)
+    if text is None:
+        try:
+            text = read_text(path)
+        except OSError as exc:
+            diags.error(
+                Location(file=path, line=0), f"cannot read config file: {exc.strerror}", "io"
+            )
+            return []
+    _process_text(text.removeprefix("\ufeff"), path, state)
+    return state.lines
+
+
+def _process_text(text: str, path: str, state: _State) -> None:
+    state.stack.append(os.path.abspath(path))
+    physical = text.splitlines()
+    i = 0
+    while i < len(physical):
+        number, raw = i + 1, physical[i]
+        i += 1
+        line = _select_conditional(raw, state.config_id)
+        if line is None:
+            continue
+        definition = _DEFINITION.match(line.strip())
+        if definition:
+            i = _define(definition, physical, i, state)
+            continue
+        for expanded in _expand(line, path, number, state):
+            _emit(expanded, raw, path, number, state)
+    state.stack.pop()
+
+
+def _select_conditional(raw: str, config_id: str) -> str | None:
+    """``@id rest`` keeps ``rest`` only for that config id; ``@^id rest`` for every other id."""
+    stripped = raw.lstrip()
+    if not stripped.startswith("@"):
+        return raw
+    head, _, rest = stripped.partition(" ")
+    if head.startswith("@^"):
+        return rest if head[2:] != config_id else None
+    return rest if head[1:] == config_id else None
+
+
+def _define(match: re.Match[str], physical: list[str], i: int, state: _State) -> int:
+    """Record ``$NAME=value``; a value ending in a backslash continues on the next lines."""
+    name, value = match.group(1), match.group(2).strip()
+    body: list[str] = []
+    while value.endswith("\\"):
+        body.append(value[:-1].rstrip())
+        if i >= len(physical):
+            value = ""
+            break
+        value = physical[i].strip()
+        i += 1
+    body.append(value)
+    state.definitions[name] = [b for b in body if b] or [""]
+    return i
+
+
+def _expand(line: str, path: str, number: int, state: _State) -> list[str]:
+    """Substitute definitions; a multi-line definition used alone yields several lines."""
+    if "$" not in line:
+        return [line]
+    stripped = line.strip()
+    whole = _USE.fullmatch(stripped)
+    if whole:
+        name = whole.group(1) or whole.group(2)
+        if name in state.definitions:
+            return list(state.definitions[name])
+
+    def substitute(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        if name in state.definitions:
+            return " ".join(state.definitions[name])
+        return m.group(0)
+
+    return [_USE.sub(substitute, line)]
+
+
+def _emit(line: str, raw: str, path: str, number: int, state: _State) -> None:
+    source_line = raw if line == raw else line
+    tokens, issues = tokenize(line, file=path, line=number)
+    for issue in issues:
+        loc = Location(
+            file=path,
+            line=number,
+            column=issue.column,
+            length=issue.length,
+            source_line=source_line,
+        )
+        state.diags.error(loc, issue.message, issue.code)
+    if not tokens:
+        return
+    if tokens[0].text == "include" and not tokens[0].quoted:
+        _include(tokens, path, state)
+        return
+    state.lines.append(tokens)
+
+
+def _include(tokens: list[Token], path: str, state: _State) -> None:
+    where = tokens[0].location
+    if len(tokens) < 2:
+        state.diags.error(where, "include needs a file name or glob", "include")
+        return
+    pattern = tokens[1].text
+    if not os.path.isabs(pattern):
+        pattern = os.path.join(os.path.dirname(path), pattern)
+    matches = sorted(glob.glob(pattern))
+    if not matches:
+        state.diags.warning(
+            tokens[1].location, f"include '{tokens[1].text}' matches no file", "env"
+        )
+        return
+    for match in matches:
+        _include_one(match, tokens[1].location, state)
+
+
+def _include_one(match: str, where: Location, state: _State) -> None:
+    if os.path.abspath(match) in state.stack:
+        state.diags.error(where, f"include loop: '{match}' includes itself", "include")
+        return
+    if len(state.stack) >= MAX_INCLUDE_DEPTH:
+        state.diags.error(where, f"includes nested deeper than {MAX_INCLUDE_DEPTH}", "include")
+        return
+    if os.path.isdir(match):
+        return
+    try:
+        text = state.read_text(match)
+    except OSError as exc:
+        state.diags.error(where, f"cannot read included file '{match}': {exc.strerror}", "env")
+        return
+    _process_text(text.removeprefix("\ufeff"), match, state)
