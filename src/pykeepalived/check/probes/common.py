@@ -1,0 +1,135 @@
+"""What every probe shares: the target, socket set-up (bindto, bind_port, fwmark), the guard.
+
+Rules: no policy. ``guarded`` turns a probe body into a ``ProbeResult``: it applies the one hard
+timeout (keepalived's ``connect_timeout``, here over the whole exchange, not per I/O step) and
+maps the peer's faults (OSError, TLS errors, ``RemoteProtocolError``) to a failed result.
+Local bugs (TypeError, ...) propagate.
+"""
+
+import asyncio
+import errno
+import ipaddress
+import os
+import socket
+import ssl
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pykeepalived.check.result import ProbeResult
+from pykeepalived.errors import RemoteProtocolError
+
+SO_MARK = getattr(socket, "SO_MARK", 36)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeTarget:
+    """Where and how to connect: keepalived's common checker options, names verbatim.
+
+    The daemon fills ``connect_ip``/``connect_port`` from the real server when the checker
+    does not set them. ``connect_timeout_s`` bounds the whole probe.
+    """
+
+    connect_ip: str
+    connect_port: int = 0
+    bindto: str | None = None
+    bind_port: int | None = None
+    fwmark: int | None = None
+    connect_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        ipaddress.ip_address(self.connect_ip)  # raises ValueError on a name or garbage
+        if self.bindto is not None:
+            bind_family = ipaddress.ip_address(self.bindto).version
+            if bind_family != ipaddress.ip_address(self.connect_ip).version:
+                raise ValueError("bindto and connect_ip are of different address families")
+        if not 0 <= self.connect_port <= 65535:
+            raise ValueError("connect_port out of range")
+        if self.bind_port is not None and not 0 <= self.bind_port <= 65535:
+            raise ValueError("bind_port out of range")
+        if self.fwmark is not None and not 0 <= self.fwmark < 2**32:
+            raise ValueError("fwmark out of range")
+        if self.connect_timeout_s <= 0:
+            raise ValueError("connect_timeout_s must be > 0")
+
+    @property
+    def family(self) -> socket.AddressFamily:
+        version = ipaddress.ip_address(self.connect_ip).version
+        return socket.AF_INET6 if version == 6 else socket.AF_INET
+
+    @property
+    def host_for_header(self) -> str:
+        """The address as it appears in a Host header (IPv6 in brackets, RFC 2732)."""
+        return f"[{self.connect_ip}]" if self.family == socket.AF_INET6 else self.connect_ip
+
+
+def make_socket(target: ProbeTarget, kind: socket.SocketKind, proto: int = 0) -> socket.socket:
+    """A non-blocking socket with the target's fwmark and source binding applied."""
+    sock = socket.socket(target.family, kind, proto)
+    try:
+        sock.setblocking(False)
+        if target.fwmark is not None:
+            sock.setsockopt(socket.SOL_SOCKET, SO_MARK, target.fwmark)
+        if target.bindto is not None or target.bind_port is not None:
+            if target.bind_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((target.bindto or "", target.bind_port or 0))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def open_stream(
+    target: ProbeTarget,
+    *,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect a TCP stream (optionally TLS) from the target's source options."""
+    loop = asyncio.get_running_loop()
+    sock = make_socket(target, socket.SOCK_STREAM)
+    try:
+        await loop.sock_connect(sock, (target.connect_ip, target.connect_port))
+        if tls is None:
+            return await asyncio.open_connection(sock=sock)
+        return await asyncio.open_connection(
+            sock=sock, ssl=tls, server_hostname=server_hostname or ""
+        )
+    except BaseException:
+        sock.close()
+        raise
+
+
+def drop(writer: asyncio.StreamWriter) -> None:
+    """Close at once: a health check owes the peer no graceful shutdown (TLS close_notify)."""
+    writer.transport.abort()
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short, stable reason: ``connection refused`` rather than a whole errno sentence."""
+    if exc.errno is not None and exc.errno in errno.errorcode:
+        return os.strerror(exc.errno).lower()  # asyncio's strerror is a whole sentence
+    return str(exc) or type(exc).__name__
+
+
+async def guarded(timeout_s: float, body: Coroutine[Any, Any, ProbeResult]) -> ProbeResult:
+    """Run a probe body under the hard timeout; a sick peer becomes a failed result."""
+    start = time.monotonic()
+    try:
+        async with asyncio.timeout(timeout_s):
+            result = await body
+    except TimeoutError:
+        result = ProbeResult(ok=False, reason=f"timeout after {timeout_s:g}s")
+    except ssl.SSLError as exc:
+        result = ProbeResult(ok=False, reason=f"tls: {exc.reason or exc}")
+    except ssl.CertificateError as exc:  # pragma: no cover - a subclass of SSLError today
+        result = ProbeResult(ok=False, reason=f"tls: {exc}")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        result = ProbeResult(ok=False, reason="connection closed early or oversized reply")
+    except OSError as exc:
+        result = ProbeResult(ok=False, reason=describe_os_error(exc))
+    except RemoteProtocolError as exc:
+        result = ProbeResult(ok=False, reason=str(exc))
+    return replace(result, latency_s=time.monotonic() - start)

@@ -1,0 +1,177 @@
+"""HTTP_GET and SSL_GET: each url answers with an accepted status and, if set, the right digest.
+
+Rules: a minimal HTTP/1.0/1.1 client on asyncio streams, one connection per url, the request
+shaped like keepalived's (``User-Agent: KeepAliveClient``, Host = virtualhost or ip:port).
+Semantics read from keepalived ``check_http.c``:
+
+* ``status_code`` defaults to 200-299; ranges ``200-299`` allowed, 100..599.
+* ``digest`` is the lowercase MD5 hex of the *raw* body bytes after the header block, cut at
+  Content-Length when the server sends one (no chunked decoding: keepalived hashes the wire).
+* virtualhost: url's, else the checker's (the daemon folds in the real/virtual server's).
+* TLS: no certificate verification unless asked (keepalived verifies only with a CA set);
+  SNI only with ``enable_sni`` (``sni_name``, else the virtualhost).
+
+Deviation, on purpose: keepalived checks one url per ``delay_loop``; here one probe walks every
+url and fails on the first bad one, so all probes share the one hysteresis.
+"""
+
+import asyncio
+import functools
+import hashlib
+import re
+import ssl
+from dataclasses import dataclass, field
+
+from pykeepalived.check.probes.common import ProbeTarget, drop, guarded, open_stream
+from pykeepalived.check.result import ProbeResult
+from pykeepalived.errors import RemoteProtocolError
+
+HTTP_PROTOCOLS = ("1.0", "1.0C", "1.1")
+_STATUS_LINE = re.compile(rb"HTTP/\d\.\d\s+(\d{3})")
+_READ_CHUNK = 64 * 1024
+
+
+def parse_status_codes(text: str) -> tuple[tuple[int, int], ...]:
+    """``"200-299 401 503"`` -> ((200, 299), (401, 401), (503, 503)), as keepalived reads it."""
+    ranges = []
+    for word in text.split():
+        low, _, high = word.partition("-")
+        ranges.append((int(low), int(high or low)))
+    return tuple(ranges)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Url:
+    """One ``url { }`` block."""
+
+    path: str
+    status_code: tuple[tuple[int, int], ...] = ((200, 299),)
+    digest: str | None = None
+    virtualhost: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/") or any(c in self.path for c in " \r\n"):
+            raise ValueError(f"bad url path {self.path!r}")
+        for low, high in self.status_code:
+            if not 100 <= low <= high <= 599:
+                raise ValueError(f"bad status_code range {low}-{high}")
+        if self.digest is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", self.digest):
+            raise ValueError("digest must be 32 hex digits (MD5)")
+
+    def accepts(self, status: int) -> bool:
+        return any(low <= status <= high for low, high in self.status_code)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpParams:
+    """HTTP_GET / SSL_GET options (``ssl=True`` is SSL_GET)."""
+
+    urls: tuple[Url, ...] = field(default=(Url(path="/"),))
+    virtualhost: str | None = None
+    http_protocol: str = "1.0"
+    ssl: bool = False
+    enable_sni: bool = False
+    sni_name: str | None = None
+    verify: bool = False
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise ValueError("HTTP_GET needs at least one url")
+        if self.http_protocol not in HTTP_PROTOCOLS:
+            raise ValueError(f"http_protocol must be one of {HTTP_PROTOCOLS}")
+        if self.ca_file is not None and not self.verify:
+            raise ValueError("ca_file without verify")
+
+
+async def probe(target: ProbeTarget, params: HttpParams) -> ProbeResult:
+    return await guarded(target.connect_timeout_s, _check_all(target, params))
+
+
+async def _check_all(target: ProbeTarget, params: HttpParams) -> ProbeResult:
+    for url in params.urls:
+        status = await _check_url(target, params, url)
+        if status is not None:
+            return ProbeResult(ok=False, reason=f"{status} on {url.path}")
+    return ProbeResult(ok=True, reason=f"{len(params.urls)} url(s) ok")
+
+
+async def _check_url(target: ProbeTarget, params: HttpParams, url: Url) -> str | None:
+    """None when the url is healthy, else why not."""
+    vhost = url.virtualhost or params.virtualhost
+    tls = _tls_context(params.verify, params.ca_file) if params.ssl else None
+    sni = (params.sni_name or vhost) if params.enable_sni else None
+    if tls is not None and params.verify:
+        sni = sni or vhost or target.connect_ip
+    reader, writer = await open_stream(target, tls=tls, server_hostname=sni)
+    try:
+        writer.write(build_request(target, params, url))
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status, content_length = parse_head(head)
+        if not url.accepts(status):
+            return f"status {status}"
+        if url.digest is None:
+            return None
+        got = await _body_md5(reader, content_length)
+        return None if got == url.digest.lower() else f"digest {got}"
+    finally:
+        drop(writer)
+
+
+def build_request(target: ProbeTarget, params: HttpParams, url: Url) -> bytes:
+    """keepalived's request: GET, its User-Agent, optional Connection: close, then Host."""
+    vhost = url.virtualhost or params.virtualhost
+    host = vhost or f"{target.host_for_header}:{target.connect_port}"
+    minor = 1 if params.http_protocol == "1.1" else 0
+    close = "Connection: close\r\n" if params.http_protocol in ("1.0C", "1.1") else ""
+    text = (
+        f"GET {url.path} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}"
+        f"Host: {host}\r\n\r\n"
+    )
+    return text.encode("ascii")
+
+
+def parse_head(head: bytes) -> tuple[int, int | None]:
+    """Status code and Content-Length (None when absent) from a response header block."""
+    match = _STATUS_LINE.match(head)
+    if match is None:
+        raise RemoteProtocolError("bad_status_line", repr(head[:40]))
+    content_length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip().lower() == b"content-length":
+            try:
+                content_length = int(value.strip())
+            except ValueError:
+                raise RemoteProtocolError("bad_content_length", repr(value)) from None
+    return int(match.group(1)), content_length
+
+
+async def _body_md5(reader: asyncio.StreamReader, content_length: int | None) -> str:
+    """MD5 of the body up to Content-Length, or to EOF without one (keepalived's rule)."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    left = content_length
+    while left is None or left > 0:
+        chunk = await reader.read(_READ_CHUNK if left is None else min(left, _READ_CHUNK))
+        if not chunk:
+            break
+        md5.update(chunk)
+        if left is not None:
+            left -= len(chunk)
+    return md5.hexdigest()
+
+
+@functools.lru_cache(maxsize=32)
+def _tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    """One context per (verify, ca_file): building one per probe would reload the CA store."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if verify:
+        if ca_file is not None:
+            ctx.load_verify_locations(cafile=ca_file)
+        else:
+            ctx.load_default_certs()
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
