@@ -1,0 +1,116 @@
+"""What goes into and comes out of the VRRP instance core.
+
+Rules: plain frozen values only. Inputs are facts already decoded and validated by the packet
+layer (checksum, TTL, auth, VIP list, unicast peer: not our business here); outputs are actions
+the driver performs in order (send, add/remove addresses, gratuitous ARP/NA, log, notify).
+Nothing here knows about sockets, netlink or the clock.
+"""
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
+
+from pykeepalived.vrrp.states import State
+
+IPAddress = IPv4Address | IPv6Address
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Advert:
+    """One received VRRP advertisement, as decoded facts.
+
+    ``advert_int_cs`` is the advertised interval in centiseconds for both versions (a v2 packet's
+    seconds field times 100), so the core has one unit to compare.
+    """
+
+    source: IPAddress
+    vrid: int
+    version: int
+    priority: int
+    advert_int_cs: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.priority <= 255:
+            raise ValueError(f"priority {self.priority} outside 0..255")
+        if not 1 <= self.vrid <= 255:
+            raise ValueError(f"vrid {self.vrid} outside 1..255")
+        if self.version not in (2, 3):
+            raise ValueError(f"version {self.version} is not 2 or 3")
+        if not 0 <= self.advert_int_cs <= 0xFFF:
+            raise ValueError(f"advert_int_cs {self.advert_int_cs} outside 0..4095")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendAdvert:
+    """Send one advertisement now with this priority (0 means "I am leaving, take over")."""
+
+    priority: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddVips:
+    """Add the virtual addresses (and eVIPs, routes, rules) of the instance."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveVips:
+    """Remove the virtual addresses (and eVIPs, routes, rules) of the instance."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendGratuitous:
+    """Send ``repeat`` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) for every VIP."""
+
+    repeat: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChanged:
+    """The instance moved ``old -> new``: notify scripts, FIFO, SNMP traps, metrics.
+
+    ``message`` is keepalived's log line (``(VI_1) Entering MASTER STATE``); ``reason`` says why
+    in words, for our own logs and the API.
+    """
+
+    old: State
+    new: State
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriorityChanged:
+    """The effective priority changed (tracking, or an address-owner conflict)."""
+
+    old: int
+    new: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MasterRxLowerPriority:
+    """MASTER heard a lower-priority advert: keepalived's ``notify_master_rx_lower_pri`` event.
+
+    Emitted so a notify script can take back addresses a confused peer may have grabbed.
+    """
+
+    source: IPAddress
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Log:
+    """A log line in keepalived's wording. ``detail``: keepalived logs it only with ``-D``."""
+
+    message: str
+    detail: bool = False
+
+
+Action = (
+    SendAdvert
+    | AddVips
+    | RemoveVips
+    | SendGratuitous
+    | StateChanged
+    | PriorityChanged
+    | MasterRxLowerPriority
+    | Log
+)

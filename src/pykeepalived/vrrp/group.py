@@ -1,0 +1,187 @@
+"""VRRP sync groups: member instances that move together (keepalived ``vrrp_sync_group``).
+
+Rules: pure, like the instance core; it owns its member ``Instance`` objects and routes every
+input through them, then applies the group's consequences (keepalived ``vrrp_sync.c`` and the
+TSM table in ``vrrp_scheduler.c``):
+
+- one member going MASTER pulls every BACKUP member to MASTER (``vrrp_sync_master``);
+- a member leaving MASTER for BACKUP pushes the other masters to BACKUP (``vrrp_sync_backup``);
+- a fault in one member faults them all (``vrrp_sync_fault``); the group leaves FAULT only when no
+  member has a fault of its own left;
+- a member whose Master_Down timer fires becomes MASTER only if the group already is, or if every
+  other member also wants MASTER (``vrrp_sync_can_goto_master``): "prefer backup to thrashing".
+
+Outputs are ``Tagged`` actions: the instance (or group) name they belong to, and the action.
+"""
+
+from dataclasses import dataclass
+
+from pykeepalived.vrrp.events import Action, Advert, StateChanged
+from pykeepalived.vrrp.instance import Instance
+from pykeepalived.vrrp.states import State, check_transition
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tagged:
+    """An action and who it is for: a member instance's name, or the group's for group events."""
+
+    source: str
+    action: Action
+
+
+class SyncGroup:
+    """One ``vrrp_sync_group`` over already-built member instances (at least one)."""
+
+    def __init__(self, name: str, members: list[Instance]) -> None:
+        if not members:
+            raise ValueError(f"sync group {name} has no member")
+        if len({m.name for m in members}) != len(members):
+            raise ValueError(f"sync group {name} lists an instance twice")
+        self.name = name
+        self.state = State.INIT
+        self._members = {m.name: m for m in members}
+        self._holder = f"sync_group:{name}"
+        for member in members:
+            member.master_gate = self._gate_for(member)
+
+    @property
+    def members(self) -> list[Instance]:
+        return list(self._members.values())
+
+    def member(self, name: str) -> Instance:
+        return self._members[name]
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Tagged]:
+        """Group state first (keepalived ``vrrp_sync_set_group``), then each member."""
+        owners = all(m.params.is_address_owner and m.wants_master for m in self.members)
+        out: list[Tagged] = []
+        if any(m.faults for m in self.members):
+            out += self._group_to(State.FAULT, "a member is faulty at start")
+            for m in self.members:
+                out += self._tag(m, m.hold_fault(self._holder, "sync group member faulty", now))
+        else:
+            out += self._group_to(State.MASTER if owners else State.BACKUP, "start")
+        for m in self.members:
+            out += self._tag(m, m.start(now, fast=self.state is State.BACKUP))
+        return out
+
+    def get_timer(self) -> float | None:
+        timers = [t for t in (m.get_timer() for m in self.members) if t is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> list[Tagged]:
+        out: list[Tagged] = []
+        for m in self.members:
+            timer = m.get_timer()
+            if timer is not None and timer <= now:
+                out += self._after(m, m.handle_timer(now), now)
+        return out
+
+    def handle_advert(self, member: str, advert: Advert, now: float) -> list[Tagged]:
+        m = self._members[member]
+        return self._after(m, m.handle_advert(advert, now), now)
+
+    def set_priority(self, member: str, priority: int, now: float) -> list[Tagged]:
+        m = self._members[member]
+        return self._after(m, m.set_priority(priority, now), now)
+
+    def hold_fault(self, member: str, holder: str, reason: str, now: float) -> list[Tagged]:
+        """A member's own tracking says FAULT: the whole group follows."""
+        m = self._members[member]
+        out = self._tag(m, m.hold_fault(holder, reason, now))
+        if self.state is State.FAULT:
+            return out
+        out += self._group_to(State.FAULT, f"{member}: {reason}")
+        for other in self.members:
+            why = f"sync group {self.name} member {member} in FAULT"
+            out += self._tag(other, other.hold_fault(self._holder, why, now))
+        return out
+
+    def release_fault(self, member: str, holder: str, now: float) -> list[Tagged]:
+        """A member's own fault cleared; the group comes up when no member has one left."""
+        m = self._members[member]
+        out = self._tag(m, m.release_fault(holder, now))
+        if self.state is not State.FAULT or any(self._own_faults(x) for x in self.members):
+            return out
+        out += self._group_to(State.BACKUP, "no member faulty")
+        for other in self.members:
+            out += self._after(other, other.release_fault(self._holder, now), now)
+        return out
+
+    def shutdown(self, now: float) -> list[Tagged]:
+        out: list[Tagged] = []
+        for m in self.members:
+            out += self._tag(m, m.shutdown(now))
+        if self.state is not State.STOP:
+            out += self._group_to(State.STOP, "shutdown")
+        return out
+
+    # -- group rules --------------------------------------------------------------------------
+
+    def _gate_for(self, member: Instance) -> "_Gate":
+        return _Gate(self, member)
+
+    def can_goto_master(self, member: Instance) -> bool:
+        """keepalived ``vrrp_sync_can_goto_master``: only when everyone wants to."""
+        if self.state is State.MASTER:
+            return True
+        return all(
+            other.wants_master and other.state is not State.FAULT
+            for other in self.members
+            if other is not member
+        )
+
+    def _after(self, member: Instance, actions: list[Action], now: float) -> list[Tagged]:
+        """Apply the TSM: MASTER pulls the others up, leaving MASTER pushes them down."""
+        out = self._tag(member, actions)
+        for action in actions:
+            if not isinstance(action, StateChanged):
+                continue
+            if action.new is State.MASTER and self.state is not State.MASTER:
+                out += self._sync(State.MASTER, member, now)
+            elif action.old is State.MASTER and action.new is State.BACKUP:
+                out += self._sync(State.BACKUP, member, now)
+        return out
+
+    def _sync(self, target: State, origin: Instance, now: float) -> list[Tagged]:
+        if self.state is State.FAULT:
+            return []
+        out = self._group_to(target, f"{origin.name} entered {target.value}")
+        reason = f"sync group {self.name} following {origin.name}"
+        for other in self.members:
+            if other is origin:
+                continue
+            if target is State.MASTER:
+                out += self._tag(other, other.force_master(reason, now))
+            else:
+                out += self._tag(other, other.force_backup(reason, now))
+        return out
+
+    def _group_to(self, new: State, reason: str) -> list[Tagged]:
+        if new is self.state:
+            return []
+        check_transition(f"VRRP_Group({self.name})", self.state, new)
+        old, self.state = self.state, new
+        message = f"VRRP_Group({self.name}) Syncing instances to {new.value} state"
+        changed = StateChanged(old=old, new=new, reason=reason, message=message)
+        return [Tagged(source=self.name, action=changed)]
+
+    def _own_faults(self, member: Instance) -> dict[str, str]:
+        return {k: v for k, v in member.faults.items() if k != self._holder}
+
+    @staticmethod
+    def _tag(member: Instance, actions: list[Action]) -> list[Tagged]:
+        return [Tagged(source=member.name, action=a) for a in actions]
+
+
+class _Gate:
+    """The callable a member asks before a timer-driven move to MASTER."""
+
+    def __init__(self, group: SyncGroup, member: Instance) -> None:
+        self._group = group
+        self._member = member
+
+    def __call__(self) -> bool:
+        return self._group.can_goto_master(self._member)

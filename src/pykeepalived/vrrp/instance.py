@@ -1,0 +1,259 @@
+"""The VRRP state machine of one instance: RFC 5798 section 6.4 with keepalived 2.2.7's ways.
+
+Rules: sans-I/O. Inputs are decoded adverts, timer expiries, tracking verdicts, all with an
+injected ``now`` (seconds, monotonic); outputs are lists of actions (``events.py``) the driver
+performs in order. No socket, no clock, no asyncio, no knowledge of the packet codec or of the
+config file. Every state change goes through ``states.check_transition``.
+
+Where keepalived differs from or extends the RFC, keepalived wins (see ``vrrp.c``,
+``vrrp_scheduler.c``); each such place says so. The most visible ones:
+
+- Start: an address owner (priority 255) with ``state MASTER`` becomes MASTER at once; every other
+  instance starts in BACKUP and waits a full Master_Down_Interval (so ``state MASTER`` without
+  priority 255 only means "nopreempt/preempt_delay do not apply").
+- A MASTER hearing a lower-priority advert answers with its own advert at once ("forcing new
+  election") unless ``lower_prio_no_advert``; a MASTER hearing a priority 0 advert answers too.
+- ``preempt_delay``: a BACKUP keeps accepting a lower-priority master's adverts for
+  ``preempt_delay`` seconds after the first one, then ignores them and lets its timer run out.
+- Two address owners: the MASTER that hears the other lowers itself to 254 and yields.
+"""
+
+from collections.abc import Callable
+
+from pykeepalived.vrrp.election import Election
+from pykeepalived.vrrp.events import (
+    Action,
+    AddVips,
+    Advert,
+    Log,
+    PriorityChanged,
+    RemoveVips,
+    SendAdvert,
+    SendGratuitous,
+    StateChanged,
+)
+from pykeepalived.vrrp.params import InstanceParams
+from pykeepalived.vrrp.states import State, check_transition
+from pykeepalived.vrrp.timing import PRIO_OWNER, PRIO_STOP, skew_time_us, us_to_s
+
+
+class Instance(Election):
+    """One ``vrrp_instance``: ``start``, then feed ``handle_advert`` / ``handle_timer``.
+
+    ``master_gate``, when set (by a sync group), is asked before a timer-driven move to MASTER;
+    if it says no, the instance stays BACKUP with ``wants_master`` set, as keepalived's
+    ``vrrp_sync_can_goto_master`` does.
+    """
+
+    def __init__(self, params: InstanceParams) -> None:
+        super().__init__(params)
+        self.master_gate: Callable[[], bool] | None = None
+        self._faults: dict[str, str] = {}
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> dict[str, str]:
+        """Who holds this instance in FAULT, and why (a copy)."""
+        return dict(self._faults)
+
+    def start(self, now: float, *, fast: bool = False) -> list[Action]:
+        """Leave INIT (keepalived ``vrrp_init_state``).
+
+        ``fast``: a sync-group member configured ``state MASTER`` whose group starts BACKUP waits
+        only one advert interval plus the minimal skew, so it learns of any existing master first.
+        """
+        if self.state is not State.INIT:
+            raise RuntimeError(f"({self.name}) start() twice")
+        p = self.params
+        if self._faults:
+            return [self._transition(State.FAULT, self._fault_text(), suffix=" (init)")]
+        if p.is_address_owner and p.initial_state is State.MASTER and self._gate_open():
+            return self._become_master(now, "address owner with initial state MASTER")
+        action = self._transition(State.BACKUP, "initial state", suffix=" (init)")
+        if fast and p.initial_state is State.MASTER:
+            wait = self.master_adver_int_us + skew_time_us(p.version, 255, self.master_adver_int_us)
+            self._deadline = now + us_to_s(wait)
+        else:
+            self._arm_master_down(now)
+        return [action]
+
+    def get_timer(self) -> float | None:
+        """The next instant ``handle_timer`` must be called at, or None."""
+        timers = [t for t in (self._deadline, self._garp_deadline) if t is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> list[Action]:
+        """Run every timer due at ``now``; calling early is harmless."""
+        actions: list[Action] = []
+        if self._garp_deadline is not None and now >= self._garp_deadline:
+            self._garp_deadline = None
+            if self.state is State.MASTER:
+                actions.append(SendGratuitous(repeat=self.params.garp_master_repeat))
+        if self._deadline is not None and now >= self._deadline:
+            if self.state is State.BACKUP:
+                actions.append(
+                    Log(message=f"({self.name}) Receive advertisement timeout", detail=True)
+                )
+                actions += self._master_down_expired(now)
+            elif self.state is State.MASTER:
+                actions += self._master_tx(now)
+        return actions
+
+    def handle_advert(self, advert: Advert, now: float) -> list[Action]:
+        """An advert for our VRID arrived (already decoded and authenticated)."""
+        if advert.vrid != self.params.virtual_router_id:
+            raise ValueError(f"({self.name}) advert for VRID {advert.vrid} routed to us")
+        if self.state not in (State.BACKUP, State.MASTER):
+            return []  # keepalived ignores adverts in FAULT and INIT
+        rejected = self._reject(advert)
+        if rejected is not None:
+            return [rejected]
+        if self.state is State.BACKUP:
+            return self._backup_rx(advert, now)
+        return self._master_rx(advert, now)
+
+    def set_priority(self, priority: int, now: float) -> list[Action]:
+        """Apply an effective priority computed by tracking (``tracking.py``).
+
+        In BACKUP the Master_Down deadline moves by the change in skew time, so a priority change
+        neither restarts nor forgets the wait (keepalived ``vrrp_set_effective_priority``).
+        """
+        if not 1 <= priority <= PRIO_OWNER:
+            raise ValueError(f"({self.name}) effective priority {priority} outside 1..255")
+        if self._owner_demoted:
+            priority = min(priority, PRIO_OWNER - 1)
+        old = self.effective_priority
+        if priority == old:
+            return []
+        p, adv = self.params, self.master_adver_int_us
+        self.effective_priority = priority
+        if self.state is State.BACKUP and self._deadline is not None:
+            delta = skew_time_us(p.version, priority, adv) - skew_time_us(p.version, old, adv)
+            self._deadline = max(now, self._deadline + us_to_s(delta))
+        message = f"({self.name}) Changing effective priority from {old} to {priority}"
+        return [PriorityChanged(old=old, new=priority, message=message)]
+
+    def hold_fault(self, holder: str, reason: str, now: float) -> list[Action]:
+        """``holder`` (tracking, a sync group...) says we must be in FAULT, because ``reason``."""
+        first = not self._faults
+        self._faults[holder] = reason
+        if not first or self.state in (State.INIT, State.STOP, State.FAULT):
+            return []
+        if self.state is State.MASTER:
+            return self._leave_master(State.FAULT, reason, now)
+        self._deadline = None
+        self._preempt_at = None
+        return [self._transition(State.FAULT, reason)]
+
+    def release_fault(self, holder: str, now: float) -> list[Action]:
+        """``holder`` no longer holds us in FAULT; the last release brings us up."""
+        if self._faults.pop(holder, None) is None or self._faults:
+            return []
+        if self.state is not State.FAULT:
+            return []
+        return self._leave_fault(now)
+
+    def shutdown(self, now: float) -> list[Action]:
+        """Stop: a MASTER sends priority 0 (peers take over after skew time) and drops its VIPs."""
+        if self.state is State.STOP:
+            return []
+        actions: list[Action] = []
+        if self.state is State.MASTER:
+            actions += [SendAdvert(priority=PRIO_STOP), RemoveVips()]
+        self._deadline = self._garp_deadline = None
+        actions.append(self._transition(State.STOP, "shutdown", message=f"({self.name}) Stopped"))
+        return actions
+
+    # -- used by sync groups ------------------------------------------------------------------
+
+    def force_master(self, reason: str, now: float) -> list[Action]:
+        """A sync-group peer went MASTER: follow it at once (keepalived ``vrrp_sync_master``)."""
+        if self.state is not State.BACKUP:
+            return []
+        return self._become_master(now, reason)
+
+    def force_backup(self, reason: str, now: float) -> list[Action]:
+        """A sync-group peer left MASTER: follow it (keepalived ``vrrp_sync_backup``)."""
+        self.wants_master = False
+        if self.state is not State.MASTER:
+            return []
+        return self._leave_master(State.BACKUP, reason, now)
+
+    # -- transitions --------------------------------------------------------------------------
+
+    def _gate_open(self) -> bool:
+        return self.master_gate is None or self.master_gate()
+
+    def _master_down_expired(self, now: float) -> list[Action]:
+        """RFC 5798 6.4.2: Master_Down_Timer fired; a sync group may hold us back."""
+        self.wants_master = True
+        if not self._gate_open():
+            self._arm_master_down(now)
+            return []
+        return self._become_master(now, "master down timer expired")
+
+    def _become_master(self, now: float, reason: str) -> list[Action]:
+        """Advert first (the old master drops its VIPs before our GARPs), then VIPs and GARP."""
+        self.wants_master = True
+        self.master_adver_int_us = self.params.advert_int_us
+        self.master_ip = self.params.primary_ip
+        self.master_priority = self.effective_priority
+        self._preempt_at = None
+        changed = self._transition(State.MASTER, reason)
+        p = self.params
+        self._deadline = now + us_to_s(p.advert_int_us)
+        self._garp_deadline = now + p.garp_master_delay_s if p.garp_master_delay_s else None
+        self._refresh_at = now + p.garp_master_refresh_s if p.garp_master_refresh_s else None
+        return [
+            SendAdvert(priority=self.effective_priority),
+            changed,
+            AddVips(),
+            SendGratuitous(repeat=p.garp_master_repeat),
+        ]
+
+    def _leave_master(self, new: State, reason: str, now: float) -> list[Action]:
+        """MASTER -> BACKUP (a better master) or FAULT (tracking): drop VIPs, arm timers."""
+        self._garp_deadline = self._refresh_at = None
+        self._preempt_at = None
+        changed = self._transition(new, reason)
+        if new is State.FAULT:
+            self.wants_master = False
+            self._deadline = None
+            return [changed, SendAdvert(priority=PRIO_STOP), RemoveVips()]
+        self._arm_master_down(now)
+        return [changed, RemoveVips()]
+
+    def _leave_fault(self, now: float) -> list[Action]:
+        """keepalived ``try_up_instance``: an owner with state MASTER goes straight to MASTER."""
+        p = self.params
+        self.master_adver_int_us = p.advert_int_us
+        owner_master = p.is_address_owner and p.initial_state is State.MASTER
+        if owner_master and self._gate_open():
+            return self._become_master(now, "fault cleared (address owner)")
+        changed = self._transition(State.BACKUP, "fault cleared")
+        if owner_master:
+            wait = p.advert_int_us + skew_time_us(
+                p.version, self.effective_priority, p.advert_int_us
+            )
+            self._deadline = now + us_to_s(wait)
+        else:
+            self._arm_master_down(now)
+        return [changed]
+
+    def _transition(
+        self, new: State, reason: str, *, suffix: str = "", message: str | None = None
+    ) -> StateChanged:
+        """The only place ``state`` changes; the table is checked first."""
+        check_transition(self.name, self.state, new)
+        old, self.state = self.state, new
+        if message is None:
+            message = f"({self.name}) Entering {new.value} STATE{suffix}"
+        return StateChanged(old=old, new=new, reason=reason, message=message)
+
+    def _fault_text(self) -> str:
+        return "; ".join(self._faults.values())
+
+    # hooks used by Election
+    def _yield_to(self, reason: str, now: float) -> list[Action]:
+        return self._leave_master(State.BACKUP, reason, now)

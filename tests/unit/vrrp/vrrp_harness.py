@@ -1,0 +1,270 @@
+"""A simulated LAN of VRRP hosts driven by a FakeClock (in the spirit of aioquic's
+``client_and_server``): every ``SendAdvert`` reaches the other live hosts after ``delay_s``.
+
+The harness is the only "driver" here: it asks each host for its next timer, advances the fake
+clock to the earliest timer or delivery, runs it, and records a timeline of states so tests can
+assert behaviour ("who is master at t", "how long were there two masters").
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from pykeepalived.clock import FakeClock
+from pykeepalived.vrrp.events import Action, Advert, Log, SendAdvert, StateChanged
+from pykeepalived.vrrp.group import SyncGroup, Tagged
+from pykeepalived.vrrp.instance import Instance
+from pykeepalived.vrrp.params import InstanceParams
+from pykeepalived.vrrp.states import State
+
+
+def params(**kw: object) -> InstanceParams:
+    """InstanceParams with test defaults: VI_1, VRID 51, v2, 1 s, the address passed as ``ip``."""
+    ip = IPv4Address(str(kw.pop("ip", "10.0.0.1")))
+    fields: dict[str, object] = {"name": "VI_1", "virtual_router_id": 51, "primary_ip": ip}
+    fields.update(kw)
+    return InstanceParams(**fields)  # type: ignore[arg-type]
+
+
+@dataclass
+class Host:
+    """One machine: standalone instances and/or one sync group over some of them."""
+
+    name: str
+    instances: list[Instance]
+    group: SyncGroup | None = None
+    alive: bool = True
+
+    def by_vrid(self, vrid: int) -> Instance | None:
+        return next((i for i in self.instances if i.params.virtual_router_id == vrid), None)
+
+    def instance(self, name: str) -> Instance:
+        return next(i for i in self.instances if i.name == name)
+
+    def _grouped(self, inst: Instance) -> bool:
+        return self.group is not None and inst in self.group.members
+
+    def start(self, now: float) -> list[Tagged]:
+        out = self.group.start(now) if self.group else []
+        for inst in self.instances:
+            if not self._grouped(inst):
+                out += _tag(inst, inst.start(now))
+        return out
+
+    def get_timer(self) -> float | None:
+        timers = [i.get_timer() for i in self.instances]
+        present = [t for t in timers if t is not None]
+        return min(present) if present else None
+
+    def handle_timer(self, now: float) -> list[Tagged]:
+        out = self.group.handle_timer(now) if self.group else []
+        for inst in self.instances:
+            timer = inst.get_timer()
+            if not self._grouped(inst) and timer is not None and timer <= now:
+                out += _tag(inst, inst.handle_timer(now))
+        return out
+
+    def deliver(self, advert: Advert, now: float) -> list[Tagged]:
+        inst = self.by_vrid(advert.vrid)
+        if inst is None:
+            return []
+        if self.group is not None and self._grouped(inst):
+            return self.group.handle_advert(inst.name, advert, now)
+        return _tag(inst, inst.handle_advert(advert, now))
+
+    def set_priority(self, name: str, priority: int, now: float) -> list[Tagged]:
+        inst = self.instance(name)
+        if self.group is not None and self._grouped(inst):
+            return self.group.set_priority(name, priority, now)
+        return _tag(inst, inst.set_priority(priority, now))
+
+    def fault(self, name: str, on: bool, now: float, holder: str = "tracking") -> list[Tagged]:
+        inst = self.instance(name)
+        if self.group is not None and self._grouped(inst):
+            if on:
+                return self.group.hold_fault(name, holder, "test fault", now)
+            return self.group.release_fault(name, holder, now)
+        if on:
+            return _tag(inst, inst.hold_fault(holder, "test fault", now))
+        return _tag(inst, inst.release_fault(holder, now))
+
+    def shutdown(self, now: float) -> list[Tagged]:
+        out = self.group.shutdown(now) if self.group else []
+        for inst in self.instances:
+            if not self._grouped(inst):
+                out += _tag(inst, inst.shutdown(now))
+        return out
+
+
+def _tag(inst: Instance, actions: list[Action]) -> list[Tagged]:
+    return [Tagged(source=inst.name, action=a) for a in actions]
+
+
+@dataclass(frozen=True)
+class Record:
+    time: float
+    host: str
+    source: str
+    action: Action
+
+
+@dataclass
+class Lan:
+    """The wire and the scheduler. ``delay_s`` is the one-way latency of every advert."""
+
+    hosts: dict[str, Host]
+    delay_s: float = 0.001
+    clock: FakeClock = field(default_factory=lambda: FakeClock(start=1000.0))
+    records: list[Record] = field(default_factory=list)
+    cut: set[frozenset[str]] = field(default_factory=set)
+    _queue: list[tuple[float, int, str, Advert]] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+    _dual: dict[int, float | None] = field(default_factory=dict)
+    longest_dual_s: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, *instances: Instance, delay_s: float = 0.001) -> Lan:
+        """One host per instance, named after the instance's address."""
+        hosts = {str(i.params.primary_ip): Host(str(i.params.primary_ip), [i]) for i in instances}
+        return cls(hosts=hosts, delay_s=delay_s)
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def start(self, *names: str) -> None:
+        for name in names or tuple(self.hosts):
+            self._apply(self.hosts[name], self.hosts[name].start(self.now))
+
+    def run(self, seconds: float) -> None:
+        self.run_until(self.now + seconds)
+
+    def run_until(self, until: float) -> None:
+        while True:
+            nxt = self._next_instant()
+            if nxt is None or nxt > until:
+                break
+            self.clock.advance(max(0.0, nxt - self.now))
+            self._run_instant()
+        if until > self.now:
+            self.clock.advance(until - self.now)
+
+    def _next_instant(self) -> float | None:
+        timers = [h.get_timer() for h in self.hosts.values() if h.alive]
+        times = [t for t in timers if t is not None]
+        if self._queue:
+            times.append(self._queue[0][0])
+        return min(times) if times else None
+
+    def _run_instant(self) -> None:
+        now = self.now
+        for host in self.hosts.values():
+            timer = host.get_timer()
+            if host.alive and timer is not None and timer <= now:
+                self._apply(host, host.handle_timer(now))
+        while self._queue and self._queue[0][0] <= now:
+            _, _, dst, advert = heapq.heappop(self._queue)
+            host = self.hosts[dst]
+            if host.alive:
+                self._apply(host, host.deliver(advert, now))
+
+    def _apply(self, host: Host, tagged: list[Tagged]) -> None:
+        for t in tagged:
+            self.records.append(Record(self.now, host.name, t.source, t.action))
+            if isinstance(t.action, SendAdvert):
+                self._send(host, host.instance(t.source), t.action.priority)
+        self._check_dual_masters()
+
+    def _send(self, host: Host, inst: Instance, priority: int) -> None:
+        p = inst.params
+        advert = Advert(
+            source=p.primary_ip,
+            vrid=p.virtual_router_id,
+            version=p.version,
+            priority=priority,
+            advert_int_cs=p.advert_int_cs,
+        )
+        for other in self.hosts.values():
+            if other is host or frozenset((host.name, other.name)) in self.cut:
+                continue
+            entry = (self.now + self.delay_s, next(self._seq), other.name, advert)
+            heapq.heappush(self._queue, entry)
+
+    def _check_dual_masters(self) -> None:
+        vrids = {i.params.virtual_router_id for h in self.hosts.values() for i in h.instances}
+        for vrid in vrids:
+            dual = len(self.masters(vrid)) > 1
+            since = self._dual.get(vrid)
+            if dual and since is None:
+                self._dual[vrid] = self.now
+            elif not dual and since is not None:
+                self._dual[vrid] = None
+                longest = max(self.longest_dual_s.get(vrid, 0.0), self.now - since)
+                self.longest_dual_s[vrid] = longest
+
+    # -- what tests ask -------------------------------------------------------------------------
+
+    def masters(self, vrid: int = 51) -> set[str]:
+        return {
+            h.name
+            for h in self.hosts.values()
+            if h.alive and (i := h.by_vrid(vrid)) is not None and i.state is State.MASTER
+        }
+
+    def state(self, host: str, vrid: int = 51) -> State:
+        inst = self.hosts[host].by_vrid(vrid)
+        assert inst is not None
+        return inst.state
+
+    def split_brain_s(self, vrid: int = 51) -> float:
+        """Longest time with two or more live masters, including one still running now."""
+        since = self._dual.get(vrid)
+        ongoing = self.now - since if since is not None else 0.0
+        return max(self.longest_dual_s.get(vrid, 0.0), ongoing)
+
+    def transitions(self, host: str | None = None) -> list[tuple[float, str, State]]:
+        return [
+            (r.time, r.host, r.action.new)
+            for r in self.records
+            if isinstance(r.action, StateChanged)
+            and (host is None or r.host == host)
+            and not self._is_group(r)
+        ]
+
+    def _is_group(self, record: Record) -> bool:
+        group = self.hosts[record.host].group
+        return group is not None and record.source == group.name
+
+    def became(self, host: str, state: State, after: float = 0.0) -> float:
+        """When ``host`` first entered ``state`` at or after ``after``."""
+        for t, _host, s in self.transitions(host):
+            if s is state and t >= after:
+                return t
+        raise AssertionError(f"{host} never became {state.value} after {after}")
+
+    def logs(self, host: str | None = None) -> list[str]:
+        return [
+            r.action.message
+            for r in self.records
+            if isinstance(r.action, Log | StateChanged) and (host is None or r.host == host)
+        ]
+
+    # -- faults on the wire or the hosts --------------------------------------------------------
+
+    def kill(self, host: str) -> None:
+        """The host dies silently: no priority 0, no more adverts, nothing delivered to it."""
+        self.hosts[host].alive = False
+
+    def stop(self, host: str) -> None:
+        """Graceful shutdown: a master sends priority 0."""
+        h = self.hosts[host]
+        self._apply(h, h.shutdown(self.now))
+        h.alive = False
+
+    def revive(self, host: str, *instances: Instance, group: SyncGroup | None = None) -> None:
+        """The host comes back with fresh instances (a restarted daemon) and starts them."""
+        self.hosts[host] = Host(host, list(instances), group=group)
+        self.start(host)
