@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pykeepalived.vrrp.events import Action, Advert, StateChanged
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.states import State, check_transition
+from pykeepalived.vrrp.tracking import TRACKING_HOLDER, Verdict
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +110,14 @@ class SyncGroup:
         for other in self.members:
             out += self._after(other, other.release_fault(self._holder, now), now)
         return out
+
+    def apply_verdict(self, member: str, result: Verdict, now: float) -> list[Tagged]:
+        """Tracking of one member (see ``tracking.apply_verdict``), with the group following."""
+        out = self.set_priority(member, result.priority, now)
+        if result.faults:
+            reason = "; ".join(result.faults)
+            return out + self.hold_fault(member, TRACKING_HOLDER, reason, now)
+        return out + self.release_fault(member, TRACKING_HOLDER, now)
 
     def shutdown(self, now: float) -> list[Tagged]:
         out: list[Tagged] = []

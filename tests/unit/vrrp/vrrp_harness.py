@@ -14,11 +14,19 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from pykeepalived.clock import FakeClock
-from pykeepalived.vrrp.events import Action, Advert, Log, SendAdvert, StateChanged
+from pykeepalived.vrrp.events import (
+    Action,
+    Advert,
+    Log,
+    PriorityChanged,
+    SendAdvert,
+    StateChanged,
+)
 from pykeepalived.vrrp.group import SyncGroup, Tagged
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.params import InstanceParams
 from pykeepalived.vrrp.states import State
+from pykeepalived.vrrp.tracking import Verdict, apply_verdict
 
 
 def params(**kw: object) -> InstanceParams:
@@ -90,6 +98,12 @@ class Host:
         if on:
             return _tag(inst, inst.hold_fault(holder, "test fault", now))
         return _tag(inst, inst.release_fault(holder, now))
+
+    def track(self, name: str, result: Verdict, now: float) -> list[Tagged]:
+        inst = self.instance(name)
+        if self.group is not None and self._grouped(inst):
+            return self.group.apply_verdict(name, result, now)
+        return _tag(inst, apply_verdict(inst, result, now))
 
     def shutdown(self, now: float) -> list[Tagged]:
         out = self.group.shutdown(now) if self.group else []
@@ -249,10 +263,20 @@ class Lan:
         return [
             r.action.message
             for r in self.records
-            if isinstance(r.action, Log | StateChanged) and (host is None or r.host == host)
+            if isinstance(r.action, Log | StateChanged | PriorityChanged)
+            and (host is None or r.host == host)
         ]
 
     # -- faults on the wire or the hosts --------------------------------------------------------
+
+    def track(self, host: str, result: Verdict, name: str = "VI_1") -> None:
+        """Tracking on ``host`` produced ``result`` for instance ``name``."""
+        h = self.hosts[host]
+        self._apply(h, h.track(name, result, self.now))
+
+    def fault(self, host: str, on: bool, name: str = "VI_1") -> None:
+        h = self.hosts[host]
+        self._apply(h, h.fault(name, on, self.now))
 
     def kill(self, host: str) -> None:
         """The host dies silently: no priority 0, no more adverts, nothing delivered to it."""
