@@ -1,0 +1,219 @@
+"""The runner against real servers: detection times, isolation of hung probes, spread, stop.
+
+Timings are measured here with generous bounds: the machine is small and shared.
+"""
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
+
+import pytest
+from loopback_servers import LOCAL, silent, stream_server
+
+from pykeepalived.check.hysteresis import CheckerDown, CheckerUp, HysteresisParams
+from pykeepalived.check.probes import http, misc, tcp
+from pykeepalived.check.probes.common import ProbeTarget
+from pykeepalived.check.result import ProbeResult
+from pykeepalived.check.runner import Check, CheckEvent, CheckRunner, spread_fraction
+
+
+def fast(delay: float, **kw: float | bool) -> HysteresisParams:
+    return HysteresisParams(delay_loop_s=delay, warmup_s=0, start_delay_s=0, **kw)  # type: ignore[arg-type]
+
+
+class Recorder:
+    """Collects events with the wall time they arrived; lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, CheckEvent]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: CheckEvent) -> None:
+        self.events.append((time.monotonic(), event))
+        self._changed.set()
+
+    async def wait_for(
+        self, key: Hashable, kind: type, within: float, *, since: int | None = None
+    ) -> float:
+        """Wait for an event of ``kind`` for ``key`` (from index ``since``, default: a new one)."""
+        seen = len(self.events) if since is None else since
+        async with asyncio.timeout(within):
+            while True:
+                for at, ev in self.events[seen:]:
+                    if ev.key == key and isinstance(ev.event, kind):
+                        return at
+                seen = len(self.events)
+                self._changed.clear()
+                await self._changed.wait()
+
+
+async def running(runner: CheckRunner, body: Callable[[], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop), name="runner")
+    try:
+        await body()
+    finally:
+        stop.set()
+        async with asyncio.timeout(2):
+            await task
+
+
+def test_down_within_bound_and_up_within_delay_loop() -> None:
+    delay, timeout = 0.3, 0.3
+
+    async def go() -> None:
+        rec = Recorder()
+        port_holder: dict[str, int] = {}
+        async with stream_server(silent) as port:
+            port_holder["p"] = port
+        port = port_holder["p"]
+        t = ProbeTarget(connect_ip=LOCAL, connect_port=port, connect_timeout_s=timeout)
+        for retry, rise in ((0, 1), (1, 2)):
+            key = f"rs-{retry}-{rise}"
+            params = fast(delay, retry=retry, delay_before_retry_s=0.1, rise=rise, alpha=True)
+            runner = CheckRunner(
+                [Check(key=key, probe=partial(tcp.probe, t), hysteresis=params, timeout_s=timeout)],
+                rec,
+            )
+
+            async def scenario(key: str = key, retry: int = retry, rise: int = rise) -> None:
+                await rec.wait_for(key, CheckerDown, 1.0)  # alpha, nobody listening yet
+                async with stream_server(silent, port=port):
+                    started = time.monotonic()
+                    came_up = await rec.wait_for(key, CheckerUp, 3.0)
+                    assert came_up - started <= rise * delay + 0.25
+                stopped = time.monotonic()
+                went_down = await rec.wait_for(key, CheckerDown, 5.0)
+                bound = delay + (retry + 1) * timeout + retry * 0.1 + 0.3
+                assert went_down - stopped <= bound
+
+            await running(runner, scenario)
+
+    asyncio.run(go())
+
+
+def test_hung_probes_cost_one_timeout_and_delay_no_other_check() -> None:
+    """A hung MISC script and a mute HTTP peer run beside a fast TCP check."""
+    hang_timeout = 1.0
+
+    async def go() -> None:
+        rec = Recorder()
+        starts: list[float] = []
+        async with stream_server(silent) as mute, stream_server(silent) as healthy:
+
+            async def fast_probe() -> ProbeResult:
+                starts.append(time.monotonic())
+                t = ProbeTarget(connect_ip=LOCAL, connect_port=healthy, connect_timeout_s=0.5)
+                return await tcp.probe(t)
+
+            sleeper = misc.MiscParams(misc_path=("sleep", "30"), misc_timeout_s=hang_timeout)
+            mute_t = ProbeTarget(connect_ip=LOCAL, connect_port=mute,
+                                 connect_timeout_s=hang_timeout)  # fmt: skip
+            checks = [
+                Check(key="fast", probe=fast_probe, hysteresis=fast(0.1), timeout_s=0.5),
+                Check(key="misc", probe=partial(misc.probe, None, sleeper),
+                      hysteresis=fast(10, retry=0), timeout_s=hang_timeout),
+                Check(key="http", probe=partial(http.probe, mute_t, http.HttpParams()),
+                      hysteresis=fast(10, retry=0), timeout_s=hang_timeout),
+            ]  # fmt: skip
+            runner = CheckRunner(checks, rec)
+            t0 = time.monotonic()
+
+            async def scenario() -> None:
+                for key in ("misc", "http"):
+                    at = await rec.wait_for(key, CheckerDown, 3.0, since=0)
+                    assert hang_timeout - 0.05 <= at - t0 <= hang_timeout + 0.5, key
+                await asyncio.sleep(0.2)
+
+            await running(runner, scenario)
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert len(starts) >= 8
+        assert max(gaps) < 0.1 + 0.15, gaps  # delay_loop + slack, never a hung probe's 1 s
+        downs = [e for _, e in rec.events if isinstance(e.event, CheckerDown)]
+        assert sorted(str(e.key) for e in downs) == ["http", "misc"]  # one failure each
+        assert all("timeout" in e.result.reason for e in downs)
+
+    asyncio.run(go())
+
+
+def test_spread_is_even_and_stable() -> None:
+    keys = [("vs", i) for i in range(10_000)]
+    buckets = Counter(int(spread_fraction(k) * 100) for k in keys)
+    assert len(buckets) == 100
+    assert max(buckets.values()) < 150
+    assert min(buckets.values()) > 50
+    assert spread_fraction(("vs", 1)) == spread_fraction(("vs", 1))
+
+
+def test_first_probes_spread_over_warmup() -> None:
+    async def go() -> None:
+        starts: list[float] = []
+
+        async def instant() -> ProbeResult:
+            starts.append(time.monotonic())
+            return ProbeResult(ok=True)
+
+        params = HysteresisParams(delay_loop_s=10, warmup_s=0.5, start_delay_s=0)
+        checks = [Check(key=i, probe=instant, hysteresis=params, timeout_s=1) for i in range(100)]
+        runner = CheckRunner(checks, lambda e: None)
+        t0 = time.monotonic()
+        await running(runner, partial(asyncio.sleep, 0.6))
+        offsets = sorted(s - t0 for s in starts)
+        assert len(offsets) == 100
+        assert offsets[-1] - offsets[0] > 0.35  # spread over the warmup, not one burst
+        per_50ms = Counter(int(o / 0.05) for o in offsets)
+        assert max(per_50ms.values()) <= 25
+
+    asyncio.run(go())
+
+
+def test_probe_bug_is_a_failure_and_runner_goes_on() -> None:
+    async def go() -> None:
+        rec = Recorder()
+        calls = 0
+
+        async def buggy() -> ProbeResult:
+            nonlocal calls
+            calls += 1
+            raise KeyError("bug")
+
+        check = Check(key="b", probe=buggy, hysteresis=fast(0.05, retry=0), timeout_s=1)
+        runner = CheckRunner([check], rec)
+        await running(runner, partial(asyncio.sleep, 0.3))
+        assert calls >= 3
+        first = rec.events[0][1]
+        assert isinstance(first.event, CheckerDown)
+        assert "KeyError" in first.result.reason
+        assert runner.status()[0].probes == calls
+
+    asyncio.run(go())
+
+
+def test_stop_cancels_in_flight_probes_promptly() -> None:
+    async def go() -> None:
+        sleeper = misc.MiscParams(misc_path=("sleep", "30"), misc_timeout_s=20)
+        check = Check(key="m", probe=partial(misc.probe, None, sleeper), hysteresis=fast(1),
+                      timeout_s=20)  # fmt: skip
+        runner = CheckRunner([check], lambda e: None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        await asyncio.sleep(0.2)
+        stopped = time.monotonic()
+        stop.set()
+        async with asyncio.timeout(2):
+            await task
+        assert time.monotonic() - stopped < 0.5
+
+    asyncio.run(go())
+
+
+def test_duplicate_keys_refused() -> None:
+    async def nop() -> ProbeResult:
+        return ProbeResult(ok=True)
+
+    check = Check(key="k", probe=nop, hysteresis=fast(1), timeout_s=1)
+    with pytest.raises(ValueError, match="duplicate"):
+        CheckRunner([check, check], lambda e: None)
