@@ -327,7 +327,8 @@ def _check_checksum(
     want = compute_checksum(message, src=src, dst=dst)
     if got == want:
         return
-    if v3_checksum_as_v2 and got == compute_checksum(message, src=src, v3_checksum_as_v2=True):
+    as_v2 = v3_checksum_as_v2 and isinstance(src, IPv4Address)  # never for IPv6
+    if as_v2 and got == compute_checksum(message, src=src, dst=dst, v3_checksum_as_v2=True):
         return
     raise VrrpPacketError(Reason.CHECKSUM, f"checksum {got:#06x}, expected {want:#06x}")
 
