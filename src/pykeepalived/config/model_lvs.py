@@ -46,7 +46,7 @@ from pykeepalived.config.values import (
 
 SCHEDULERS = {
     name: name
-    for name in "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos".split()  # noqa: SIM905
+    for name in "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos".split()
 }
 METHODS = {"NAT": "NAT", "DR": "DR", "TUN": "TUN", "MASQ": "NAT", "GATE": "DR", "IPIP": "TUN"}
 PROTOCOLS = {"TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP"}
