@@ -9,7 +9,10 @@ Rules:
 - Bytes from the network can only raise ``VrrpPacketError``, whose ``reason`` is a stable slug
   (a ``Reason``) fit for a counter label. Wrong arguments from our own code raise ``ValueError``:
   a local bug stays loud.
-- Not here: which instance a VRID belongs to, unicast peer lists and their TTL ranges, IPsec AH.
+- Not here: which instance a VRID belongs to, unicast peer lists and their TTL ranges, IPsec AH,
+  and RFC 5798 7.1's "discard if we own the address" (instance state; RFC 9568 erratum 8298
+  lowers it to a log anyway). RFC 5798 5.2.9 wants an IPv6 advert's first address to be
+  link-local; keepalived does not send it so (see the golden v3_ipv6), so it is not enforced.
 
 Wire layout (bit ruler on top; each row is 32 bits, network byte order)::
 
@@ -210,9 +213,13 @@ def compute_checksum(
     v2 sums the message alone. v3 adds the pseudo-header of ``src``/``dst`` (the carrying IP
     packet's addresses; keepalived's old unicast compatibility mode used 224.0.0.18 as ``dst``).
     ``v3_checksum_as_v2`` is keepalived's option of that name (2.2.8 and later): v3 over IPv4
-    without the pseudo-header, as Cisco and Juniper read RFC 5798 and as RFC 9568 settles it.
-    It never applies to IPv6.
+    without the pseudo-header, as Cisco and Juniper read RFC 5798 and as RFC 9568 5.2.8 now
+    states it ("For IPv4, the checksum calculation only includes the VRRP message"). Most
+    open-source peers, keepalived's default included, still add the pseudo-header, which is
+    why it stays our default. It never applies to IPv6.
     """
+    if len(message) < HEADER_LEN:
+        raise ValueError(f"a VRRP message has at least {HEADER_LEN} octets, not {len(message)}")
     zeroed = message[:6] + b"\0\0" + message[8:]
     if message[0] >> 4 != 3 or (v3_checksum_as_v2 and isinstance(src, IPv4Address)):
         return internet_checksum(zeroed)
@@ -375,6 +382,16 @@ class Expected:
     addresses: tuple[IPAddress, ...] | None = None
     unicast: bool = False
     v3_checksum_as_v2: bool = False
+
+    def __post_init__(self) -> None:
+        if self.version not in (2, 3) or (self.version == 2 and self.family is not Family.IPV4):
+            raise ValueError(f"no VRRPv{self.version} over IPv{self.family}")
+        if not self.vrids or not all(1 <= v <= 255 for v in self.vrids):
+            raise ValueError(f"VRIDs {sorted(self.vrids)} are not a non-empty subset of 1..255")
+        if self.auth_type is AuthType.PASS and len(self.auth_data) != AUTH_DATA_LEN:
+            raise ValueError("auth PASS needs the 8 octets of pass_auth_data(auth_pass)")
+        if self.auth_type is AuthType.AH:
+            raise ValueError("IPsec AH authentication is not supported")
 
 
 def validate(advert: Advert, expected: Expected, *, dst: IPAddress, ttl: int | None) -> None:

@@ -200,3 +200,31 @@ def test_the_narrow_error_is_a_remote_protocol_error() -> None:
     err = VrrpPacketError(Reason.TTL, "hop limit 1")
     assert isinstance(err, RemoteProtocolError)
     assert (err.reason, err.detail, str(err)) == ("ttl", "hop limit 1", "ttl: hop limit 1")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"version": 2, "family": Family.IPV6},
+        {"version": 4},
+        {"vrids": frozenset()},
+        {"vrids": frozenset({0, 1})},
+        {"auth_type": AuthType.PASS, "auth_data": b"123456"},
+        {"auth_type": AuthType.AH},
+    ],
+)
+def test_invalid_expectations_are_local_bugs(bad: dict[str, object]) -> None:
+    values: dict[str, object] = {
+        "family": Family.IPV4,
+        "version": 2,
+        "vrids": frozenset({18}),
+        "advert_int_cs": 100,
+    }
+    values.update(bad)
+    with pytest.raises(ValueError, match=r"VRRPv|VRIDs|auth"):
+        Expected(**values)  # type: ignore[arg-type]
+
+
+def test_checksum_of_less_than_a_header_is_a_local_bug() -> None:
+    with pytest.raises(ValueError, match="at least 8"):
+        compute_checksum(b"\x31\x01")
