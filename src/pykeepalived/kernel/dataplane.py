@@ -1,0 +1,50 @@
+"""The data-plane port: what the LVS control loop needs from a backend (IPVS or nftables).
+
+Rules: a typing.Protocol and the small result types around it; no implementation. Backends
+speak the ``lvs.table`` vocabulary. ``apply`` receives both the planned operations and the full
+desired table so that a backend can apply operation by operation (IPVS over netlink) or replace
+its own table atomically (nftables); either way it reports each failure, never raises half-way.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pykeepalived.lvs.reconcile import Op
+from pykeepalived.lvs.table import Counters, DestKey, ServiceKey, Table
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpFailure:
+    op: Op
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceCounters:
+    total: Counters
+    destinations: Mapping[DestKey, Counters] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackendInfo:
+    name: str  # "ipvs" or "nftables"
+    reason: str  # why this backend was chosen, for the start-up log
+    notes: tuple[str, ...] = ()  # e.g. "wlc is done as wrr here"
+
+
+class DataPlane(Protocol):
+    @property
+    def info(self) -> BackendInfo: ...
+
+    async def observe(self) -> Table:
+        """Every service the backend holds now (ours and, for IPVS, others')."""
+        ...
+
+    async def apply(self, ops: Sequence[Op], desired: Table) -> list[OpFailure]:
+        """Apply ``ops``; return the ones that failed (empty when all went through)."""
+        ...
+
+    async def counters(self) -> Mapping[ServiceKey, ServiceCounters]: ...
+
+    async def close(self) -> None: ...
