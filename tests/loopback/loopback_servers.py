@@ -49,12 +49,15 @@ class HttpServer:
 
 @contextlib.asynccontextmanager
 async def http_server(
-    routes: dict[str, HttpRoute], tls: ssl.SSLContext | None = None, port: int = 0
+    routes: dict[str, HttpRoute],
+    tls: ssl.SSLContext | None = None,
+    port: int = 0,
+    host: str = LOCAL,
 ) -> AsyncIterator[HttpServer]:
     state = HttpServer(routes=routes)
     if tls is not None:
         tls.sni_callback = lambda _sock, name, _ctx: state.sni.append(name)  # type: ignore[assignment,misc]
-    async with _serving(state.handle, port, tls) as (server, port_):
+    async with _serving(state.handle, port, tls, host) as (server, port_):
         state.server, state.port = server, port_
         yield state
 
@@ -76,7 +79,7 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, 
 
 @contextlib.asynccontextmanager
 async def _serving(
-    handler: Handler, port: int, tls: ssl.SSLContext | None
+    handler: Handler, port: int, tls: ssl.SSLContext | None, host: str = LOCAL
 ) -> AsyncIterator[tuple[asyncio.Server, int]]:
     """Serve; on exit stop every connection handler and close its socket (no stray warnings)."""
     tasks: set[asyncio.Task[None]] = set()
@@ -92,7 +95,7 @@ async def _serving(
         finally:
             writer.close()
 
-    server = await asyncio.start_server(tracked, LOCAL, port, ssl=tls, reuse_address=True)
+    server = await asyncio.start_server(tracked, host, port, ssl=tls, reuse_address=True)
     try:
         yield server, server.sockets[0].getsockname()[1]
     finally:

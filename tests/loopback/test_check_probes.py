@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Coroutine
@@ -27,7 +28,7 @@ from loopback_servers import (
 )
 
 from pykeepalived.check.probes import dns, file, http, misc, ping, tcp, udp
-from pykeepalived.check.probes.common import ProbeTarget
+from pykeepalived.check.probes.common import SO_MARK, ProbeTarget, make_socket
 from pykeepalived.check.probes.smtp import SmtpParams
 from pykeepalived.check.probes.smtp import probe as smtp_probe
 
@@ -76,14 +77,27 @@ def test_tcp_bindto_and_bind_port() -> None:
     run(go())
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="SO_MARK needs CAP_NET_ADMIN")
-def test_tcp_fwmark_is_set() -> None:
+@pytest.mark.skipif(os.geteuid() != 0, reason="SO_MARK and SO_BINDTODEVICE need root")
+def test_fwmark_and_bind_if_are_set() -> None:
+    t = ProbeTarget(connect_ip=LOCAL, connect_port=1, fwmark=0x42, bind_if="lo")
+    with make_socket(t, socket.SOCK_STREAM) as sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, SO_MARK) == 0x42
+        device = sock.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16)
+        assert device.rstrip(b"\0") == b"lo"
+
     async def go() -> None:
         async with stream_server(silent) as port:
-            t = ProbeTarget(connect_ip=LOCAL, connect_port=port, fwmark=0x42)
-            assert (await tcp.probe(t)).ok
+            marked = ProbeTarget(connect_ip=LOCAL, connect_port=port, fwmark=0x42, bind_if="lo")
+            assert (await tcp.probe(marked)).ok
 
     run(go())
+
+
+def test_link_local_needs_bind_if() -> None:
+    with pytest.raises(ValueError, match="bind_if"):
+        ProbeTarget(connect_ip="fe80::1")
+    scoped = ProbeTarget(connect_ip="fe80::1", bind_if="lo", connect_port=80)
+    assert scoped.sockaddr() == ("fe80::1", 80, 0, socket.if_nametoindex("lo"))
 
 
 # -- HTTP_GET / SSL_GET ---------------------------------------------------------------------
@@ -161,6 +175,35 @@ def test_ssl_get_sni_and_verification(tmp_path: Path) -> None:
             assert not bad.ok
             assert "tls" in bad.reason
         assert srv.sni[:3] == [None, "test.local", "test.local"]
+
+    run(go())
+
+
+def test_http_over_ipv6_host_header() -> None:
+    async def go() -> None:
+        async with http_server(_routes(), host="::1") as srv:
+            t = ProbeTarget(connect_ip="::1", connect_port=srv.port, connect_timeout_s=1)
+            assert (await http.probe(t, http.HttpParams(urls=(http.Url(path="/ok"),)))).ok
+        assert f"Host: [::1]:{srv.port}\r\n".encode() in srv.heads[0]
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    run(go())
+
+
+def test_ssl_get_client_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    server = server_tls(cert, key)
+    server.verify_mode = ssl.CERT_REQUIRED
+    server.load_verify_locations(cafile=cert)  # the same self-signed pair, both ways
+
+    async def go() -> None:
+        async with http_server(_routes(), tls=server) as srv:
+            url = (http.Url(path="/ok"),)
+            anonymous = await http.probe(target(srv.port), http.HttpParams(urls=url, ssl=True))
+            with_cert = http.HttpParams(urls=url, ssl=True, certificate=str(cert), key=str(key))
+            assert (await http.probe(target(srv.port), with_cert)).ok
+        assert not anonymous.ok
 
     run(go())
 

@@ -217,3 +217,24 @@ def test_duplicate_keys_refused() -> None:
     check = Check(key="k", probe=nop, hysteresis=fast(1), timeout_s=1)
     with pytest.raises(ValueError, match="duplicate"):
         CheckRunner([check, check], lambda e: None)
+
+
+def test_max_in_flight_bounds_concurrency() -> None:
+    async def go() -> None:
+        now_running, peak = 0, 0
+
+        async def slow() -> ProbeResult:
+            nonlocal now_running, peak
+            now_running += 1
+            peak = max(peak, now_running)
+            await asyncio.sleep(0.1)
+            now_running -= 1
+            return ProbeResult(ok=True)
+
+        checks = [Check(key=i, probe=slow, hysteresis=fast(5), timeout_s=1) for i in range(6)]
+        runner = CheckRunner(checks, lambda e: None, max_in_flight=2)
+        await running(runner, partial(asyncio.sleep, 0.45))
+        assert peak == 2
+        assert sum(s.probes for s in runner.status()) == 6
+
+    asyncio.run(go())

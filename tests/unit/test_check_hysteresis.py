@@ -13,6 +13,7 @@ from pykeepalived.check.hysteresis import (
     HysteresisParams,
     Phase,
     WeightChanged,
+    checker_params,
 )
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.clock import FakeClock
@@ -241,3 +242,17 @@ def test_aggregate_weights_and_edges() -> None:
     assert rs.weight == 0  # 10 - 4 + (2 - 10) clamps at 0
     with pytest.raises(KeyError):
         rs.apply("nope", [])
+
+
+def test_checker_defaults_follow_keepalived() -> None:
+    http = checker_params("HTTP_GET", delay_loop_s=6)
+    assert (http.retry, http.delay_before_retry_s) == (1, 3.0)
+    dns = checker_params("DNS_CHECK", delay_loop_s=6)
+    assert (dns.retry, dns.delay_before_retry_s) == (3, 6)
+    assert checker_params("MISC_CHECK", delay_loop_s=6).retry == 0
+    tcp = checker_params("TCP_CHECK", delay_loop_s=6, retry=4, delay_before_retry_s=0.5)
+    assert (tcp.retry, tcp.delay_before_retry_s) == (4, 0.5)
+    f = checker_params("FILE_CHECK", delay_loop_s=6, retry=3, alpha=True)
+    assert (f.retry, f.alpha) == (0, False)
+    with pytest.raises(KeyError):
+        checker_params("BFD_CHECK", delay_loop_s=6)

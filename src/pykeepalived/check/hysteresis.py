@@ -258,3 +258,52 @@ class Hysteresis:
             return
         self._weight, self._weight_delta = result.weight, result.weight_delta
         events.append(WeightChanged(at=now, weight=self._weight, weight_delta=self._weight_delta))
+
+
+CHECKER_DEFAULTS: dict[str, tuple[int, float | None]] = {
+    "HTTP_GET": (1, 3.0),
+    "SSL_GET": (1, 3.0),
+    "TCP_CHECK": (1, 1.0),
+    "SMTP_CHECK": (1, 1.0),
+    "DNS_CHECK": (3, None),
+    "MISC_CHECK": (0, 1.0),
+    "UDP_CHECK": (1, 1.0),
+    "PING_CHECK": (1, 1.0),
+    "FILE_CHECK": (0, 1.0),
+}
+"""keepalived's per-type defaults: (retry, delay_before_retry_s; None = delay_loop)."""
+
+
+def checker_params(
+    kind: str,
+    *,
+    delay_loop_s: float,
+    retry: int | None = None,
+    delay_before_retry_s: float | None = None,
+    warmup_s: float | None = None,
+    alpha: bool = False,
+    rise: int = 1,
+    fall: int = 1,
+) -> HysteresisParams:
+    """Params for a checker of ``kind``, keepalived's defaults filling what config left unset.
+
+    The daemon resolves inheritance (checker <- real_server <- virtual_server) first and passes
+    ``None`` for what no level set. FILE_CHECK has no retry and no alpha (keepalived knows the
+    file's state at once).
+    """
+    default_retry, default_dbr = CHECKER_DEFAULTS[kind]
+    if kind == "FILE_CHECK":
+        retry, alpha = 0, False
+    return HysteresisParams(
+        delay_loop_s=delay_loop_s,
+        retry=default_retry if retry is None else retry,
+        delay_before_retry_s=(
+            delay_before_retry_s
+            if delay_before_retry_s is not None
+            else (delay_loop_s if default_dbr is None else default_dbr)
+        ),
+        warmup_s=warmup_s,
+        alpha=alpha,
+        rise=rise,
+        fall=fall,
+    )

@@ -35,6 +35,7 @@ class ProbeTarget:
     connect_port: int = 0
     bindto: str | None = None
     bind_port: int | None = None
+    bind_if: str | None = None
     fwmark: int | None = None
     connect_timeout_s: float = 5.0
 
@@ -52,6 +53,16 @@ class ProbeTarget:
             raise ValueError("fwmark out of range")
         if self.connect_timeout_s <= 0:
             raise ValueError("connect_timeout_s must be > 0")
+        address = ipaddress.ip_address(self.connect_ip)
+        if address.version == 6 and address.is_link_local and not self.bind_if:
+            raise ValueError("a link-local connect_ip needs bind_if (keepalived: the same)")
+
+    def sockaddr(self, port: int | None = None) -> tuple[str, int] | tuple[str, int, int, int]:
+        """The address tuple for connect(); IPv6 gets bind_if's scope (link-local needs it)."""
+        port = self.connect_port if port is None else port
+        if self.family == socket.AF_INET6 and self.bind_if:
+            return (self.connect_ip, port, 0, socket.if_nametoindex(self.bind_if))
+        return (self.connect_ip, port)
 
     @property
     def family(self) -> socket.AddressFamily:
@@ -71,6 +82,8 @@ def make_socket(target: ProbeTarget, kind: socket.SocketKind, proto: int = 0) ->
         sock.setblocking(False)
         if target.fwmark is not None:
             sock.setsockopt(socket.SOL_SOCKET, SO_MARK, target.fwmark)
+        if target.bind_if is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, target.bind_if.encode())
         if target.bindto is not None or target.bind_port is not None:
             if target.bind_port:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -91,7 +104,7 @@ async def open_stream(
     loop = asyncio.get_running_loop()
     sock = make_socket(target, socket.SOCK_STREAM)
     try:
-        await loop.sock_connect(sock, (target.connect_ip, target.connect_port))
+        await loop.sock_connect(sock, target.sockaddr())
         if tls is None:
             return await asyncio.open_connection(sock=sock)
         return await asyncio.open_connection(

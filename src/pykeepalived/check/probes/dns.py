@@ -79,7 +79,7 @@ async def _ask(target: ProbeTarget, params: DnsParams) -> ProbeResult:
     loop = asyncio.get_running_loop()
     query_id = secrets.randbelow(1 << 16)
     with make_socket(target, socket.SOCK_DGRAM) as sock:
-        await loop.sock_connect(sock, (target.connect_ip, target.connect_port))
+        await loop.sock_connect(sock, target.sockaddr())
         await loop.sock_sendall(sock, encode_query(query_id, params))
         while True:  # bounded by guarded()'s timeout
             verdict = judge_reply(query_id, await loop.sock_recv(sock, _BUFFER))

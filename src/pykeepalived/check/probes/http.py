@@ -74,6 +74,8 @@ class HttpParams:
     sni_name: str | None = None
     verify: bool = False
     ca_file: str | None = None
+    certificate: str | None = None
+    key: str | None = None
 
     def __post_init__(self) -> None:
         if not self.urls:
@@ -82,6 +84,8 @@ class HttpParams:
             raise ValueError(f"http_protocol must be one of {HTTP_PROTOCOLS}")
         if self.ca_file is not None and not self.verify:
             raise ValueError("ca_file without verify")
+        if (self.certificate is None) != (self.key is None):
+            raise ValueError("a client certificate needs its key, and the reverse")
 
 
 async def probe(target: ProbeTarget, params: HttpParams) -> ProbeResult:
@@ -99,7 +103,7 @@ async def _check_all(target: ProbeTarget, params: HttpParams) -> ProbeResult:
 async def _check_url(target: ProbeTarget, params: HttpParams, url: Url) -> str | None:
     """None when the url is healthy, else why not."""
     vhost = url.virtualhost or params.virtualhost
-    tls = _tls_context(params.verify, params.ca_file) if params.ssl else None
+    tls = _tls_context(params) if params.ssl else None
     sni = (params.sni_name or vhost) if params.enable_sni else None
     if tls is not None and params.verify:
         sni = sni or vhost or target.connect_ip
@@ -162,9 +166,19 @@ async def _body_md5(reader: asyncio.StreamReader, content_length: int | None) ->
     return md5.hexdigest()
 
 
-@functools.lru_cache(maxsize=32)
-def _tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
-    """One context per (verify, ca_file): building one per probe would reload the CA store."""
+def _tls_context(params: HttpParams) -> ssl.SSLContext:
+    return _cached_tls_context(params.verify, params.ca_file, params.certificate, params.key)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_tls_context(
+    verify: bool, ca_file: str | None, certificate: str | None, key: str | None
+) -> ssl.SSLContext:
+    """One context per TLS setting: building one per probe would reload the CA store.
+
+    keepalived's ``SSL { ca certificate key }`` block; a file that changes on disk is read
+    again only when the daemon rebuilds its checks (reload).
+    """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if verify:
         if ca_file is not None:
@@ -174,4 +188,6 @@ def _tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if certificate is not None:
+        ctx.load_cert_chain(certificate, key)
     return ctx

@@ -74,7 +74,7 @@ async def _ping(target: ProbeTarget) -> ProbeResult:
     ident, seq = int.from_bytes(os.urandom(2), "big"), int.from_bytes(os.urandom(2), "big")
     sock, raw = _open(target)
     with sock:
-        sock.connect((target.connect_ip, 0))  # datagram/raw connect: immediate, no I/O
+        sock.connect(target.sockaddr(0))  # datagram/raw connect: immediate, no I/O
         await loop.sock_sendall(sock, echo_request(target.family, ident, seq, token))
         while True:  # bounded by guarded()'s timeout
             packet = await loop.sock_recv(sock, 1500)

@@ -63,7 +63,7 @@ async def probe(target: ProbeTarget, params: UdpParams) -> ProbeResult:
     payload = params.payload if params.payload is not None else os.urandom(8)
     try:
         with make_socket(target, socket.SOCK_DGRAM) as sock:
-            await loop.sock_connect(sock, (target.connect_ip, target.connect_port))
+            await loop.sock_connect(sock, target.sockaddr())
             await loop.sock_sendall(sock, payload)
             async with asyncio.timeout(target.connect_timeout_s):
                 data = await loop.sock_recv(sock, params.max_reply_length + 1)
