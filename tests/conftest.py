@@ -5,6 +5,9 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+# Tests marked ``ipvs`` run where kernel IPVS is: natively, or all in one QEMU VM boot.
+pytest_plugins = ["vm.ipvs_pytest"]
+
 # CI runs derandomized (a fixed seed) so a red run is reproducible; locally, explore.
 settings.register_profile(
     "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -657,6 +657,8 @@ def boot(
             proc.wait()
     for reader in readers:
         reader.join(timeout=5)
+    proc.stdout.close()
+    proc.stderr.close()
     seconds = time.monotonic() - start
 
     rc_file = run_dir / "rc"
