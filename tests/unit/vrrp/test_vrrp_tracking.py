@@ -177,7 +177,7 @@ def test_a_weight_0_failure_faults_the_master_and_the_backup_takes_over_in_skew_
     assert lan.became(B, State.MASTER) - failed == pytest.approx(0.001 + 166 / 256)
     assert "(VI_1) Entering FAULT STATE" in lan.logs(A)
     lan.track(A, verdict(100, []))
-    assert a.state is State.BACKUP
+    assert lan.state(A) is State.BACKUP
     lan.run(10)
     assert lan.masters() == {A}
 

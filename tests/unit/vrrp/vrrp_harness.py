@@ -179,6 +179,8 @@ class Lan:
             timer = host.get_timer()
             if host.alive and timer is not None and timer <= now:
                 self._apply(host, host.handle_timer(now))
+                after = host.get_timer()
+                assert after is None or after > now, f"{host.name}: timer {after} not after {now}"
         while self._queue and self._queue[0][0] <= now:
             _, _, dst, advert = heapq.heappop(self._queue)
             host = self.hosts[dst]
@@ -186,6 +188,8 @@ class Lan:
                 self._apply(host, host.deliver(advert, now))
 
     def _apply(self, host: Host, tagged: list[Tagged]) -> None:
+        timer = host.get_timer()
+        assert timer is None or timer >= self.now, f"{host.name}: timer {timer} in the past"
         for t in tagged:
             self.records.append(Record(self.now, host.name, t.source, t.action))
             if isinstance(t.action, SendAdvert):
@@ -281,12 +285,14 @@ class Lan:
     def kill(self, host: str) -> None:
         """The host dies silently: no priority 0, no more adverts, nothing delivered to it."""
         self.hosts[host].alive = False
+        self._check_dual_masters()
 
     def stop(self, host: str) -> None:
         """Graceful shutdown: a master sends priority 0."""
         h = self.hosts[host]
         self._apply(h, h.shutdown(self.now))
         h.alive = False
+        self._check_dual_masters()
 
     def revive(self, host: str, *instances: Instance, group: SyncGroup | None = None) -> None:
         """The host comes back with fresh instances (a restarted daemon) and starts them."""

@@ -1,0 +1,361 @@
+"""One instance alone: exact actions, timers and keepalived's log texts for each rule."""
+
+from collections.abc import Sequence
+from ipaddress import IPv4Address
+
+import pytest
+from vrrp_harness import params
+
+from pykeepalived.vrrp.events import (
+    AddVips,
+    Advert,
+    Log,
+    MasterRxLowerPriority,
+    PriorityChanged,
+    RemoveVips,
+    SendAdvert,
+    SendGratuitous,
+    StateChanged,
+)
+from pykeepalived.vrrp.group import SyncGroup
+from pykeepalived.vrrp.instance import Instance
+from pykeepalived.vrrp.states import TRANSITIONS, InvalidTransitionError, State, check_transition
+from pykeepalived.vrrp.timing import master_down_us, skew_time_us
+from pykeepalived.vrrp.tracking import Verdict
+
+T0 = 1000.0
+OURS = "10.0.0.5"
+
+
+def adv(priority: int, src: str = "10.0.0.9", version: int = 2, cs: int = 100) -> Advert:
+    return Advert(
+        source=IPv4Address(src), vrid=51, version=version, priority=priority, advert_int_cs=cs
+    )
+
+
+def backup(**kw: object) -> Instance:
+    inst = Instance(params(ip=OURS, **kw))
+    inst.start(T0)
+    assert state(inst) is State.BACKUP
+    return inst
+
+
+def master(**kw: object) -> Instance:
+    inst = backup(**kw)
+    timer = inst.get_timer()
+    assert timer is not None
+    inst.handle_timer(timer)
+    assert state(inst) is State.MASTER
+    return inst
+
+
+def state(inst: Instance) -> State:
+    """Read the state through a call, so a type checker does not keep an old narrowing."""
+    return inst.state
+
+
+def kinds(actions: Sequence[object]) -> list[type]:
+    return [type(a) for a in actions]
+
+
+# -- timing -----------------------------------------------------------------------------------
+
+
+def test_skew_and_master_down_like_keepalived() -> None:
+    assert skew_time_us(2, 100, 1_000_000) == 609_375  # (256 - 100) / 256 s
+    assert skew_time_us(2, 100, 5_000_000) == 609_375  # v2: independent of the interval
+    assert skew_time_us(3, 100, 1_000_000) == 609_375
+    assert skew_time_us(3, 100, 50_000) == 30_468  # v3: scales with the master's interval
+    assert master_down_us(2, 100, 1_000_000) == 3_609_375
+    assert master_down_us(3, 254, 50_000, down_timer_adverts=1) == 50_000 + 390
+
+
+# -- the table --------------------------------------------------------------------------------
+
+
+def test_the_transition_table_refuses_what_cannot_happen() -> None:
+    assert (State.BACKUP, State.MASTER) in TRANSITIONS
+    for old, new in [
+        (State.STOP, State.MASTER),
+        (State.MASTER, State.INIT),
+        (State.BACKUP, State.INIT),
+        (State.BACKUP, State.BACKUP),
+    ]:
+        with pytest.raises(InvalidTransitionError, match="impossible transition"):
+            check_transition("VI_1", old, new)
+
+
+def test_start_twice_is_a_local_bug() -> None:
+    inst = backup()
+    with pytest.raises(RuntimeError):
+        inst.start(T0)
+
+
+def test_an_advert_for_another_vrid_is_a_local_bug() -> None:
+    inst = backup()
+    with pytest.raises(ValueError, match="VRID 52"):
+        inst.handle_advert(
+            Advert(
+                source=IPv4Address("1.2.3.4"), vrid=52, version=2, priority=1, advert_int_cs=100
+            ),
+            T0,
+        )
+
+
+# -- params -----------------------------------------------------------------------------------
+
+
+def test_params_follow_keepalived_adjustments() -> None:
+    assert params(priority=255).initial_state is State.MASTER
+    assert params(priority=100).initial_state is State.BACKUP
+    assert params(state=State.MASTER, nopreempt=True).preempt is True
+    assert params(priority=255, nopreempt=True).preempt is True
+    assert params(state=State.MASTER, preempt_delay_s=3.0).preempt_delay_us == 0
+    assert params(nopreempt=True, preempt_delay_s=3.0).preempt_delay_us == 0
+    assert params(preempt_delay_s=2.5).preempt_delay_us == 2_500_000
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"advert_int_s": 1.5}, "v2 advert_int"),
+        ({"advert_int_s": 0.005, "version": 3}, "whole centiseconds"),
+        ({"advert_int_s": 41.0, "version": 3}, "v3 advert_int"),
+        ({"priority": 0}, "priority"),
+        ({"virtual_router_id": 256}, "virtual_router_id"),
+        ({"state": State.FAULT}, "state"),
+    ],
+)
+def test_params_refuse_what_keepalived_refuses(kw: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        params(**kw)
+
+
+# -- becoming and being master ----------------------------------------------------------------
+
+
+def test_becoming_master_sends_advert_first_then_vips_then_garp() -> None:
+    inst = backup()
+    timer = inst.get_timer()
+    assert timer is not None
+    assert timer == pytest.approx(T0 + 3 + 156 / 256)
+    actions = inst.handle_timer(timer)
+    assert kinds(actions) == [Log, SendAdvert, StateChanged, AddVips, SendGratuitous]
+    assert actions[1] == SendAdvert(priority=100)
+    assert actions[4] == SendGratuitous(repeat=5)
+    assert inst.get_timer() == pytest.approx(timer + 1)
+
+
+def test_second_garp_round_after_garp_master_delay_and_refresh() -> None:
+    inst = master(garp_master_delay_s=5.0, garp_master_refresh_s=2.0)
+    start = inst.get_timer()
+    assert start is not None
+    seen: list[tuple[float, object]] = []
+    now = start - 1
+    while now < start + 6:
+        timer = inst.get_timer()
+        assert timer is not None
+        now = timer
+        seen += [(now - start, a) for a in inst.handle_timer(now) if isinstance(a, SendGratuitous)]
+    assert [round(t, 3) for t, _ in seen] == [1.0, 3.0, 4.0, 5.0]
+    assert seen[2][1] == SendGratuitous(repeat=5)  # the delayed second round
+    assert seen[0][1] == SendGratuitous(repeat=1)  # refresh
+
+
+def test_master_answers_a_priority_0_advert_and_stays_master() -> None:
+    inst = master()
+    actions = inst.handle_advert(adv(0), T0 + 5)
+    assert actions[0] == SendAdvert(priority=100)
+    assert actions[1] == Log(message="(VI_1) Master received priority 0 message", detail=True)
+    assert state(inst) is State.MASTER
+    assert inst.get_timer() == pytest.approx(T0 + 6)
+
+
+def test_master_lower_priority_forces_new_election() -> None:
+    inst = master(garp_lower_prio_repeat=2)
+    actions = inst.handle_advert(adv(50), T0 + 5)
+    assert actions == [
+        Log(
+            message="(VI_1) Received advert from 10.0.0.9 with lower priority 50, ours 100,"
+            " forcing new election"
+        ),
+        SendAdvert(priority=100),
+        SendGratuitous(repeat=2),
+        MasterRxLowerPriority(source=IPv4Address("10.0.0.9")),
+    ]
+
+
+def test_master_lower_prio_no_advert_stays_quiet() -> None:
+    inst = master(lower_prio_no_advert=True)
+    actions = inst.handle_advert(adv(50), T0 + 5)
+    assert kinds(actions) == [Log, MasterRxLowerPriority]
+    assert isinstance(actions[0], Log)
+    assert actions[0].message.endswith("with lower priority 50, ours 100")
+
+
+def test_master_higher_priority_yields_and_learns_v3_interval() -> None:
+    inst = master(version=3, advert_int_s=1.0)
+    actions = inst.handle_advert(adv(200, version=3, cs=20), T0 + 5)
+    assert kinds(actions) == [Log, Log, StateChanged, RemoveVips]
+    assert actions[0] == Log(
+        message="(VI_1) Master received advert from 10.0.0.9 with higher priority 200, ours 100"
+    )
+    assert inst.master_adver_int_us == 200_000
+    assert inst.get_timer() == pytest.approx(T0 + 5 + 0.6 + (156 * 20 * 625 // 16) / 1e6)
+
+
+def test_higher_prio_send_advert_sends_one_before_yielding() -> None:
+    inst = master(higher_prio_send_advert=True)
+    actions = inst.handle_advert(adv(200), T0 + 5)
+    assert actions[0] == SendAdvert(priority=100)
+    assert state(inst) is State.BACKUP
+
+
+def test_our_own_address_at_equal_priority_is_only_a_warning() -> None:
+    inst = master()
+    actions = inst.handle_advert(adv(100, src=OURS), T0 + 5)
+    assert actions == [
+        Log(
+            message="(VI_1) WARNING - equal priority advert received from remote host"
+            " with our IP address."
+        )
+    ]
+    assert state(inst) is State.MASTER
+
+
+def test_second_address_owner_demotes_us_for_good() -> None:
+    inst = Instance(params(ip=OURS, priority=255))
+    inst.start(T0)
+    actions = inst.handle_advert(adv(255, src="10.0.0.9"), T0 + 1)
+    assert (
+        PriorityChanged(
+            old=255, new=254, message="(VI_1) Changing effective priority from 255 to 254"
+        )
+        in actions
+    )
+    assert state(inst) is State.BACKUP
+    inst.set_priority(255, T0 + 2)
+    assert inst.effective_priority == 254
+
+
+# -- backup ----------------------------------------------------------------------------------
+
+
+def test_backup_priority_0_arms_skew_time() -> None:
+    inst = backup()
+    inst.handle_advert(adv(0), T0 + 1)
+    assert inst.get_timer() == pytest.approx(T0 + 1 + 156 / 256)
+
+
+def test_backup_wrong_version_and_zero_interval_are_ignored() -> None:
+    inst = backup(version=3, advert_int_s=1.0)
+    timer = inst.get_timer()
+    wrong = inst.handle_advert(adv(200, version=2), T0 + 1)
+    assert wrong == [Log(message="(VI_1) wrong version. Received 2 and expect 3")]
+    zero = inst.handle_advert(adv(200, version=3, cs=0), T0 + 1)
+    assert zero == [Log(message="(VI_1) advertisement interval 0 received - ignoring")]
+    assert inst.get_timer() == timer
+
+
+def test_priority_change_in_backup_moves_the_deadline_by_the_skew_change() -> None:
+    inst = backup()
+    before = inst.get_timer()
+    assert before is not None
+    actions = inst.set_priority(200, T0 + 1)
+    assert actions == [
+        PriorityChanged(
+            old=100, new=200, message="(VI_1) Changing effective priority from 100 to 200"
+        )
+    ]
+    assert inst.get_timer() == pytest.approx(before - 100 / 256)
+
+
+# -- fault, stop --------------------------------------------------------------------------------
+
+
+def test_master_to_fault_sends_priority_0_and_drops_vips() -> None:
+    inst = master()
+    actions = inst.hold_fault("tracking", "interface eth0 down", T0 + 5)
+    assert kinds(actions) == [StateChanged, SendAdvert, RemoveVips]
+    assert actions[1] == SendAdvert(priority=0)
+    assert inst.get_timer() is None
+    assert inst.handle_advert(adv(200), T0 + 6) == []  # ignored in FAULT
+
+
+def test_fault_before_start_starts_in_fault() -> None:
+    inst = Instance(params(ip=OURS))
+    inst.hold_fault("tracking", "script chk has no result yet", T0)
+    actions = inst.start(T0)
+    assert actions[0] == StateChanged(
+        old=State.INIT,
+        new=State.FAULT,
+        reason="script chk has no result yet",
+        message="(VI_1) Entering FAULT STATE (init)",
+    )
+
+
+def test_faults_from_several_holders_all_must_clear() -> None:
+    inst = backup()
+    inst.hold_fault("tracking", "x", T0)
+    inst.hold_fault("other", "y", T0)
+    assert inst.release_fault("tracking", T0 + 1) == []
+    assert state(inst) is State.FAULT
+    assert kinds(inst.release_fault("other", T0 + 1)) == [StateChanged]
+    assert state(inst) is State.BACKUP
+    assert inst.get_timer() == pytest.approx(T0 + 1 + 3 + 156 / 256)
+
+
+def test_address_owner_leaving_fault_goes_straight_to_master() -> None:
+    inst = Instance(params(ip=OURS, priority=255))
+    inst.start(T0)
+    inst.hold_fault("tracking", "x", T0 + 1)
+    actions = inst.release_fault("tracking", T0 + 2)
+    assert state(inst) is State.MASTER
+    assert SendAdvert(priority=255) in actions
+
+
+def test_shutdown_of_a_master_sends_priority_0_then_stops_for_good() -> None:
+    inst = master()
+    actions = inst.shutdown(T0 + 5)
+    assert kinds(actions) == [SendAdvert, RemoveVips, StateChanged]
+    assert actions[0] == SendAdvert(priority=0)
+    assert inst.get_timer() is None
+    assert inst.shutdown(T0 + 6) == []
+    assert inst.hold_fault("tracking", "x", T0 + 6) == []
+    assert inst.force_master("x", T0 + 6) == []
+
+
+# -- sync group details -------------------------------------------------------------------------
+
+
+def test_group_member_with_state_master_waits_one_interval_only() -> None:
+    vi1 = Instance(params(ip=OURS, state=State.MASTER))
+    vi2 = Instance(params(name="VI_2", virtual_router_id=52, ip=OURS, state=State.MASTER))
+    group = SyncGroup("G", [vi1, vi2])
+    group.start(T0)
+    assert vi1.get_timer() == pytest.approx(T0 + 1 + 1 / 256)
+    group.handle_timer(T0 + 1 + 1 / 256)
+    assert state(vi1) is state(vi2) is State.MASTER
+
+
+def test_group_tracking_verdict_reaches_the_member() -> None:
+    vi1 = Instance(params(ip=OURS))
+    vi2 = Instance(params(name="VI_2", virtual_router_id=52, ip=OURS))
+    group = SyncGroup("G", [vi1, vi2])
+    group.start(T0)
+    group.apply_verdict("VI_1", Verdict(priority=90), T0)
+    assert vi1.effective_priority == 90
+    out = group.apply_verdict("VI_2", Verdict(priority=100, faults=("script chk down",)), T0)
+    assert state(vi1) is state(vi2) is State.FAULT
+    assert vi2.faults["tracking"] == "script chk down"
+    assert any(t.source == "G" for t in out)
+    group.apply_verdict("VI_2", Verdict(priority=100), T0 + 1)
+    assert state(vi1) is state(vi2) is State.BACKUP
+
+
+def test_group_refuses_empty_or_duplicate_members() -> None:
+    with pytest.raises(ValueError, match="no member"):
+        SyncGroup("G", [])
+    vi1 = Instance(params(ip=OURS))
+    with pytest.raises(ValueError, match="twice"):
+        SyncGroup("G", [vi1, vi1])
