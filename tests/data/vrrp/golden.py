@@ -21,6 +21,9 @@ NAMES = {
     (51, True): "v3_ipv4_prio0",
     (52, False): "v3_ipv6",
     (52, True): "v3_ipv6_prio0",
+    (19, False): "v2_ipv4_noauth",
+    (61, False): "v3_ipv4_unicast",
+    (62, False): "v3_ipv6_unicast",
 }
 
 

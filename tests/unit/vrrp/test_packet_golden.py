@@ -6,7 +6,15 @@ import pytest
 from vrrp_golden import GOLDENS, Golden
 
 from pykeepalived.vrrp.ipheader import decode_ipv4
-from pykeepalived.vrrp.packet import AuthType, Family, decode, encode, pass_auth_data
+from pykeepalived.vrrp.packet import (
+    AuthType,
+    Family,
+    Reason,
+    VrrpPacketError,
+    decode,
+    encode,
+    pass_auth_data,
+)
 
 IDS = [g.name for g in GOLDENS]
 
@@ -22,8 +30,8 @@ def test_golden_decodes_to_the_configured_fields(golden: Golden) -> None:
     assert advert.advert_int_cs == f["advert_int_cs"]
     assert advert.addresses == tuple(ip_address(a) for a in f["addresses"])
     assert advert.auth_type is AuthType[f["auth_type"]]
-    if f["auth_pass"]:
-        assert advert.auth_data == pass_auth_data(f["auth_pass"])
+    if f["version"] == 2:  # eight octets always; zeros without a password
+        assert advert.auth_data == pass_auth_data(f["auth_pass"] or "")
     else:
         assert advert.auth_data == b""
 
@@ -59,3 +67,17 @@ def test_the_seed_instance_is_what_keepalived_sends() -> None:
         "3132333435360000"  # "123456" NUL padded to 8 octets
     )
     assert golden.payload.hex() == expected_hex
+
+
+def test_keepalived_sends_unicast_ipv6_with_hop_limit_64() -> None:
+    """keepalived 2.2.7 leaves the unicast IPv6 hop limit at the default (IPv4 unicast: TTL 255).
+
+    So a unicast instance must not require 255, as RFC 5798 5.1.2.3 would for multicast.
+    """
+    golden = next(g for g in GOLDENS if g.name == "v3_ipv6_unicast")
+    d = golden.datagram
+    assert d.ttl == 64
+    assert decode(golden.payload, golden.expected(), src=d.src, dst=d.dst, ttl=d.ttl).vrid == 62
+    with pytest.raises(VrrpPacketError) as info:
+        decode(golden.payload, golden.expected(unicast=False), src=d.src, dst=d.dst, ttl=d.ttl)
+    assert info.value.reason is Reason.TTL

@@ -34,6 +34,7 @@ class Golden:
             "auth_type": AuthType[f["auth_type"]],
             "auth_data": pass_auth_data(f["auth_pass"]) if f["auth_pass"] else b"",
             "addresses": tuple(ip_address(a) for a in f["addresses"]),
+            "unicast": f.get("unicast", False),
         }
         values.update(overrides)
         return Expected(**values)
