@@ -238,3 +238,39 @@ def test_max_in_flight_bounds_concurrency() -> None:
         assert sum(s.probes for s in runner.status()) == 6
 
     asyncio.run(go())
+
+
+def test_add_and_remove_while_running() -> None:
+    async def go() -> None:
+        rec = Recorder()
+        counts: Counter[str] = Counter()
+
+        def counting(name: str) -> Callable[[], Awaitable[ProbeResult]]:
+            async def probe() -> ProbeResult:
+                counts[name] += 1
+                await asyncio.sleep(0.02)
+                return ProbeResult(ok=True)
+
+            return probe
+
+        old = Check(key="old", probe=counting("old"), hysteresis=fast(0.05), timeout_s=1)
+        runner = CheckRunner([old], rec)
+
+        async def scenario() -> None:
+            await rec.wait_for("old", CheckerUp, 1.0)
+            runner.add(Check(key="new", probe=counting("new"), hysteresis=fast(0.05),
+                             timeout_s=1))  # fmt: skip
+            await rec.wait_for("new", CheckerUp, 1.0)
+            runner.remove("old")
+            frozen = counts["old"]
+            await asyncio.sleep(0.3)
+            assert counts["old"] <= frozen + 1  # at most the probe that was in flight
+            assert [s.key for s in runner.status()] == ["new"]
+            with pytest.raises(ValueError, match="duplicate"):
+                runner.add(Check(key="new", probe=counting("x"), hysteresis=fast(1),
+                                 timeout_s=1))  # fmt: skip
+
+        await running(runner, scenario)
+        assert counts["new"] >= 4
+
+    asyncio.run(go())

@@ -96,9 +96,11 @@ class CheckRunner:
         self._last: dict[Hashable, ProbeResult] = {}
         self._count: dict[Hashable, int] = {}
         self._heap: list[tuple[float, int, Hashable]] = []
+        self._queued: dict[Hashable, int] = {}  # key -> seq of its live heap entry
         self._seq = 0
         self._in_flight: dict[Hashable, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
+        self._running = False
 
     def initial_states(self) -> dict[Hashable, bool]:
         """Each checker's state before any probe (alpha: down), for the aggregators."""
@@ -113,17 +115,49 @@ class CheckRunner:
             for key, h in self._states.items()
         ]  # fmt: skip
 
+    def add(self, check: Check) -> None:
+        """Add a checker (reload); it starts like any other, warmup included."""
+        if check.key in self._checks:
+            raise ValueError(f"duplicate check key {check.key!r}")
+        self._checks[check.key] = check
+        if self._running:
+            self._start(check.key, self._clock.now())
+            self._wake.set()
+
+    def remove(self, key: Hashable) -> None:
+        """Forget a checker (reload): its probe in flight is cancelled, its events stop.
+
+        A changed checker is ``remove`` then ``add``; an unchanged one is left alone and keeps
+        its state, which is how a reload avoids flapping.
+        """
+        del self._checks[key]
+        self._states.pop(key, None)
+        self._queued.pop(key, None)
+        self._last.pop(key, None)
+        self._count.pop(key, None)
+        task = self._in_flight.pop(key, None)
+        if task is not None:
+            task.cancel()
+
     async def run(self, stop: asyncio.Event) -> None:
         now = self._clock.now()
-        for key, check in self._checks.items():
-            h = Hysteresis(check.hysteresis, now=now, warmup_fraction=spread_fraction(key))
-            self._states[key] = h
-            self._push(key)
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._stopper(stop), name="check-runner:stop")
-            await self._schedule(tg, stop)
-            for task in self._in_flight.values():
-                task.cancel()
+        for key in self._checks:
+            self._start(key, now)
+        self._running = True
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._stopper(stop), name="check-runner:stop")
+                await self._schedule(tg, stop)
+                for task in self._in_flight.values():
+                    task.cancel()
+        finally:
+            self._running = False
+
+    def _start(self, key: Hashable, now: float) -> None:
+        check = self._checks[key]
+        h = Hysteresis(check.hysteresis, now=now, warmup_fraction=spread_fraction(key))
+        self._states[key] = h
+        self._push(key)
 
     async def _stopper(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -134,8 +168,10 @@ class CheckRunner:
         while not stop.is_set():
             now = self._clock.now()
             while self._heap and self._heap[0][0] <= now:
-                _, _, key = heapq.heappop(self._heap)
-                self._launch(tg, key, now)
+                _, seq, key = heapq.heappop(self._heap)
+                if self._queued.get(key) == seq:  # else removed or re-added: a stale entry
+                    del self._queued[key]
+                    self._launch(tg, key, now)
             delay = self._heap[0][0] - now if self._heap else None
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -144,6 +180,7 @@ class CheckRunner:
 
     def _push(self, key: Hashable) -> None:
         self._seq += 1
+        self._queued[key] = self._seq
         heapq.heappush(self._heap, (self._states[key].next_due(), self._seq, key))
 
     def _launch(self, tg: asyncio.TaskGroup, key: Hashable, now: float) -> None:
@@ -160,8 +197,12 @@ class CheckRunner:
                 async with self._limit:
                     result = await self._bounded(check)
         finally:
-            self._in_flight.pop(key, None)
-        events = self._states[key].record(result, self._clock.now())
+            if self._in_flight.get(key) is asyncio.current_task():
+                del self._in_flight[key]
+        state = self._states.get(key)
+        if state is None or self._checks.get(key) is not check:
+            return  # removed (or replaced) while the probe ran: its result is moot
+        events = state.record(result, self._clock.now())
         self._last[key] = result
         self._count[key] = self._count.get(key, 0) + 1
         for event in events:
