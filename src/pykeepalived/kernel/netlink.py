@@ -1,0 +1,135 @@
+"""Netlink adapters (pyroute2's asyncio IPRoute): virtual addresses and link state.
+
+Rules: the only module that talks rtnetlink for VRRP. Idempotent where the kernel lets us be:
+adding an address that is there, or removing one that is gone, is reported (False), not
+raised. Any other netlink error becomes a ``KernelError`` naming the address and interface.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTMGRP_LINK
+
+from pykeepalived.errors import KernelError
+from pykeepalived.kernel.ports import IPInterface, LinkState, VipSpec
+
+EEXIST, EADDRNOTAVAIL, ENODEV = 17, 99, 19
+IFF_UP = 0x1
+SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_NOPREFIXROUTE = 0x02, 0x10, 0x200
+
+
+def _family_of(address: IPInterface) -> int:
+    return 2 if address.version == 4 else 10
+
+
+class NetlinkAddresses:
+    """``AddressPort`` over rtnetlink."""
+
+    def __init__(self) -> None:
+        self._ipr: AsyncIPRoute | None = None
+
+    async def _route(self) -> AsyncIPRoute:
+        if self._ipr is None:
+            self._ipr = AsyncIPRoute()
+            await self._ipr.setup_endpoint()
+        return self._ipr
+
+    async def index(self, ifname: str) -> int:
+        ipr = await self._route()
+        found = await ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise KernelError(f"interface {ifname} does not exist")
+        return int(found[0])
+
+    async def add(self, vip: VipSpec) -> bool:
+        ipr = await self._route()
+        args = await self._args(vip)
+        try:
+            await ipr.addr("add", **args)
+        except NetlinkError as exc:
+            if exc.code == EEXIST:
+                return False
+            raise KernelError(f"cannot add {vip.address} on {vip.ifname}: {exc}") from exc
+        return True
+
+    async def remove(self, vip: VipSpec) -> bool:
+        ipr = await self._route()
+        index = await self.index(vip.ifname)
+        address = vip.address
+        try:
+            await ipr.addr(
+                "del", index=index, address=str(address.ip), prefixlen=address.network.prefixlen
+            )
+        except NetlinkError as exc:
+            if exc.code in (EADDRNOTAVAIL, ENODEV):
+                return False
+            raise KernelError(f"cannot remove {address} from {vip.ifname}: {exc}") from exc
+        return True
+
+    async def addresses(self, ifname: str) -> set[IPInterface]:
+        from ipaddress import ip_interface
+
+        ipr = await self._route()
+        index = await self.index(ifname)
+        found: set[IPInterface] = set()
+        async for msg in await ipr.addr("dump", index=index):
+            found.add(ip_interface(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}"))
+        return found
+
+    async def _args(self, vip: VipSpec) -> dict[str, Any]:
+        address = vip.address
+        args: dict[str, Any] = {
+            "index": await self.index(vip.ifname),
+            "address": str(address.ip),
+            "prefixlen": address.network.prefixlen,
+            "family": _family_of(address),
+        }
+        if vip.label:
+            args["label"] = vip.label
+        if vip.scope:
+            args["scope"] = SCOPES[vip.scope]
+        if vip.broadcast is not None:
+            args["broadcast"] = str(vip.broadcast)
+        if vip.peer is not None:
+            args["local"], args["address"] = str(address.ip), str(vip.peer.ip)
+        flags = (IFA_F_NODAD if vip.nodad else 0) | (IFA_F_HOMEADDRESS if vip.home else 0)
+        flags |= IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0
+        if flags:
+            args["flags"] = flags
+        return args
+
+    async def close(self) -> None:
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
+
+
+class NetlinkLinks:
+    """``LinkPort`` over rtnetlink: the state now, and a stream of changes."""
+
+    async def is_up(self, ifname: str) -> bool:
+        async with AsyncIPRoute() as ipr:
+            found = await ipr.link_lookup(ifname=ifname)
+            if not found:
+                return False
+            msgs = await ipr.link("get", index=found[0])
+            return any(_is_up(msg) for msg in msgs)
+
+    async def watch(self) -> AsyncIterator[LinkState]:
+        async with AsyncIPRoute() as ipr:
+            await ipr.bind(groups=RTMGRP_LINK)
+            while True:
+                async for msg in ipr.get():
+                    name = msg.get("IFLA_IFNAME")
+                    if name is None:
+                        continue
+                    up = msg["event"] != "RTM_DELLINK" and _is_up(msg)
+                    yield LinkState(ifname=str(name), up=up)
+
+
+def _is_up(msg: Any) -> bool:
+    """Administratively up and carrier present (operstate UP, or UNKNOWN for lo/tun)."""
+    return bool(msg["flags"] & IFF_UP) and msg.get("IFLA_OPERSTATE") in ("UP", "UNKNOWN")

@@ -1,0 +1,85 @@
+"""Ports of the VRRP side: what the VRRP driver needs from the machine.
+
+Rules: typing.Protocols and the value types they speak; no implementation here. The VRRP
+driver (``vrrp/node.py``) depends on these only; the composition root (``cli``) picks the real
+adapters (``netlink``, ``vrrp_socket``, ``announce``). This module must not import the data-plane
+port, so that VRRP never depends on LVS, even indirectly.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
+from typing import Protocol
+
+IPAddress = IPv4Address | IPv6Address
+IPInterface = IPv4Interface | IPv6Interface
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Received:
+    """One datagram off a VRRP socket.
+
+    ``data`` starts with the IPv4 header when ``has_ip_header`` (IPv4 raw sockets deliver it);
+    IPv6 raw sockets deliver the payload only, with the hop limit from ancillary data.
+    """
+
+    data: bytes
+    src: IPAddress
+    dst: IPAddress | None
+    ttl: int | None
+    has_ip_header: bool
+
+
+class VrrpTransport(Protocol):
+    def send(self, payload: bytes, dst: IPAddress) -> None:
+        """Send one VRRP message (the payload after the IP header) with TTL/hop limit 255."""
+        ...
+
+    async def receive(self) -> Received: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VipSpec:
+    """A virtual address as netlink needs it (``virtual_ipaddress`` line, resolved)."""
+
+    address: IPInterface
+    ifname: str
+    label: str | None = None
+    scope: str | None = None
+    broadcast: IPAddress | None = None
+    peer: IPInterface | None = None
+    noprefixroute: bool = False
+    nodad: bool = False
+    home: bool = False
+
+
+class AddressPort(Protocol):
+    async def add(self, vip: VipSpec) -> bool:
+        """Add ``vip``; False when it was already there (not an error)."""
+        ...
+
+    async def remove(self, vip: VipSpec) -> bool:
+        """Remove ``vip``; False when it was not there (not an error)."""
+        ...
+
+    async def addresses(self, ifname: str) -> set[IPInterface]: ...
+
+
+class AnnouncePort(Protocol):
+    def announce(self, ifname: str, address: IPAddress) -> None:
+        """One gratuitous ARP (IPv4) or unsolicited neighbour advertisement (IPv6)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkState:
+    ifname: str
+    up: bool
+
+
+class LinkPort(Protocol):
+    async def is_up(self, ifname: str) -> bool: ...
+
+    def watch(self) -> AsyncIterator[LinkState]: ...
