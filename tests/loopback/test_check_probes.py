@@ -122,6 +122,12 @@ def _routes() -> dict[str, HttpRoute]:
         (http.Url(path="/503"), False, "status 503 on /503"),
         (http.Url(path="/401", status_code=http.parse_status_codes("200-299 401")), True, ""),
         (http.Url(path="/ok", status_code=((300, 399),)), False, "status 200"),
+        (http.Url(path="/ok", regex=r"<html>o."), True, ""),
+        (http.Url(path="/ok", regex="OK", regex_options=("caseless",), digest=MD5), True, ""),
+        (http.Url(path="/ok", regex="OK"), False, "regex did not match"),
+        (http.Url(path="/ok", regex="ok", regex_no_match=True), False, "regex matched"),
+        (http.Url(path="/ok", regex="ok", regex_max_offset=3), False, "did not match"),
+        (http.Url(path="/ok", regex="html", regex_min_offset=2), True, ""),
     ],
 )
 def test_http_status_and_digest(url: http.Url, ok: bool, reason: str) -> None:
@@ -213,6 +219,8 @@ def test_http_params_validated() -> None:
         http.Url(path="/", status_code=((99, 200),))
     with pytest.raises(ValueError, match="digest"):
         http.Url(path="/", digest="abc")
+    with pytest.raises(ValueError, match="not supported"):
+        http.Url(path="/", regex="x", regex_options=("ucp",))
     with pytest.raises(ValueError, match="http_protocol"):
         http.HttpParams(http_protocol="2")
 

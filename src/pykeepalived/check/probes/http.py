@@ -7,6 +7,9 @@ Semantics read from keepalived ``check_http.c``:
 * ``status_code`` defaults to 200-299; ranges ``200-299`` allowed, 100..599.
 * ``digest`` is the lowercase MD5 hex of the *raw* body bytes after the header block, cut at
   Content-Length when the server sends one (no chunked decoding: keepalived hashes the wire).
+* ``regex`` (``regex_no_match``, ``regex_options``, ``regex_min_offset``/``max_offset``):
+  searched in the body with Python's ``re`` (PCRE2's common syntax; options caseless,
+  multiline, dotall, extended), over the first MiB of the body.
 * virtualhost: url's, else the checker's (the daemon folds in the real/virtual server's).
 * TLS: no certificate verification unless asked (keepalived verifies only with a CA set);
   SNI only with ``enable_sni`` (``sni_name``, else the virtualhost).
@@ -29,6 +32,11 @@ from pykeepalived.errors import RemoteProtocolError
 HTTP_PROTOCOLS = ("1.0", "1.0C", "1.1")
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d\s+(\d{3})")
 _READ_CHUNK = 64 * 1024
+_MAX_REGEX_BODY = 1024 * 1024  # the regex sees at most this much of the body
+_REGEX_OPTIONS = {
+    "caseless": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL,
+    "extended": re.VERBOSE,
+}  # fmt: skip
 
 
 def parse_status_codes(text: str) -> tuple[tuple[int, int], ...]:
@@ -48,6 +56,11 @@ class Url:
     status_code: tuple[tuple[int, int], ...] = ((200, 299),)
     digest: str | None = None
     virtualhost: str | None = None
+    regex: str | None = None
+    regex_no_match: bool = False
+    regex_options: tuple[str, ...] = ()
+    regex_min_offset: int = 0
+    regex_max_offset: int | None = None
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or any(c in self.path for c in " \r\n"):
@@ -57,9 +70,30 @@ class Url:
                 raise ValueError(f"bad status_code range {low}-{high}")
         if self.digest is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", self.digest):
             raise ValueError("digest must be 32 hex digits (MD5)")
+        if self.regex is not None:
+            self.compiled_regex()  # raises ValueError/re.error early, at config time
 
     def accepts(self, status: int) -> bool:
         return any(low <= status <= high for low, high in self.status_code)
+
+    def compiled_regex(self) -> re.Pattern[bytes]:
+        """Python ``re`` standing in for PCRE2: the common syntax and options only."""
+        assert self.regex is not None
+        flags = 0
+        for option in self.regex_options:
+            if option not in _REGEX_OPTIONS:
+                raise ValueError(f"regex option {option!r} not supported (have {_REGEX_OPTIONS})")
+            flags |= _REGEX_OPTIONS[option]
+        return _compile(self.regex.encode(), flags)
+
+    def regex_verdict(self, body: bytes) -> str | None:
+        """None when the body passes the regex rule, else why not."""
+        match = self.compiled_regex().search(body, self.regex_min_offset)
+        if match is not None and self.regex_max_offset is not None:
+            match = match if match.start() <= self.regex_max_offset else None
+        if (match is None) != self.regex_no_match:
+            return "regex matched" if self.regex_no_match else "regex did not match"
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,10 +149,12 @@ async def _check_url(target: ProbeTarget, params: HttpParams, url: Url) -> str |
         status, content_length = parse_head(head)
         if not url.accepts(status):
             return f"status {status}"
-        if url.digest is None:
+        if url.digest is None and url.regex is None:
             return None
-        got = await _body_md5(reader, content_length)
-        return None if got == url.digest.lower() else f"digest {got}"
+        got, body = await read_body(reader, content_length, keep=url.regex is not None)
+        if url.digest is not None and got != url.digest.lower():
+            return f"digest {got}"
+        return None if url.regex is None else url.regex_verdict(body)
     finally:
         drop(writer)
 
@@ -152,18 +188,29 @@ def parse_head(head: bytes) -> tuple[int, int | None]:
     return int(match.group(1)), content_length
 
 
-async def _body_md5(reader: asyncio.StreamReader, content_length: int | None) -> str:
-    """MD5 of the body up to Content-Length, or to EOF without one (keepalived's rule)."""
+async def read_body(
+    reader: asyncio.StreamReader, content_length: int | None, *, keep: bool
+) -> tuple[str, bytes]:
+    """MD5 hex of the body up to Content-Length, or to EOF without one (keepalived's rule),
+    and, with ``keep``, its first ``_MAX_REGEX_BODY`` bytes for the regex."""
     md5 = hashlib.md5(usedforsecurity=False)
+    kept = bytearray()
     left = content_length
     while left is None or left > 0:
         chunk = await reader.read(_READ_CHUNK if left is None else min(left, _READ_CHUNK))
         if not chunk:
             break
         md5.update(chunk)
+        if keep and len(kept) < _MAX_REGEX_BODY:
+            kept += chunk[: _MAX_REGEX_BODY - len(kept)]
         if left is not None:
             left -= len(chunk)
-    return md5.hexdigest()
+    return md5.hexdigest(), bytes(kept)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(pattern: bytes, flags: int) -> re.Pattern[bytes]:
+    return re.compile(pattern, flags)
 
 
 def _tls_context(params: HttpParams) -> ssl.SSLContext:
