@@ -10,7 +10,7 @@ from ipaddress import IPv4Address, IPv6Address
 
 from pykeepalived.vrrp.events import (
     Action,
-    Advert,
+    AdvertReceived,
     Log,
     MasterRxLowerPriority,
     PriorityChanged,
@@ -79,7 +79,7 @@ class Election:
 
     # -- receive ------------------------------------------------------------------------------
 
-    def _reject(self, advert: Advert) -> Log | None:
+    def _reject(self, advert: AdvertReceived) -> Log | None:
         """Checks only the instance can make (the codec cannot know our version or interval)."""
         p = self.params
         if advert.version != p.version:
@@ -93,7 +93,7 @@ class Election:
             return Log(message=f"({self.name}) advertisement interval 0 received - ignoring")
         return None
 
-    def _backup_rx(self, advert: Advert, now: float) -> list[Action]:
+    def _backup_rx(self, advert: AdvertReceived, now: float) -> list[Action]:
         """RFC 5798 6.4.2 "If an ADVERTISEMENT is received" with keepalived's preempt_delay."""
         if advert.priority == PRIO_STOP:
             self._deadline = now + self.skew_time_s()
@@ -108,14 +108,14 @@ class Election:
         )
         return [Log(message=f"({self.name}) {text}")]
 
-    def _accepts(self, advert: Advert, now: float) -> bool:
+    def _accepts(self, advert: AdvertReceived, now: float) -> bool:
         if not self.params.preempt or advert.priority >= self.effective_priority:
             return True
         if not self.params.preempt_delay_us:
             return False
         return self._preempt_at is None or self._preempt_at > now
 
-    def _follow(self, advert: Advert, now: float) -> list[Action]:
+    def _follow(self, advert: AdvertReceived, now: float) -> list[Action]:
         """Accept ``advert``'s sender as master: learn its interval (v3), restart Master_Down."""
         actions = self._learn_interval(advert)
         self.master_ip = advert.source
@@ -136,7 +136,7 @@ class Election:
             self._preempt_at = now + us_to_s(delay_us)
         return actions
 
-    def _learn_interval(self, advert: Advert) -> list[Action]:
+    def _learn_interval(self, advert: AdvertReceived) -> list[Action]:
         """RFC 5798 6.4.2: set Master_Adver_Interval to the advert's (v3 only)."""
         learned = advert.advert_int_cs * US_PER_CS
         if self.params.version != 3 or learned == self.master_adver_int_us:
@@ -146,7 +146,7 @@ class Election:
         text = f"advertisement interval updated from {old_ms}ms to {new_ms}ms by master"
         return [Log(message=f"({self.name}) {text}", detail=True)]
 
-    def _master_rx(self, advert: Advert, now: float) -> list[Action]:
+    def _master_rx(self, advert: AdvertReceived, now: float) -> list[Action]:
         """RFC 5798 6.4.3 "If an ADVERTISEMENT is received", keepalived ``vrrp_state_master_rx``."""
         ours = self.effective_priority
         cmp = _addr_cmp(advert.source, self.params.primary_ip)
@@ -186,7 +186,7 @@ class Election:
             PriorityChanged(old=PRIO_OWNER, new=PRIO_OWNER - 1, message=changed),
         ]
 
-    def _lower_rx(self, advert: Advert, now: float) -> list[Action]:
+    def _lower_rx(self, advert: AdvertReceived, now: float) -> list[Action]:
         """A lower-priority router thinks it is master: answer so it yields (keepalived)."""
         p = self.params
         forcing = "" if p.lower_prio_no_advert else ", forcing new election"
@@ -202,7 +202,7 @@ class Election:
         actions.append(MasterRxLowerPriority(source=advert.source))
         return actions
 
-    def _higher_rx(self, advert: Advert, now: float) -> list[Action]:
+    def _higher_rx(self, advert: AdvertReceived, now: float) -> list[Action]:
         """A better master exists: learn its interval and priority, then become BACKUP."""
         if advert.priority > self.effective_priority:
             text = (

@@ -15,7 +15,7 @@ IPAddress = IPv4Address | IPv6Address
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Advert:
+class AdvertReceived:
     """One received VRRP advertisement, as decoded facts.
 
     ``advert_int_cs`` is the advertised interval in centiseconds for both versions (a v2 packet's

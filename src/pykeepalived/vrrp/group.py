@@ -16,7 +16,7 @@ Outputs are ``Tagged`` actions: the instance (or group) name they belong to, and
 
 from dataclasses import dataclass
 
-from pykeepalived.vrrp.events import Action, Advert, StateChanged
+from pykeepalived.vrrp.events import Action, AdvertReceived, StateChanged
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.states import State, check_transition
 from pykeepalived.vrrp.tracking import TRACKING_HOLDER, Verdict
@@ -80,7 +80,7 @@ class SyncGroup:
                 out += self._after(m, m.handle_timer(now), now)
         return out
 
-    def handle_advert(self, member: str, advert: Advert, now: float) -> list[Tagged]:
+    def handle_advert(self, member: str, advert: AdvertReceived, now: float) -> list[Tagged]:
         m = self._members[member]
         return self._after(m, m.handle_advert(advert, now), now)
 

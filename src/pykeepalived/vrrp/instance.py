@@ -24,7 +24,7 @@ from pykeepalived.vrrp.election import Election
 from pykeepalived.vrrp.events import (
     Action,
     AddVips,
-    Advert,
+    AdvertReceived,
     Log,
     PriorityChanged,
     RemoveVips,
@@ -100,7 +100,7 @@ class Instance(Election):
                 actions += self._master_tx(now)
         return actions
 
-    def handle_advert(self, advert: Advert, now: float) -> list[Action]:
+    def handle_advert(self, advert: AdvertReceived, now: float) -> list[Action]:
         """An advert for our VRID arrived (already decoded and authenticated)."""
         if advert.vrid != self.params.virtual_router_id:
             raise ValueError(f"({self.name}) advert for VRID {advert.vrid} routed to us")

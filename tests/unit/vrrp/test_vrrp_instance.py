@@ -8,7 +8,7 @@ from vrrp_harness import params
 
 from pykeepalived.vrrp.events import (
     AddVips,
-    Advert,
+    AdvertReceived,
     Log,
     MasterRxLowerPriority,
     PriorityChanged,
@@ -27,8 +27,8 @@ T0 = 1000.0
 OURS = "10.0.0.5"
 
 
-def adv(priority: int, src: str = "10.0.0.9", version: int = 2, cs: int = 100) -> Advert:
-    return Advert(
+def adv(priority: int, src: str = "10.0.0.9", version: int = 2, cs: int = 100) -> AdvertReceived:
+    return AdvertReceived(
         source=IPv4Address(src), vrid=51, version=version, priority=priority, advert_int_cs=cs
     )
 
@@ -95,7 +95,7 @@ def test_an_advert_for_another_vrid_is_a_local_bug() -> None:
     inst = backup()
     with pytest.raises(ValueError, match="VRID 52"):
         inst.handle_advert(
-            Advert(
+            AdvertReceived(
                 source=IPv4Address("1.2.3.4"), vrid=52, version=2, priority=1, advert_int_cs=100
             ),
             T0,

@@ -16,7 +16,7 @@ from ipaddress import IPv4Address
 from pykeepalived.clock import FakeClock
 from pykeepalived.vrrp.events import (
     Action,
-    Advert,
+    AdvertReceived,
     Log,
     PriorityChanged,
     SendAdvert,
@@ -75,7 +75,7 @@ class Host:
                 out += _tag(inst, inst.handle_timer(now))
         return out
 
-    def deliver(self, advert: Advert, now: float) -> list[Tagged]:
+    def deliver(self, advert: AdvertReceived, now: float) -> list[Tagged]:
         inst = self.by_vrid(advert.vrid)
         if inst is None:
             return []
@@ -134,7 +134,7 @@ class Lan:
     clock: FakeClock = field(default_factory=lambda: FakeClock(start=1000.0))
     records: list[Record] = field(default_factory=list)
     cut: set[frozenset[str]] = field(default_factory=set)
-    _queue: list[tuple[float, int, str, Advert]] = field(default_factory=list)
+    _queue: list[tuple[float, int, str, AdvertReceived]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _dual: dict[int, float | None] = field(default_factory=dict)
     longest_dual_s: dict[int, float] = field(default_factory=dict)
@@ -198,7 +198,7 @@ class Lan:
 
     def _send(self, host: Host, inst: Instance, priority: int) -> None:
         p = inst.params
-        advert = Advert(
+        advert = AdvertReceived(
             source=p.primary_ip,
             vrid=p.virtual_router_id,
             version=p.version,
