@@ -51,11 +51,13 @@ def _unique_names(config: KeepalivedConfig, diags: Diagnostics) -> None:
 
 def _required(inst: VrrpInstance, diags: Diagnostics) -> None:
     where = _at(inst.where.block)
-    if inst.virtual_router_id is None:
+    given = inst.where.keywords  # given counts even with a bad value, already reported
+    if inst.virtual_router_id is None and "virtual_router_id" not in given:
         diags.error(where, f"({inst.name}) virtual_router_id is required", "missing")
-    if inst.interface is None and not inst.unicast_peer:
-        diags.error(where, f"({inst.name}) interface is required unless unicast_peer is set")
-    if not inst.virtual_ipaddress:
+    if inst.interface is None and not inst.unicast_peer and "interface" not in given:
+        message = f"({inst.name}) interface is required unless unicast_peer is set"
+        diags.error(where, message, "missing")
+    if not inst.virtual_ipaddress and "virtual_ipaddress" not in given:
         diags.warning(where, f"({inst.name}) has no virtual_ipaddress", "missing")
 
 
@@ -79,13 +81,15 @@ def _families(inst: VrrpInstance, version: int, diags: Diagnostics) -> None:
             diags.error(_at(vip.location), message, "family")
     if family == 6 and version == 2:
         message = f"({inst.name}) IPv6 needs VRRP version 3 (set 'version 3')"
-        diags.error(_at(inst.where.of("version")), message, "family")
+        first_vip = inst.virtual_ipaddress[0].location
+        where = inst.where.keywords.get("version", first_vip)
+        diags.error(_at(where), message, "family")
     src = inst.unicast_src_ip
     for peer in inst.unicast_peer:
         if src is not None and peer.address.version != src.version:
             message = f"({inst.name}) unicast_peer {peer.address} and unicast_src_ip {src} differ"
             diags.error(_at(peer.location), message + " in address family", "family")
-        if family is not None and peer.address.version != family:
+        elif family is not None and peer.address.version != family:
             message = f"({inst.name}) unicast_peer {peer.address} is not IPv{family} like the VIPs"
             diags.error(_at(peer.location), message, "family")
 

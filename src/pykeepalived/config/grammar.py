@@ -173,11 +173,19 @@ def _apply(
         ctx.diags.warning(
             st.location, f"'{st.name}' is deprecated, use '{entry.field}' instead", "deprecated"
         )
+    # Where the keyword's value was written (the caret of a later cross-keyword check goes
+    # there). A keyword given with a bad or unrendered value still counts as given, so that
+    # "X is required" does not follow "bad value for X".
+    where = st.args[0].location if st.args else st.location
+    if any(t.template for t in st.args):
+        places.setdefault(entry.field, where)
+        return
     try:
         value = entry.spec.parse(st, ctx)
     except BadValue as bad:
         if not bad.already_reported:
             ctx.diags.error(bad.location, bad.message, bad.code)
+        places.setdefault(entry.field, where)
         return
     if isinstance(value, SetFields):
         values.update(value)
@@ -189,7 +197,7 @@ def _apply(
             message = f"'{st.name}' given again (first at line {first}); last one wins"
             ctx.diags.warning(st.location, message, "duplicate")
         values[entry.field] = value
-    places.setdefault(entry.field, st.location)
+    places.setdefault(entry.field, where)
 
 
 def _unknown(
@@ -206,8 +214,8 @@ def _unknown(
     if st.name in ignored:
         ctx.diags.warning(st.location, ignored[st.name], "deprecated")
         return
-    if st.keyword.template:
-        return
+    if st.keyword.template or st.keyword.is_open:
+        return  # already reported by the lexer / the tree
     block = getattr(cls, "BLOCK_NAME", cls.__name__)
     hint = difflib.get_close_matches(st.name, list(table) + list(ignored), n=1)
     suggestion = f"; did you mean '{hint[0]}'?" if hint else ""

@@ -12,18 +12,78 @@ from dataclasses import dataclass
 
 from pykeepalived.config.diagnostics import Location
 
-BRACES = frozenset("{}")
 COMMENT_CHARS = frozenset("!#")
 _PLACEHOLDER = re.compile(r"<[A-Za-z_][A-Za-z0-9_ .:-]*>")
 _ENV_TEMPLATE = re.compile(r"\$\{[^}]*\}")
+_JINJA = re.compile(r"\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$)")
+# One alternative per token kind, tried in this order at each position of the line.
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+    | (?P<comment>[!\#])
+    | (?P<template>\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$))
+    | (?P<brace>[{}])
+    | (?P<quoted>"(?:\\"|[^"])*(?P<end>"?))
+    | (?P<word>(?:\$\{[^}\s]*\}|[^\s{}!\#"])+)
+    """,
+    re.VERBOSE,
+)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Token:
-    text: str
-    location: Location
-    quoted: bool = False
-    template: bool = False
+    """One word of a line and where it was written.
+
+    A plain slotted class rather than a frozen dataclass because a large config has hundreds of
+    thousands of them and construction cost dominates loading; treat it as immutable. The
+    ``Location`` is built on first use.
+    """
+
+    __slots__ = (
+        "_location",
+        "column",
+        "file",
+        "length",
+        "line",
+        "quoted",
+        "source_line",
+        "template",
+        "text",
+    )
+
+    def __init__(
+        self,
+        text: str,
+        file: str,
+        line: int,
+        column: int,
+        length: int,
+        source_line: str,
+        quoted: bool = False,
+        template: bool = False,
+    ) -> None:
+        self.text = text
+        self.file = file
+        self.line = line
+        self.column = column
+        self.length = length
+        self.source_line = source_line
+        self.quoted = quoted
+        self.template = template
+        self._location: Location | None = None
+
+    @property
+    def location(self) -> Location:
+        loc = self._location
+        if loc is None:
+            loc = Location(
+                file=self.file,
+                line=self.line,
+                column=self.column,
+                length=self.length,
+                source_line=self.source_line,
+            )
+            self._location = loc
+        return loc
 
     @property
     def is_open(self) -> bool:
@@ -32,6 +92,9 @@ class Token:
     @property
     def is_close(self) -> bool:
         return self.text == "}" and not self.quoted
+
+    def __repr__(self) -> str:
+        return f"Token({self.text!r} at {self.file}:{self.line}:{self.column})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,105 +107,78 @@ class LexIssue:
     code: str
 
 
-def tokenize(text: str, *, file: str, line: int) -> tuple[list[Token], list[LexIssue]]:
-    """Split one line into tokens; return them with any issues found on the way."""
+def tokenize(
+    text: str, *, file: str, line: int, shown: str | None = None
+) -> tuple[list[Token], list[LexIssue]]:
+    """Split one line into tokens; return them with any issues found on the way.
+
+    ``shown`` is the text to draw carets under (the same columns as ``text``), by default ``text``.
+    """
+    source = text if shown is None else shown
     tokens: list[Token] = []
     issues: list[LexIssue] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif ch in COMMENT_CHARS:
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind == "space":
+            continue
+        start, stop = m.span()
+        if kind == "comment":
             break
-        elif text.startswith("{{", i):
-            i = _template(text, i, file, line, tokens, issues)
-        elif ch in BRACES:
-            tokens.append(_token(ch, i, 1, file, line, text))
-            i += 1
-        elif ch == '"':
-            i = _quoted(text, i, file, line, tokens, issues)
+        word = m.group()
+        if kind == "word":
+            template = ("$" in word or "<" in word) and _flag_template(word, start, issues)
+            tokens.append(Token(word, file, line, start + 1, stop - start, source, False, template))
+        elif kind == "brace":
+            tokens.append(Token(word, file, line, start + 1, 1, source))
+        elif kind == "template":
+            tokens.append(Token(word, file, line, start + 1, stop - start, source, False, True))
+            issues.append(_template_issue(word, start, stop - start, "a Jinja/Go template"))
         else:
-            i = _word(text, i, file, line, tokens, issues)
+            tokens.append(_quoted(m, text, source, file, line, issues))
     return tokens, issues
 
 
-def _token(
-    word: str, start: int, length: int, file: str, line: int, text: str, **kw: bool
-) -> Token:
-    loc = Location(file=file, line=line, column=start + 1, length=length, source_line=text)
-    return Token(text=word, location=loc, **kw)
-
-
-def _template(
-    text: str, i: int, file: str, line: int, tokens: list[Token], issues: list[LexIssue]
-) -> int:
-    end = text.find("}}", i + 2)
-    stop = len(text) if end < 0 else end + 2
-    word = text[i:stop]
-    tokens.append(_token(word, i, stop - i, file, line, text, template=True))
-    issues.append(
-        LexIssue(
-            column=i + 1,
-            length=stop - i,
-            message=f"unrendered template '{word}' (a Jinja/Go template was not filled in)",
-            code="template",
-        )
-    )
-    return stop
-
-
 def _quoted(
-    text: str, i: int, file: str, line: int, tokens: list[Token], issues: list[LexIssue]
-) -> int:
-    j = i + 1
-    chars: list[str] = []
-    while j < len(text) and text[j] != '"':
-        if text[j] == "\\" and j + 1 < len(text) and text[j + 1] == '"':
-            j += 1
-        chars.append(text[j])
-        j += 1
-    if j >= len(text):
+    m: re.Match[str], text: str, source: str, file: str, line: int, issues: list[LexIssue]
+) -> Token:
+    start, stop = m.span()
+    if not m.group("end"):
         issues.append(
             LexIssue(
-                column=i + 1,
-                length=len(text) - i,
+                column=start + 1,
+                length=stop - start,
                 message="unterminated quoted string",
                 code="quote",
             )
         )
-    stop = min(j + 1, len(text))
-    word = "".join(chars)
-    template = _flag_template(word, i, stop - i, issues)
-    tokens.append(_token(word, i, stop - i, file, line, text, quoted=True, template=template))
-    return stop
+        body = text[start + 1 : stop]
+    else:
+        body = text[start + 1 : stop - 1]
+    word = body.replace('\\"', '"')
+    template = _flag_template(word, start, issues, stop - start)
+    return Token(word, file, line, start + 1, stop - start, source, True, template)
 
 
-def _word(
-    text: str, i: int, file: str, line: int, tokens: list[Token], issues: list[LexIssue]
-) -> int:
-    j = i
-    while j < len(text) and not text[j].isspace() and text[j] not in BRACES:
-        if text[j] in COMMENT_CHARS or text[j] == '"':
-            break
-        j += 1
-    word = text[i:j]
-    template = _flag_template(word, i, j - i, issues)
-    tokens.append(_token(word, i, j - i, file, line, text, template=template))
-    return j
-
-
-def _flag_template(word: str, start: int, length: int, issues: list[LexIssue]) -> bool:
-    found = _ENV_TEMPLATE.search(word) or _PLACEHOLDER.fullmatch(word)
-    if not found:
-        return False
-    kind = "an environment variable" if found.group(0).startswith("$") else "a placeholder"
-    issues.append(
-        LexIssue(
-            column=start + 1,
-            length=length,
-            message=f"unrendered template '{found.group(0)}' ({kind} was not filled in)",
-            code="template",
-        )
+def _template_issue(word: str, start: int, length: int, kind: str) -> LexIssue:
+    return LexIssue(
+        column=start + 1,
+        length=length,
+        message=f"unrendered template '{word}' ({kind} was not filled in)",
+        code="template",
     )
-    return True
+
+
+def _flag_template(word: str, start: int, issues: list[LexIssue], length: int = 0) -> bool:
+    length = length or len(word)
+    found = _JINJA.search(word)
+    if found:
+        issues.append(_template_issue(found.group(0), start, length, "a Jinja/Go template"))
+        return True
+    found = _ENV_TEMPLATE.search(word)
+    if found:
+        issues.append(_template_issue(found.group(0), start, length, "an environment variable"))
+        return True
+    if _PLACEHOLDER.fullmatch(word):
+        issues.append(_template_issue(word, start, length, "a placeholder"))
+        return True
+    return False

@@ -35,6 +35,28 @@ class LoadResult:
         return self.config is not None and not self.errors
 
 
+# Blocks keepalived accepts only at the top level: one of these inside a block means a '}' is
+# missing before it (see ``build_tree``).
+TOP_LEVEL_BLOCKS = frozenset(
+    {
+        "global_defs",
+        "vrrp_script",
+        "vrrp_track_file",
+        "vrrp_sync_group",
+        "vrrp_instance",
+        "virtual_server_group",
+        "virtual_server",
+        "static_ipaddress",
+        "static_routes",
+        "static_rules",
+        "vrrp_track_process",
+        "bfd_instance",
+        "garp_group",
+        "linkbeat_interfaces",
+    }
+)
+
+
 def default_config_id() -> str:
     """keepalived's default config id: the host name up to the first dot."""
     return socket.gethostname().split(".", 1)[0]
@@ -57,7 +79,7 @@ def load(
     diags = Diagnostics()
     cid = default_config_id() if config_id is None else config_id
     lines = load_lines(path, config_id=cid, diags=diags, read_text=read_text, text=text)
-    tree = build_tree(lines, diags)
+    tree = build_tree(lines, diags, TOP_LEVEL_BLOCKS)
     ctx = Context(diags=diags, config_id=cid)
     config = parse_block(KeepalivedConfig, tree, ctx)
     if config is not None:

@@ -64,7 +64,7 @@ def load_lines(
 
 def _process_text(text: str, path: str, state: _State) -> None:
     state.stack.append(os.path.abspath(path))
-    physical = text.splitlines()
+    physical = _physical_lines(text)
     i = 0
     while i < len(physical):
         number, raw = i + 1, physical[i]
@@ -77,19 +77,34 @@ def _process_text(text: str, path: str, state: _State) -> None:
             i = _define(definition, physical, i, state)
             continue
         for expanded in _expand(line, path, number, state):
-            _emit(expanded, raw, path, number, state)
+            _emit(expanded, raw if expanded == line else expanded, path, number, state)
     state.stack.pop()
 
 
+def _physical_lines(text: str) -> list[str]:
+    """Lines as keepalived numbers them: split at LF only (``str.splitlines`` would also split
+    at form feeds, NEL and Unicode separators and shift every later line number); a CR before
+    the LF is dropped."""
+    physical = text.split("\n")
+    if physical and not physical[-1]:
+        physical.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in physical]
+
+
 def _select_conditional(raw: str, config_id: str) -> str | None:
-    """``@id rest`` keeps ``rest`` only for that config id; ``@^id rest`` for every other id."""
+    """``@id rest`` keeps ``rest`` only for that config id; ``@^id rest`` for every other id.
+
+    The ``@id`` prefix is blanked rather than cut so that columns still match the file.
+    """
     stripped = raw.lstrip()
     if not stripped.startswith("@"):
         return raw
-    head, _, rest = stripped.partition(" ")
-    if head.startswith("@^"):
-        return rest if head[2:] != config_id else None
-    return rest if head[1:] == config_id else None
+    head = stripped.split(None, 1)[0]
+    keep = head[2:] != config_id if head.startswith("@^") else head[1:] == config_id
+    if not keep:
+        return None
+    start = raw.index(head)
+    return " " * (start + len(head)) + raw[start + len(head) :]
 
 
 def _define(match: re.Match[str], physical: list[str], i: int, state: _State) -> int:
@@ -128,9 +143,10 @@ def _expand(line: str, path: str, number: int, state: _State) -> list[str]:
     return [_USE.sub(substitute, line)]
 
 
-def _emit(line: str, raw: str, path: str, number: int, state: _State) -> None:
-    source_line = raw if line == raw else line
-    tokens, issues = tokenize(line, file=path, line=number)
+def _emit(line: str, source_line: str, path: str, number: int, state: _State) -> None:
+    """Tokenize ``line``; carets are drawn under ``source_line`` (the file's line unless a
+    definition was expanded into it, whose columns are the expanded text's)."""
+    tokens, issues = tokenize(line, file=path, line=number, shown=source_line)
     for issue in issues:
         loc = Location(
             file=path,
@@ -168,12 +184,17 @@ def _include(tokens: list[Token], path: str, state: _State) -> None:
 
 def _include_one(match: str, where: Location, state: _State) -> None:
     if os.path.abspath(match) in state.stack:
-        state.diags.error(where, f"include loop: '{match}' includes itself", "include")
+        start = state.stack.index(os.path.abspath(match))
+        chain = " -> ".join(os.path.basename(p) for p in [*state.stack[start:], match])
+        state.diags.error(where, f"include loop: {chain}", "include")
         return
     if len(state.stack) >= MAX_INCLUDE_DEPTH:
         state.diags.error(where, f"includes nested deeper than {MAX_INCLUDE_DEPTH}", "include")
         return
     if os.path.isdir(match):
+        return
+    if not os.path.isfile(match):
+        state.diags.error(where, f"included '{match}' is not a regular file", "env")
         return
     try:
         text = state.read_text(match)

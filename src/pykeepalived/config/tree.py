@@ -13,11 +13,24 @@ from pykeepalived.config.diagnostics import Diagnostics, Location
 from pykeepalived.config.lexer import Token
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Statement:
-    keyword: Token
-    args: tuple[Token, ...] = ()
-    block: tuple["Statement", ...] | None = None
+    """One keyword with its arguments and, for a block, its nested statements.
+
+    A slotted plain class (construction cost matters on large configs); treat it as immutable.
+    """
+
+    __slots__ = ("args", "block", "keyword")
+
+    def __init__(
+        self,
+        *,
+        keyword: Token,
+        args: tuple[Token, ...] = (),
+        block: tuple["Statement", ...] | None = None,
+    ) -> None:
+        self.keyword = keyword
+        self.args = args
+        self.block = block
 
     @property
     def location(self) -> Location:
@@ -26,6 +39,10 @@ class Statement:
     @property
     def name(self) -> str:
         return self.keyword.text
+
+    def __repr__(self) -> str:
+        block = "" if self.block is None else f" {{{len(self.block)} statements}}"
+        return f"Statement({self.name!r} {[t.text for t in self.args]}{block})"
 
 
 @dataclass(slots=True)
@@ -37,7 +54,7 @@ class _Open:
     brace: Token | None = None
 
     def freeze(self) -> Statement:
-        block = None if self.block is None else tuple(child.freeze() for child in self.block)
+        block = None if self.block is None else tuple([child.freeze() for child in self.block])
         return Statement(keyword=self.tokens[0], args=tuple(self.tokens[1:]), block=block)
 
 
@@ -80,9 +97,20 @@ class _Builder:
         self.stack.pop()
 
 
-def build_tree(lines: list[list[Token]], diags: Diagnostics) -> tuple[Statement, ...]:
+def build_tree(
+    lines: list[list[Token]], diags: Diagnostics, top_level: frozenset[str] = frozenset()
+) -> tuple[Statement, ...]:
+    """Nest ``lines`` into statements.
+
+    ``top_level`` names keywords that only ever start a top-level block (``vrrp_instance``...):
+    one met at the start of a line inside an open block means a ``}`` is missing before it.
+    That is reported once and the blocks are closed there, so the rest of the file is read
+    as written instead of drowning in "unknown keyword" errors.
+    """
     builder = _Builder(diags=diags)
     for line in lines:
+        if builder.stack and line[0].text in top_level and not line[0].quoted:
+            _recover_missing_close(builder, line[0])
         pending: list[Token] = []
         for token in line:
             if token.is_open:
@@ -96,9 +124,17 @@ def build_tree(lines: list[list[Token]], diags: Diagnostics) -> tuple[Statement,
                 pending.append(token)
         builder.add(pending)
     for unclosed in reversed(builder.stack):
-        assert unclosed.brace is not None
-        name = unclosed.tokens[0].text
-        diags.error(
-            unclosed.brace.location, f"block of '{name}' is never closed: missing '}}'", "brace"
-        )
+        _report_unclosed(unclosed, diags, "")
     return tuple(node.freeze() for node in builder.root)
+
+
+def _recover_missing_close(builder: _Builder, keyword: Token) -> None:
+    _report_unclosed(builder.stack[0], builder.diags, f" before line {keyword.line}")
+    builder.stack.clear()
+
+
+def _report_unclosed(unclosed: _Open, diags: Diagnostics, where: str) -> None:
+    assert unclosed.brace is not None
+    name = unclosed.tokens[0].text
+    message = f"block of '{name}' is never closed: missing '}}'{where}"
+    diags.error(unclosed.brace.location, message, "brace")
