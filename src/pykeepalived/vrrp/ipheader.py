@@ -15,12 +15,11 @@ from pykeepalived.vrrp.packet import (
     IPPROTO_AH,
     IPPROTO_VRRP,
     Advert,
-    Expected,
     IPAddress,
     Reason,
     VrrpPacketError,
-    decode,
 )
+from pykeepalived.vrrp.receive import Expected, decode
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

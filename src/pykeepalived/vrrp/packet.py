@@ -3,9 +3,9 @@
 Rules:
 - Pure: bytes in, values out. No sockets, no clock, no logging, no instance state.
 - ``encode`` builds the VRRP message (what follows the IP header) with its checksum.
-- ``parse`` checks only what the bytes say on their own (format, length, checksum); ``validate``
-  checks an advert against what the local instance expects (TTL, VRID, version, authentication,
-  interval, addresses). ``decode`` is the two in a row, the receive path's single call.
+- ``parse`` checks only what the bytes say on their own (format, length, checksum). What the
+  local instance expects (TTL, VRID, version, authentication, interval, addresses) is checked
+  in ``pykeepalived.vrrp.receive``, whose ``decode`` is the receive path's single call.
 - Bytes from the network can only raise ``VrrpPacketError``, whose ``reason`` is a stable slug
   (a ``Reason``) fit for a counter label. Wrong arguments from our own code raise ``ValueError``:
   a local bug stays loud.
@@ -49,7 +49,6 @@ centiseconds (``advert_int_cs``) so the state machine has one unit.
 from __future__ import annotations
 
 import enum
-import hmac
 import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
@@ -181,12 +180,12 @@ def _advert_problem(a: Advert) -> str:
 # --- Checksums: RFC 3768 5.3.8, RFC 5798 5.2.8 (RFC 1071 arithmetic) -------------------------
 
 
-def internet_checksum(data: bytes, initial: int = 0) -> int:
+def internet_checksum(data: bytes) -> int:
     """RFC 1071 one's complement of the one's complement sum of 16-bit words."""
     if len(data) % 2:
         data += b"\0"
     words: tuple[int, ...] = struct.unpack(f"!{len(data) // 2}H", data)
-    total = initial + sum(words)
+    total = sum(words)
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -355,102 +354,3 @@ def _addresses(message: bytes, count: int, family: Family) -> tuple[IPAddress, .
     if family is Family.IPV4:
         return tuple(IPv4Address(c) for c in chunks)
     return tuple(IPv6Address(c) for c in chunks)
-
-
-# --- Validation against the local instance: RFC 3768 / RFC 5798 section 7.1 --------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Expected:
-    """What a local VRRP instance accepts (built from its vrrp_instance configuration).
-
-    ``vrids``: the VRIDs served on this socket. ``auth_data``: the 8 octets for PASS (see
-    ``pass_auth_data``). ``advert_int_cs``: v2 adverts must carry exactly this interval
-    (RFC 3768 7.1); v3 adverts may differ (the backup adopts the master's, RFC 5798 6.4.2).
-    ``addresses``: when given, the advert must list the same number and include each one
-    (keepalived checks this on a new master's adverts unless skip_check_adv_addr).
-    ``unicast``: with unicast peers the TTL is not required to be 255 and the destination
-    must not be multicast; without, TTL 255 and a multicast destination are required.
-    """
-
-    family: Family
-    version: int
-    vrids: frozenset[int]
-    advert_int_cs: int
-    auth_type: AuthType = AuthType.NONE
-    auth_data: bytes = field(default=b"", repr=False)
-    addresses: tuple[IPAddress, ...] | None = None
-    unicast: bool = False
-    v3_checksum_as_v2: bool = False
-
-    def __post_init__(self) -> None:
-        if self.version not in (2, 3) or (self.version == 2 and self.family is not Family.IPV4):
-            raise ValueError(f"no VRRPv{self.version} over IPv{self.family}")
-        if not self.vrids or not all(1 <= v <= 255 for v in self.vrids):
-            raise ValueError(f"VRIDs {sorted(self.vrids)} are not a non-empty subset of 1..255")
-        if self.auth_type is AuthType.PASS and len(self.auth_data) != AUTH_DATA_LEN:
-            raise ValueError("auth PASS needs the 8 octets of pass_auth_data(auth_pass)")
-        if self.auth_type is AuthType.AH:
-            raise ValueError("IPsec AH authentication is not supported")
-
-
-def validate(advert: Advert, expected: Expected, *, dst: IPAddress, ttl: int | None) -> None:
-    """Refuse ``advert`` if the local instance must not act on it; ``ttl`` None = unknown."""
-    if advert.family is not expected.family:
-        raise VrrpPacketError(
-            Reason.FAMILY, f"IPv{advert.family} advert, IPv{expected.family} here"
-        )
-    if not expected.unicast and ttl is not None and ttl != VRRP_TTL:
-        raise VrrpPacketError(Reason.TTL, f"TTL/hop limit {ttl}, expected {VRRP_TTL}")
-    if advert.version != expected.version:
-        raise VrrpPacketError(Reason.VERSION, f"version {advert.version}, {expected.version} here")
-    if advert.vrid not in expected.vrids:
-        raise VrrpPacketError(Reason.VRID, f"VRID {advert.vrid} is not served here")
-    if advert.version == 2:
-        _validate_v2(advert, expected)
-    if expected.addresses is not None:
-        _validate_addresses(advert.addresses, expected.addresses)
-    if dst.is_multicast == expected.unicast:
-        wanted = "unicast" if expected.unicast else "multicast"
-        raise VrrpPacketError(Reason.DESTINATION, f"destination {dst} is not {wanted}")
-
-
-def _validate_v2(advert: Advert, expected: Expected) -> None:
-    """RFC 3768 7.1: authenticate as configured, and the interval must be ours."""
-    if advert.auth_type is not expected.auth_type:
-        raise VrrpPacketError(
-            Reason.AUTH_TYPE, f"auth type {advert.auth_type.name}, {expected.auth_type.name} here"
-        )
-    if advert.auth_type is AuthType.PASS and not hmac.compare_digest(
-        advert.auth_data, expected.auth_data
-    ):
-        raise VrrpPacketError(Reason.AUTH, "password mismatch")
-    if advert.advert_int_cs != expected.advert_int_cs:
-        raise VrrpPacketError(
-            Reason.INTERVAL,
-            f"interval {advert.advert_int_s:g}s, {expected.advert_int_cs / 100:g}s here",
-        )
-
-
-def _validate_addresses(got: tuple[IPAddress, ...], want: tuple[IPAddress, ...]) -> None:
-    if len(got) != len(want):
-        raise VrrpPacketError(Reason.ADDR_COUNT, f"{len(got)} addresses, {len(want)} here")
-    missing = set(want) - set(got)
-    if missing:
-        raise VrrpPacketError(Reason.ADDR_LIST, f"missing {', '.join(map(str, sorted(missing)))}")
-
-
-def decode(
-    message: bytes,
-    expected: Expected,
-    *,
-    src: IPAddress,
-    dst: IPAddress,
-    ttl: int | None,
-) -> Advert:
-    """``parse`` then ``validate``: the one call of the receive path."""
-    if src.version != expected.family or dst.version != expected.family:
-        raise VrrpPacketError(Reason.FAMILY, f"IPv{src.version} packet, IPv{expected.family} here")
-    advert = parse(message, src=src, dst=dst, v3_checksum_as_v2=expected.v3_checksum_as_v2)
-    validate(advert, expected, dst=dst, ttl=ttl)
-    return advert

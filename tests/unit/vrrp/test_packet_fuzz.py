@@ -19,15 +19,14 @@ from vrrp_golden import GOLDENS, Golden, with_checksum
 from pykeepalived.vrrp.ipheader import decode_ipv4
 from pykeepalived.vrrp.packet import (
     Advert,
-    Expected,
     Family,
     IPAddress,
     Reason,
     VrrpPacketError,
-    decode,
     encode,
     parse,
 )
+from pykeepalived.vrrp.receive import Expected, decode
 
 IPV4_GOLDENS = [g for g in GOLDENS if g.fields["family"] == 4]
 _ANY_VRID = frozenset(range(1, 256))

@@ -11,10 +11,10 @@ from pykeepalived.vrrp.packet import (
     Family,
     Reason,
     VrrpPacketError,
-    decode,
     encode,
     pass_auth_data,
 )
+from pykeepalived.vrrp.receive import decode
 
 IDS = [g.name for g in GOLDENS]
 

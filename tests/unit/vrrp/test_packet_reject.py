@@ -9,15 +9,13 @@ from pykeepalived.vrrp.ipheader import decode_ipv4, split_ipv4, split_ipv6
 from pykeepalived.vrrp.packet import (
     Advert,
     AuthType,
-    Expected,
     Family,
     Reason,
     VrrpPacketError,
-    decode,
     encode,
     pass_auth_data,
-    validate,
 )
+from pykeepalived.vrrp.receive import Expected, decode, validate
 
 V2 = GOLDEN["v2_ipv4_pass"]
 V3 = GOLDEN["v3_ipv4"]

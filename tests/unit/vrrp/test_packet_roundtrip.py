@@ -11,17 +11,16 @@ from pykeepalived.errors import RemoteProtocolError
 from pykeepalived.vrrp.packet import (
     Advert,
     AuthType,
-    Expected,
     Family,
     Reason,
     VrrpPacketError,
     compute_checksum,
-    decode,
     encode,
     internet_checksum,
     parse,
     pass_auth_data,
 )
+from pykeepalived.vrrp.receive import Expected, decode
 
 ipv4 = st.builds(IPv4Address, st.integers(0, 2**32 - 1))
 ipv6 = st.builds(IPv6Address, st.integers(0, 2**128 - 1))

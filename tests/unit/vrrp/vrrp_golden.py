@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from pykeepalived.vrrp.ipheader import Datagram, split_ipv4, split_ipv6
-from pykeepalived.vrrp.packet import AuthType, Expected, Family, compute_checksum, pass_auth_data
+from pykeepalived.vrrp.packet import AuthType, Family, compute_checksum, pass_auth_data
+from pykeepalived.vrrp.receive import Expected
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "vrrp"
 
