@@ -387,6 +387,22 @@ def test_ping(address: str) -> None:
     assert result.ok, result.reason
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="raw ICMP sockets need root")
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_ping_raw_socket_fallback(monkeypatch: pytest.MonkeyPatch, address: str) -> None:
+    """As root without a ping group: the datagram socket is refused, the raw one answers."""
+    real = ping.make_socket
+
+    def no_dgram(t: ProbeTarget, kind: socket.SocketKind, proto: int = 0) -> socket.socket:
+        if kind == socket.SOCK_DGRAM:
+            raise PermissionError("ping_group_range")
+        return real(t, kind, proto)
+
+    monkeypatch.setattr(ping, "make_socket", no_dgram)
+    result = run(ping.probe(ProbeTarget(connect_ip=address, connect_timeout_s=1.0)))
+    assert result.ok, result.reason
+
+
 def test_ping_packet() -> None:
     packet = ping.echo_request(socket.AF_INET, 1, 2, b"tok")
     assert ping.checksum(packet) == 0

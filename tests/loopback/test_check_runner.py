@@ -5,16 +5,24 @@ Timings are measured here with generous bounds: the machine is small and shared.
 
 import asyncio
 import itertools
+import struct
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
+from pathlib import Path
 
 import pytest
 from loopback_servers import LOCAL, silent, stream_server
 
-from pykeepalived.check.hysteresis import CheckerDown, CheckerUp, HysteresisParams
-from pykeepalived.check.probes import http, misc, tcp
+from pykeepalived.check.filewatch import IN_CLOSE_WRITE, FileWatcher, parse_events
+from pykeepalived.check.hysteresis import (
+    CheckerDown,
+    CheckerUp,
+    HysteresisParams,
+    checker_params,
+)
+from pykeepalived.check.probes import file, http, misc, tcp
 from pykeepalived.check.probes.common import ProbeTarget
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.check.runner import Check, CheckEvent, CheckRunner, spread_fraction
@@ -274,3 +282,42 @@ def test_add_and_remove_while_running() -> None:
         assert counts["new"] >= 4
 
     asyncio.run(go())
+
+
+def test_file_check_reacts_to_inotify_not_delay_loop(tmp_path: Path) -> None:
+    """delay_loop is 30 s; the watcher's poke makes the change count within a fraction."""
+    value = tmp_path / "state"
+    value.write_text("0\n")
+
+    async def go() -> None:
+        rec = Recorder()
+        params = file.FileParams(file_path=str(value), weight=0)
+        check = Check(key="f", probe=partial(file.probe, None, params),
+                      hysteresis=checker_params("FILE_CHECK", delay_loop_s=30, warmup_s=0),
+                      timeout_s=1)  # fmt: skip
+        runner = CheckRunner([check], rec)
+        watcher = FileWatcher([str(value)], lambda path: runner.poke("f"))
+        stop = asyncio.Event()
+
+        async def scenario() -> None:
+            await rec.wait_for("f", CheckerUp, 2.0)  # the bootstrap delay, 1 s
+            for text, kind in (("1\n", CheckerDown), ("0\n", CheckerUp)):
+                written = time.monotonic()
+                tmp = tmp_path / "state.new"
+                tmp.write_text(text)
+                tmp.rename(value)  # replaced by rename, as config tools do
+                assert await rec.wait_for("f", kind, 1.0) - written < 0.5
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(watcher.run(stop), name="watcher")
+            try:
+                await running(runner, scenario)
+            finally:
+                stop.set()
+
+    asyncio.run(go())
+
+
+def test_inotify_record_parsing() -> None:
+    record = struct.pack("iIII", 3, IN_CLOSE_WRITE, 0, 8) + b"abc\0\0\0\0\0"
+    assert parse_events(record * 2) == [(3, IN_CLOSE_WRITE, "abc")] * 2

@@ -256,3 +256,15 @@ def test_checker_defaults_follow_keepalived() -> None:
     assert (f.retry, f.alpha) == (0, False)
     with pytest.raises(KeyError):
         checker_params("BFD_CHECK", delay_loop_s=6)
+
+
+def test_expedite() -> None:
+    h = Hysteresis(P, now=0, warmup_fraction=0)
+    h.begin(0)
+    assert not h.expedite(1)  # in flight: its result is on the way
+    h.record(ProbeResult(ok=True), 1)
+    assert h.next_due() == 11
+    assert h.expedite(4)
+    assert h.next_due() == 4
+    assert h.expedite(6)
+    assert h.next_due() == 4  # never later than it was

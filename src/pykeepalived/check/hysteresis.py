@@ -180,6 +180,16 @@ class Hysteresis:
             raise RuntimeError("a probe is already in flight")
         self._in_flight = True
 
+    def expedite(self, now: float) -> bool:
+        """Make the next probe due ``now`` (a watched file changed, an operator asked).
+
+        False when a probe is in flight: its result is already on the way.
+        """
+        if self._in_flight:
+            return False
+        self._due = min(self._due, now)
+        return True
+
     def record(self, result: ProbeResult, now: float) -> list[Event]:
         """Feed the result of the probe in flight; returns what changed, in order."""
         if not self._in_flight:

@@ -101,6 +101,7 @@ class CheckRunner:
         self._in_flight: dict[Hashable, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._running = False
+        self._poked: set[Hashable] = set()  # poked while in flight: probe again on return
 
     def initial_states(self) -> dict[Hashable, bool]:
         """Each checker's state before any probe (alpha: down), for the aggregators."""
@@ -135,9 +136,25 @@ class CheckRunner:
         self._queued.pop(key, None)
         self._last.pop(key, None)
         self._count.pop(key, None)
+        self._poked.discard(key)
         task = self._in_flight.pop(key, None)
         if task is not None:
             task.cancel()
+
+    def poke(self, key: Hashable) -> None:
+        """Probe ``key`` now rather than at its due time (FILE_CHECK's inotify, "check now").
+
+        A probe in flight may have read stale data, so it is followed by another at once.
+        Unknown keys are ignored: a watcher may outlive a reload.
+        """
+        state = self._states.get(key)
+        if state is None:
+            return
+        if state.expedite(self._clock.now()):
+            self._push(key)
+            self._wake.set()
+        else:
+            self._poked.add(key)
 
     async def run(self, stop: asyncio.Event) -> None:
         now = self._clock.now()
@@ -207,6 +224,9 @@ class CheckRunner:
         self._count[key] = self._count.get(key, 0) + 1
         for event in events:
             self._emit(CheckEvent(key=key, event=event, result=result))
+        if key in self._poked:
+            self._poked.discard(key)
+            state.expedite(self._clock.now())
         self._push(key)
         self._wake.set()
 
