@@ -68,13 +68,15 @@ class StateChanged:
     """The instance moved ``old -> new``: notify scripts, FIFO, SNMP traps, metrics.
 
     ``message`` is keepalived's log line (``(VI_1) Entering MASTER STATE``); ``reason`` says why
-    in words, for our own logs and the API.
+    in words, for our own logs and the API. ``resumed``: a reloaded instance took over the state
+    its predecessor was in; keepalived runs no notify script for that.
     """
 
     old: State
     new: State
     reason: str
     message: str
+    resumed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +104,26 @@ class Log:
 
     message: str
     detail: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceSnapshot:
+    """What readers (API, metrics, dashboard) may see of an instance: a frozen copy.
+
+    Times are on the caller's ``now`` scale; ``next_timer`` None means no timer is armed.
+    """
+
+    name: str
+    virtual_router_id: int
+    state: State
+    base_priority: int
+    effective_priority: int
+    wants_master: bool
+    master_ip: IPAddress | None
+    master_priority: int | None
+    master_adver_int_s: float
+    faults: tuple[tuple[str, str], ...]
+    next_timer: float | None
 
 
 Action = (

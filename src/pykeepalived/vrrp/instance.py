@@ -19,12 +19,14 @@ Where keepalived differs from or extends the RFC, keepalived wins (see ``vrrp.c`
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from pykeepalived.vrrp.election import Election
 from pykeepalived.vrrp.events import (
     Action,
     AddVips,
     AdvertReceived,
+    InstanceSnapshot,
     Log,
     PriorityChanged,
     RemoveVips,
@@ -77,6 +79,43 @@ class Instance(Election):
         else:
             self._arm_master_down(now)
         return [action]
+
+    def resume(self, previous: State, now: float) -> list[Action]:
+        """Leave INIT into the state a predecessor had, after a config reload.
+
+        keepalived ``restore_vrrp_state``: a reloaded MASTER stays MASTER without waiting and
+        advertises at once (its VIPs are still configured; the daemon reconciles any change); a
+        reloaded BACKUP stays BACKUP with a fresh Master_Down timer. No notify scripts run.
+        """
+        if self.state is not State.INIT:
+            raise RuntimeError(f"({self.name}) resume() after start")
+        if self._faults or previous not in (State.MASTER, State.BACKUP):
+            return self.start(now)
+        changed = self._transition(previous, "reload", message=f"({self.name}) Reloaded")
+        resumed = replace(changed, resumed=True)
+        if previous is State.BACKUP:
+            self._arm_master_down(now)
+            return [resumed]
+        self.wants_master = True
+        self.master_ip, self.master_priority = self.params.primary_ip, self.effective_priority
+        self._deadline = now + us_to_s(self.params.advert_int_us)
+        return [resumed, SendAdvert(priority=self.effective_priority)]
+
+    def snapshot(self) -> InstanceSnapshot:
+        """A frozen view for readers; they never see the live object."""
+        return InstanceSnapshot(
+            name=self.name,
+            virtual_router_id=self.params.virtual_router_id,
+            state=self.state,
+            base_priority=self.params.priority,
+            effective_priority=self.effective_priority,
+            wants_master=self.wants_master,
+            master_ip=self.master_ip,
+            master_priority=self.master_priority,
+            master_adver_int_s=us_to_s(self.master_adver_int_us),
+            faults=tuple(sorted(self._faults.items())),
+            next_timer=self.get_timer(),
+        )
 
     def get_timer(self) -> float | None:
         """The next instant ``handle_timer`` must be called at, or None."""

@@ -252,3 +252,13 @@ def test_three_routers_priority_0_the_higher_backup_wins_the_race() -> None:
     assert lan.masters() == {B}
     assert lan.state(C) is State.BACKUP
     assert lan.split_brain_s() == 0
+
+
+def test_reloading_the_master_with_a_new_priority_does_not_flap() -> None:
+    lan = steady_pair()
+    lan.records.clear()
+    lan.reload(A, node(A, 110))
+    lan.run(20)
+    assert lan.masters() == {A}
+    assert [s for _, _, s in lan.transitions()] == [State.MASTER]
+    assert lan.split_brain_s() == 0

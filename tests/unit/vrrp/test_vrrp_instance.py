@@ -359,3 +359,44 @@ def test_group_refuses_empty_or_duplicate_members() -> None:
     vi1 = Instance(params(ip=OURS))
     with pytest.raises(ValueError, match="twice"):
         SyncGroup("G", [vi1, vi1])
+
+
+# -- reload and snapshots -----------------------------------------------------------------------
+
+
+def test_a_reloaded_master_resumes_without_waiting_and_without_notify() -> None:
+    inst = Instance(params(ip=OURS, priority=110))
+    actions = inst.resume(State.MASTER, T0)
+    assert kinds(actions) == [StateChanged, SendAdvert]
+    changed = actions[0]
+    assert isinstance(changed, StateChanged)
+    assert changed.resumed
+    assert changed.new is State.MASTER
+    assert actions[1] == SendAdvert(priority=110)
+    assert inst.get_timer() == pytest.approx(T0 + 1)
+
+
+def test_a_reloaded_backup_resumes_with_a_fresh_master_down_timer() -> None:
+    inst = Instance(params(ip=OURS))
+    assert kinds(inst.resume(State.BACKUP, T0)) == [StateChanged]
+    assert inst.get_timer() == pytest.approx(T0 + 3 + 156 / 256)
+
+
+def test_a_reloaded_instance_with_a_fault_starts_in_fault() -> None:
+    inst = Instance(params(ip=OURS))
+    inst.hold_fault("tracking", "interface eth0 down", T0)
+    inst.resume(State.MASTER, T0)
+    assert state(inst) is State.FAULT
+
+
+def test_snapshot_is_a_frozen_copy() -> None:
+    inst = master()
+    inst.handle_advert(adv(50), T0 + 5)
+    snap = inst.snapshot()
+    assert snap.state is State.MASTER
+    assert snap.effective_priority == 100
+    assert snap.master_ip == IPv4Address(OURS)
+    assert snap.next_timer == pytest.approx(T0 + 6)
+    inst.hold_fault("tracking", "x", T0 + 5.5)
+    assert snap.state is State.MASTER
+    assert inst.snapshot().faults == (("tracking", "x"),)

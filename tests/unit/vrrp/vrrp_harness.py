@@ -294,6 +294,15 @@ class Lan:
         h.alive = False
         self._check_dual_masters()
 
+    def reload(self, host: str, *instances: Instance) -> None:
+        """A config reload: fresh standalone instances resume their predecessors' states."""
+        h = self.hosts[host]
+        previous = {i.name: i.state for i in h.instances}
+        h.instances = list(instances)
+        for inst in instances:
+            was = previous.get(inst.name, State.INIT)
+            self._apply(h, _tag(inst, inst.resume(was, self.now)))
+
     def revive(self, host: str, *instances: Instance, group: SyncGroup | None = None) -> None:
         """The host comes back with fresh instances (a restarted daemon) and starts them."""
         self.hosts[host] = Host(host, list(instances), group=group)
