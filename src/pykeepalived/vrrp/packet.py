@@ -10,9 +10,9 @@ Rules:
   (a ``Reason``) fit for a counter label. Wrong arguments from our own code raise ``ValueError``:
   a local bug stays loud.
 - Not here: which instance a VRID belongs to, unicast peer lists and their TTL ranges, IPsec AH,
-  and RFC 5798 7.1's "discard if we own the address" (instance state; RFC 9568 erratum 8298
-  lowers it to a log anyway). RFC 5798 5.2.9 wants an IPv6 advert's first address to be
-  link-local; keepalived does not send it so (see the golden v3_ipv6), so it is not enforced.
+  and RFC 5798 7.1's "discard if we own the address" (instance state). RFC 5798 5.2.9 wants
+  an IPv6 advert's first address to be link-local; keepalived 2.2.7 does not send it so (only
+  warns; see the golden v3_ipv6), so it is not enforced on receipt.
 
 Wire layout (bit ruler on top; each row is 32 bits, network byte order)::
 
