@@ -177,7 +177,7 @@ def _apply(
     # there). A keyword given with a bad or unrendered value still counts as given, so that
     # "X is required" does not follow "bad value for X".
     where = st.args[0].location if st.args else st.location
-    if any(t.template for t in st.args):
+    if st.block is None and any(t.template for t in st.args):
         places.setdefault(entry.field, where)
         return
     try:

@@ -227,6 +227,8 @@ def lines(item: Callable[[Statement, Context], T]) -> Parse:
             raise BadValue(st.keyword, f"'{st.name}' needs a {{ }} block", "block")
         items: list[T] = []
         for line in st.block:
+            if line.keyword.template or any(t.template for t in line.args):
+                continue  # reported by the lexer; a guess at its value would cascade
             try:
                 items.append(item(line, ctx))
             except BadValue as bad:
