@@ -11,6 +11,9 @@ TSM table in ``vrrp_scheduler.c``):
 - a member whose Master_Down timer fires becomes MASTER only if the group already is, or if every
   other member also wants MASTER (``vrrp_sync_can_goto_master``): "prefer backup to thrashing".
 
+Tracking weights of members are the daemon's business: keepalived sets them to 0 for sync-group
+members unless ``sync_group_tracking_weight`` is set, so members never disagree on priority.
+
 Outputs are ``Tagged`` actions: the instance (or group) name they belong to, and the action.
 """
 
@@ -107,8 +110,11 @@ class SyncGroup:
         if self.state is not State.FAULT or any(self._own_faults(x) for x in self.members):
             return out
         out += self._group_to(State.BACKUP, "no member faulty")
-        for other in self.members:
-            out += self._after(other, other.release_fault(self._holder, now), now)
+        # Release every member before applying the group rules, so a member that comes up as
+        # MASTER (an address owner) pulls the others up at once instead of after their timers.
+        released = [(other, other.release_fault(self._holder, now)) for other in self.members]
+        for other, actions in released:
+            out += self._after(other, actions, now)
         return out
 
     def apply_verdict(self, member: str, result: Verdict, now: float) -> list[Tagged]:

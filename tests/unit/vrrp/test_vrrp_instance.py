@@ -400,3 +400,19 @@ def test_snapshot_is_a_frozen_copy() -> None:
     inst.hold_fault("tracking", "x", T0 + 5.5)
     assert snap.state is State.MASTER
     assert inst.snapshot().faults == (("tracking", "x"),)
+
+
+def test_group_of_address_owners_returns_from_fault_together_after_one_interval() -> None:
+    vi1 = Instance(params(ip=OURS, priority=255))
+    vi2 = Instance(params(name="VI_2", virtual_router_id=52, ip=OURS, priority=255))
+    group = SyncGroup("G", [vi1, vi2])
+    group.start(T0)
+    assert state(vi1) is state(vi2) is State.MASTER
+    group.hold_fault("VI_2", "tracking", "interface eth1 down", T0 + 1)
+    assert state(vi1) is state(vi2) is State.FAULT
+    group.release_fault("VI_2", "tracking", T0 + 2)
+    assert state(vi1) is state(vi2) is State.BACKUP
+    up = T0 + 2 + 1 + 1 / 256
+    assert group.get_timer() == pytest.approx(up)
+    group.handle_timer(up)
+    assert state(vi1) is state(vi2) is State.MASTER
