@@ -165,3 +165,67 @@ class ScriptResult:
             self._count = 0
             self.ok = False
         return self.ok if self.ok != before else None
+
+
+def script_log(name: str, ok: bool, *, status: int | None = None, signal: int | None = None) -> str:
+    """keepalived's line when a vrrp_script changes state (``VRRP_Script(chk) succeeded``...).
+
+    ``status``: the exit status of a failure; ``signal``: the signal that killed it; neither:
+    the script timed out.
+    """
+    if ok:
+        return f"VRRP_Script({name}) succeeded"
+    if status is not None:
+        return f"VRRP_Script({name}) failed (exited with status {status})"
+    if signal is not None:
+        return f"VRRP_Script({name}) failed (due to signal {signal})"
+    return f"VRRP_Script({name}) timed_out"
+
+
+_DEFAULTS: dict[Kind, bool | int | None] = {
+    Kind.SCRIPT: None,  # no result yet
+    Kind.INTERFACE: True,
+    Kind.FILE: 0,
+    Kind.PROCESS: None,
+    Kind.BFD: None,
+}
+
+
+class InstanceTracking:
+    """The latest observation of every tracker of one instance, and the verdict they give.
+
+    The driver feeds observations (a script's state after :class:`ScriptResult`, a link's up
+    flag, a file's number) with :meth:`observe`; a changed verdict comes back to be applied.
+    """
+
+    def __init__(self, base_priority: int, tracks: list[Track]) -> None:
+        keys = [(t.kind, t.name) for t in tracks]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a tracker is listed twice")
+        self.base_priority = base_priority
+        self._tracks = {(t.kind, t.name): t for t in tracks}
+        self._seen: dict[tuple[Kind, str], bool | int | None] = {
+            key: _DEFAULTS[key[0]] for key in self._tracks
+        }
+        self._last = self.verdict()
+
+    def verdict(self) -> Verdict:
+        return verdict(self.base_priority, [self._effect(key) for key in self._tracks])
+
+    def observe(self, kind: Kind, name: str, value: bool | int | None) -> Verdict | None:
+        """Record one observation; return the new verdict if it changed. Unknown: ignored."""
+        key = (kind, name)
+        if key not in self._tracks:
+            return None
+        self._seen[key] = value
+        new = self.verdict()
+        if new == self._last:
+            return None
+        self._last = new
+        return new
+
+    def _effect(self, key: tuple[Kind, str]) -> Effect:
+        track, value = self._tracks[key], self._seen[key]
+        if key[0] is Kind.FILE:
+            return file_effect(track, int(value or 0))
+        return boolean_effect(track, None if value is None else bool(value))

@@ -7,12 +7,14 @@ from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.states import State
 from pykeepalived.vrrp.tracking import (
     Effect,
+    InstanceTracking,
     Kind,
     ScriptResult,
     Track,
     Verdict,
     boolean_effect,
     file_effect,
+    script_log,
     verdict,
 )
 
@@ -200,3 +202,40 @@ def test_a_track_file_raises_the_backup_above_the_master() -> None:
     assert b.effective_priority == 110
     lan.run(10)
     assert lan.masters() == {B}
+
+
+# -- per-instance aggregation -------------------------------------------------------------------
+
+
+def test_instance_tracking_reports_only_changes() -> None:
+    tracking = InstanceTracking(
+        100,
+        [
+            script(weight=-20),
+            Track(kind=Kind.INTERFACE, name="eth0"),
+            tfile(weight=2),
+            Track(kind=Kind.SCRIPT, name="gate"),
+        ],
+    )
+    # a weight-0 script without result yet holds FAULT (keepalived's script init state)
+    assert tracking.verdict() == Verdict(priority=100, faults=("script gate has no result yet",))
+    assert tracking.observe(Kind.SCRIPT, "gate", True) == Verdict(priority=100)
+    assert tracking.observe(Kind.SCRIPT, "chk", True) is None  # OK with a negative weight: 0
+    assert tracking.observe(Kind.SCRIPT, "chk", False) == Verdict(priority=80)
+    assert tracking.observe(Kind.FILE, "/run/prio", 5) == Verdict(priority=90)
+    assert tracking.observe(Kind.INTERFACE, "eth0", False) == Verdict(
+        priority=90, faults=("interface eth0 down",)
+    )
+    assert tracking.observe(Kind.INTERFACE, "eth9", False) is None  # not ours
+
+
+def test_instance_tracking_refuses_a_tracker_twice() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        InstanceTracking(100, [script(), script(weight=5)])
+
+
+def test_script_log_lines_are_keepalived_s() -> None:
+    assert script_log("chk", True) == "VRRP_Script(chk) succeeded"
+    assert script_log("chk", False, status=1) == "VRRP_Script(chk) failed (exited with status 1)"
+    assert script_log("chk", False, signal=9) == "VRRP_Script(chk) failed (due to signal 9)"
+    assert script_log("chk", False) == "VRRP_Script(chk) timed_out"
