@@ -1,0 +1,116 @@
+"""Our nft tables read back: ``nft -j list table`` output -> the LVS table and its counters.
+
+Rules: pure (JSON in, values out). Only objects named as ``nft_rules`` names them are read
+(``s<i>``, ``s<i>d<j>``, ``s<i>d<j>i``/``o``, maps ``s<i>w``); anything else in our tables
+is ignored. A destination whose weight is missing from its service's weight map reads as
+weight 0 (it gets no slots either way).
+"""
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from pykeepalived.kernel.dataplane import ServiceCounters
+from pykeepalived.kernel.nft_meta import decode_dest, decode_service
+from pykeepalived.lvs.table import Counters, DestKey, ServiceEntry, ServiceKey
+
+_SERVICE = re.compile(r"s(\d+)")
+_DEST = re.compile(r"s(\d+)d(\d+)")
+_WEIGHTS = re.compile(r"s(\d+)w")
+
+
+def objects(documents: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The ``{"counter": {...}}``, ``{"map": {...}}``... items of ``nft -j`` documents."""
+    return [item for doc in documents for item in doc.get("nftables", [])]
+
+
+def _named(items: Iterable[Mapping[str, Any]], kind: str) -> dict[str, Mapping[str, Any]]:
+    return {item[kind]["name"]: item[kind] for item in items if kind in item}
+
+
+def _weights(maps: Mapping[str, Mapping[str, Any]]) -> dict[int, dict[int, int]]:
+    out: dict[int, dict[int, int]] = {}
+    for name, body in maps.items():
+        m = _WEIGHTS.fullmatch(name)
+        if m:
+            out[int(m[1])] = {int(k): int(v) for k, v in body.get("elem", [])}
+    return out
+
+
+def parse_table(items: Iterable[Mapping[str, Any]]) -> dict[ServiceKey, ServiceEntry]:
+    items = list(items)
+    counters = _named(items, "counter")
+    weights = _weights(_named(items, "map"))
+    services = {}
+    dests: dict[int, dict[DestKey, Any]] = {}
+    for name, body in counters.items():
+        if "comment" not in body:
+            continue
+        if m := _SERVICE.fullmatch(name):
+            services[int(m[1])] = decode_service(body["comment"])
+        elif m := _DEST.fullmatch(name):
+            i, j = int(m[1]), int(m[2])
+            dest = decode_dest(body["comment"], weights.get(i, {}).get(j, 0))
+            dests.setdefault(i, {})[dest.key] = dest
+    return {
+        s.key: ServiceEntry(service=s, destinations=dict(sorted(dests.get(i, {}).items())))
+        for i, s in sorted(services.items(), key=lambda kv: kv[1].key)
+    }
+
+
+def parse_counters(items: Iterable[Mapping[str, Any]]) -> dict[ServiceKey, ServiceCounters]:
+    """Per service and destination. DR: packets and bytes in (the ingress rule and the
+    forwarding chain). NAT: the nat chain sees only the first packet of a connection, so its
+    counts are connections; the forward chain counts packets and bytes both ways."""
+    items = list(items)
+    counters = _named(items, "counter")
+    table = parse_table(items)
+    index = {
+        int(m[1]): decode_service(body["comment"]).key
+        for name, body in counters.items()
+        if (m := _SERVICE.fullmatch(name)) and "comment" in body
+    }
+    out = {}
+    for i, key in index.items():
+        nat = counters[f"s{i}"].get("family") != "netdev"
+        per_dest = {}
+        for j, dkey in enumerate(sorted(table[key].destinations)):
+            per_dest[dkey] = _dest_counters(counters, f"s{i}d{j}", nat)
+        total = _sum(per_dest.values())
+        svc = counters[f"s{i}"]
+        if nat:
+            total = replace(total, connections=int(svc.get("packets", 0)))
+        else:
+            total = replace(total, packets_in=svc.get("packets", 0), bytes_in=svc.get("bytes", 0))
+        out[key] = ServiceCounters(total=total, destinations=per_dest)
+    return out
+
+
+def _dest_counters(counters: Mapping[str, Mapping[str, Any]], name: str, nat: bool) -> Counters:
+    first = counters.get(name, {})
+    if not nat:
+        return Counters(
+            packets_in=int(first.get("packets", 0)), bytes_in=int(first.get("bytes", 0))
+        )
+    fin, fout = counters.get(name + "i", {}), counters.get(name + "o", {})
+    return Counters(
+        connections=int(first.get("packets", 0)),
+        packets_in=int(fin.get("packets", 0)),
+        bytes_in=int(fin.get("bytes", 0)),
+        packets_out=int(fout.get("packets", 0)),
+        bytes_out=int(fout.get("bytes", 0)),
+    )
+
+
+def _sum(items: Iterable[Counters]) -> Counters:
+    total = Counters()
+    for c in items:
+        total = Counters(
+            connections=total.connections + c.connections,
+            packets_in=total.packets_in + c.packets_in,
+            packets_out=total.packets_out + c.packets_out,
+            bytes_in=total.bytes_in + c.bytes_in,
+            bytes_out=total.bytes_out + c.bytes_out,
+        )
+    return total

@@ -1,0 +1,351 @@
+"""An LVS table as an nft script: our own tables, replaced in one transaction.
+
+Rules: pure (text in, text out; the adapter in ``nftables.py`` runs ``nft``). We own exactly
+two tables, ``inet <name>`` (NAT, and the bookkeeping of services without destinations) and
+``netdev <name>`` (DR), and never name any other. Layout, service ``i`` in sorted key order,
+destination ``j`` in sorted key order:
+
+* counter ``s<i>`` (comment: the service) and ``s<i>d<j>`` (comment: the destination);
+* map ``s<i>w``: ``j -> weight`` (weights change in place, see ``weight_update``);
+* map ``s<i>m``: slot -> ``goto s<i>d<j>``, ``M`` slots (``maglev.table_size``);
+* chain ``s<i>d<j>``: count, then ``dnat`` (NAT) or ``fwd ... device`` (DR);
+* NAT: ``nat_pre`` (prerouting, dstnat) picks the slot by ``numgen inc`` or ``jhash``;
+  conntrack keeps every later packet of the connection on its server, and undoes the DNAT
+  on replies, which must come back through the director: real servers route via the
+  director (their default route); we add no SNAT/masquerade. ``count_fwd`` counts packets
+  and bytes per destination both ways from conntrack's original tuple.
+* DR: one ``ingress`` chain per ingress device matches ``meta pkttype host`` (a flooded
+  frame is not ours to forward) and sends the unchanged frame to the real server's MAC with
+  ``fwd ip to <rs> device <dev>``, the slot picked by ``jhash`` with an explicit seed (the
+  same on every director, so a failover keeps flows on their servers).
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from pykeepalived.kernel.nft_meta import Scheduling, encode_dest, encode_service, scheduling
+from pykeepalived.lvs.maglev import maglev, smooth_round_robin, table_size
+from pykeepalived.lvs.table import (
+    Destination,
+    DestKey,
+    IPAddress,
+    Method,
+    ServiceEntry,
+    ServiceKey,
+    Table,
+)
+
+TABLE = "pykeepalived"
+DEFAULT_SEED = 0x706B6C76  # "pklv": one constant, so every director hashes alike
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NftEnv:
+    """What the rules need from the machine: resolved by the adapter, given to ``render``."""
+
+    table: str = TABLE
+    seed: int = DEFAULT_SEED
+    ingress_devices: tuple[str, ...] = ()  # DR: where client frames arrive ("" -> dest devices)
+    routes: Mapping[IPAddress, str] = field(default_factory=dict)  # DR: real server -> device
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    script: str
+    programmed: dict[ServiceKey, ServiceEntry]  # what the script installs
+    refused: dict[ServiceKey, str]  # services it cannot install, and why
+    notes: tuple[str, ...]  # differences from IPVS, one line per kind
+
+
+def method_of(entry: ServiceEntry) -> Method:
+    """A service's forwarding method; raises ValueError when its destinations disagree."""
+    methods = {d.method for d in entry.destinations.values()}
+    if len(methods) > 1:
+        raise ValueError(
+            "destinations mix forwarding methods " + str(sorted(m.name for m in methods))
+        )
+    method = methods.pop() if methods else Method.NAT
+    if method is Method.TUN:
+        raise ValueError("tunnel (TUN) forwarding is not done by the nftables backend")
+    return method
+
+
+def render(table: Table, env: NftEnv) -> Rendered:
+    programmed: dict[ServiceKey, ServiceEntry] = {}
+    refused: dict[ServiceKey, str] = {}
+    notes: dict[str, list[ServiceKey]] = {}
+    for key in sorted(table):
+        entry = table[key]
+        try:
+            _check(entry, env)
+        except ValueError as e:
+            refused[key] = str(e)
+            continue
+        programmed[key] = entry
+        for note in _notes(entry):
+            notes.setdefault(note, []).append(key)
+    inet, netdev = _Block(), _Block()
+    for i, key in enumerate(programmed):
+        entry = programmed[key]
+        if method_of(entry) is Method.DR:
+            _dr_service(netdev, i, entry, env)
+        else:
+            _nat_service(inet, i, entry, env)
+    script = _script(env, inet, netdev)
+    lines = tuple(
+        f"{note} [{len(keys)} service{'s' * (len(keys) > 1)}, e.g. {keys[0]}]"
+        for note, keys in notes.items()
+    )
+    return Rendered(script=script, programmed=programmed, refused=refused, notes=lines)
+
+
+def delete_script(name: str = TABLE) -> str:
+    """Remove our tables if present (``table X`` first makes ``delete`` safe when absent)."""
+    return "".join(f"table {fam} {name}\ndelete table {fam} {name}\n" for fam in ("inet", "netdev"))
+
+
+def weight_update(old: Table, new: Table, env: NftEnv) -> str | None:
+    """Element updates for a change of weights only (same services, same destinations, same
+    attributes): the slot and weight maps of the changed services are flushed and refilled in
+    one transaction. ``None`` when anything else differs: then a full ``render``."""
+    if list(sorted(old)) != list(sorted(new)):
+        return None
+    lines: list[str] = []
+    for i, key in enumerate(sorted(new)):
+        was, now = old[key], new[key]
+        if was.service != now.service or set(was.destinations) != set(now.destinations):
+            return None
+        if was.destinations == now.destinations:
+            continue
+        for dkey, dest in now.destinations.items():
+            if _without_weight(dest) != _without_weight(was.destinations[dkey]):
+                return None
+        try:
+            fam = "netdev" if method_of(now) is Method.DR else "inet"
+        except ValueError:
+            return None
+        for name, elements in _maps(i, now):
+            lines.append(f"flush map {fam} {env.table} {name}")
+            if elements:
+                lines.append(f"add element {fam} {env.table} {name} {{ {elements} }}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _without_weight(dest: Destination) -> tuple[object, ...]:
+    return (dest.key, dest.method, dest.upper_threshold, dest.lower_threshold, dest.tunnel_type)
+
+
+def _check(entry: ServiceEntry, env: NftEnv) -> None:
+    method = method_of(entry)
+    encode_service(entry.service)
+    for dest in entry.destinations.values():
+        encode_dest(dest)
+    key = entry.service.key
+    if method is Method.DR:
+        if key.fwmark:
+            raise ValueError("DR by fwmark: the mark is set after netdev ingress; not done here")
+        for dkey in entry.destinations:
+            if dkey.address.version != key.family:
+                raise ValueError(f"DR to {dkey}: not the service's address family")
+            if dkey.address not in env.routes:
+                raise ValueError(f"DR to {dkey}: no route to the real server")
+        if not _ingress(entry, env):
+            raise ValueError("DR: no ingress device")
+
+
+def _notes(entry: ServiceEntry) -> list[str]:
+    service = entry.service
+    method = method_of(entry)
+    out = []
+    how = scheduling(service, method)
+    if how.note:
+        out.append(f"{method.name}: {how.note}")
+    if service.persistence_timeout is not None:
+        out.append(
+            "persistence_timeout is not done by the nftables backend (no connection "
+            "templates); use sh or mh for source affinity"
+        )
+    if method is Method.DR and any(d.port != service.key.port for d in entry.destinations):
+        out.append(
+            "DR keeps the packet's port: a real server port other than the service's is unused"
+        )
+    if any(d.upper_threshold or d.lower_threshold for d in entry.destinations.values()):
+        out.append("uthreshold/lthreshold need connection counts: ignored by the nftables backend")
+    return out
+
+
+class _Block:
+    """The body of one table, in an order nft accepts (objects before their users)."""
+
+    def __init__(self) -> None:
+        self.objects: list[str] = []
+        self.chains: list[str] = []
+        self.maps: list[str] = []
+        self.rules: list[str] = []
+        self.count_maps: dict[str, list[tuple[str, str]]] = {}  # "tcp4" -> (tuple, counter)
+        self.ingress: dict[str, list[str]] = {}
+
+
+def _slot_table(entry: ServiceEntry, how: Scheduling) -> list[int]:
+    dests = [entry.destinations[k] for k in sorted(entry.destinations)]
+    weights = [d.weight for d in dests]
+    size = table_size(len(dests))
+    if how.first_only and any(weights):
+        top = max(weights)
+        weights = [w if w == top and i == weights.index(top) else 0 for i, w in enumerate(weights)]
+    if how.counter:
+        return smooth_round_robin(weights, size)
+    return maglev([str(d.key) for d in dests], weights, size)
+
+
+def _maps(i: int, entry: ServiceEntry) -> list[tuple[str, str]]:
+    """``(name, elements)`` of the weight map and the slot map of service ``i``."""
+    dkeys = sorted(entry.destinations)
+    weights = ", ".join(f"{j} : {entry.destinations[k].weight}" for j, k in enumerate(dkeys))
+    how = scheduling(entry.service, method_of(entry))
+    slots = _slot_table(entry, how)
+    goto = ", ".join(f"{n} : goto s{i}d{j}" for n, j in enumerate(slots) if j >= 0)
+    return [(f"s{i}w", weights), (f"s{i}m", goto)]
+
+
+def _service_objects(block: _Block, i: int, entry: ServiceEntry) -> None:
+    block.objects.append(f'counter s{i} {{ comment "{encode_service(entry.service)}"; }}')
+    for j, dkey in enumerate(sorted(entry.destinations)):
+        comment = encode_dest(entry.destinations[dkey])
+        block.objects.append(f'counter s{i}d{j} {{ comment "{comment}"; }}')
+    (wname, weights), (mname, goto) = _maps(i, entry)
+    size = table_size(len(entry.destinations))
+    block.maps.append(f"map {wname} {{ type mark : mark; {_elements(weights)}}}")
+    block.maps.append(f"map {mname} {{ typeof numgen inc mod {size} : verdict; {_elements(goto)}}}")
+
+
+def _elements(text: str) -> str:
+    return f"elements = {{ {text} }}; " if text else ""
+
+
+def _match(key: ServiceKey) -> str:
+    ip = "ip" if key.family == 4 else "ip6"
+    if key.fwmark:
+        return f"meta nfproto ipv{key.family} meta mark {key.fwmark:#x}"
+    proto = key.protocol.lower()
+    port = f" {proto} dport {key.port}" if key.port else f" meta l4proto {proto}"
+    return f"{ip} daddr {key.address}{port}"
+
+
+def _pick(i: int, entry: ServiceEntry, how: Scheduling, env: NftEnv) -> str:
+    size = table_size(len(entry.destinations))
+    if how.counter:
+        return f"numgen inc mod {size} vmap @s{i}m"
+    key = entry.service.key
+    ip = "ip" if key.family == 4 else "ip6"
+    parts = {"saddr": f"{ip} saddr", "daddr": f"{ip} daddr"}
+    if not key.fwmark:
+        parts["sport"] = f"{key.protocol.lower()} sport"
+    on = " . ".join(parts[h] for h in how.hash_on if h in parts)
+    return f"jhash {on} mod {size} seed {env.seed:#x} vmap @s{i}m"
+
+
+def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None:
+    _service_objects(block, i, entry)
+    key = entry.service.key
+    how = scheduling(entry.service, Method.NAT)
+    pick = _pick(i, entry, how, env) if entry.destinations else ""
+    block.rules.append(f'{_match(key)} counter name "s{i}" {pick}'.rstrip())
+    ip = "ip" if key.family == 4 else "ip6"
+    proto = key.protocol.lower() if not key.fwmark else "{ tcp, udp, sctp }"
+    for j, dkey in enumerate(sorted(entry.destinations)):
+        host = f"[{dkey.address}]" if dkey.address.version == 6 else str(dkey.address)
+        to = f"{host}:{dkey.port}" if dkey.port else str(dkey.address)
+        block.chains.append(
+            f'chain s{i}d{j} {{\n\t\tmeta l4proto {proto} counter name "s{i}d{j}" '
+            f"dnat {ip} to {to}\n\t}}"
+        )
+        if not key.fwmark and key.port:
+            _count_dest(block, i, j, key, dkey)
+
+
+def _count_dest(block: _Block, i: int, j: int, key: ServiceKey, dkey: DestKey) -> None:
+    block.objects.append(f"counter s{i}d{j}i {{ }}")
+    block.objects.append(f"counter s{i}d{j}o {{ }}")
+    name = f"{key.protocol.lower()}{key.family}"
+    tuple_ = f"{key.address} . {key.port} . {dkey.address} . {dkey.port or key.port}"
+    block.count_maps.setdefault(name, []).append((tuple_, f"s{i}d{j}"))
+
+
+def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None:
+    _service_objects(block, i, entry)
+    key = entry.service.key
+    ip = "ip" if key.family == 4 else "ip6"
+    how = scheduling(entry.service, Method.DR)
+    pick = _pick(i, entry, how, env) if entry.destinations else ""
+    rule = f'{_match(key)} meta pkttype host counter name "s{i}" {pick}'.rstrip()
+    for dev in _ingress(entry, env):
+        block.ingress.setdefault(dev, []).append(rule)
+    for j, dkey in enumerate(sorted(entry.destinations)):
+        dev = env.routes[dkey.address]
+        block.chains.append(
+            f'chain s{i}d{j} {{\n\t\tcounter name "s{i}d{j}" fwd {ip} to {dkey.address} '
+            f'device "{dev}"\n\t}}'
+        )
+
+
+def _ingress(entry: ServiceEntry, env: NftEnv) -> tuple[str, ...]:
+    if env.ingress_devices:
+        return env.ingress_devices
+    return tuple(
+        sorted({env.routes[k.address] for k in entry.destinations if k.address in env.routes})
+    )
+
+
+def _count_rules(block: _Block) -> list[str]:
+    rules = []
+    for name in sorted(block.count_maps):
+        proto, fam = name[:-1], name[-1]
+        ip = "ip" if fam == "4" else "ip6"
+        orig = f"ct original {ip} daddr . ct original proto-dst"
+        for way, addr, port in (("original", "daddr", "dport"), ("reply", "saddr", "sport")):
+            suffix = "i" if way == "original" else "o"
+            rules.append(
+                f"meta l4proto {proto} ct status dnat ct direction {way} counter name "
+                f"{orig} . {ip} {addr} . {proto} {port} map @c{suffix}{name}"
+            )
+    return rules
+
+
+def _count_maps(block: _Block) -> list[str]:
+    out = []
+    for name, elems in sorted(block.count_maps.items()):
+        ipt = "ipv4_addr" if name.endswith("4") else "ipv6_addr"
+        typ = f"{ipt} . inet_service . {ipt} . inet_service : counter"
+        for suffix in ("i", "o"):
+            text = ", ".join(f'{t} : "{c}{suffix}"' for t, c in elems)
+            out.append(f"map c{suffix}{name} {{ type {typ}; elements = {{ {text} }}; }}")
+    return out
+
+
+def _script(env: NftEnv, inet: _Block, netdev: _Block) -> str:
+    out = [delete_script(env.table)]
+    body = inet.objects + inet.chains + inet.maps + _count_maps(inet)
+    body.append(_base("nat_pre", "type nat hook prerouting priority dstnat", inet.rules))
+    if inet.count_maps:
+        body.append(
+            _base("count_fwd", "type filter hook forward priority filter", _count_rules(inet))
+        )
+    out.append(_table("inet", env.table, body))
+    if netdev.ingress:
+        body = netdev.objects + netdev.chains + netdev.maps
+        for n, (dev, rules) in enumerate(sorted(netdev.ingress.items())):
+            hook = f'type filter hook ingress device "{dev}" priority filter'
+            body.append(_base(f"ingress{n}", hook, rules))
+        out.append(_table("netdev", env.table, body))
+    return "".join(out)
+
+
+def _base(name: str, hook: str, rules: Iterable[str]) -> str:
+    lines = "".join(f"\t\t{r}\n" for r in rules)
+    return f"chain {name} {{\n\t\t{hook}; policy accept;\n{lines}\t}}"
+
+
+def _table(family: str, name: str, body: list[str]) -> str:
+    inner = "".join(f"\t{item}\n" for item in body)
+    return f'table {family} {name} {{\n\tcomment "pykeepalived {family}";\n{inner}}}\n'

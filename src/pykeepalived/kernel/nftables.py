@@ -1,0 +1,158 @@
+"""The nftables data plane: LVS for kernels without IPVS, through the ``nft`` binary.
+
+Rules: thin. The rules are made by ``nft_rules`` (pure) and read back by ``nft_observe``
+(pure); this adapter only runs ``nft -f -`` / ``nft -j list table`` and ``ip -j route get``
+(the interface towards each DR real server) as asyncio subprocesses, with a hard timeout,
+optionally inside a network namespace (``ip netns exec``). Every apply is one nft
+transaction: either the whole new table is in, or the old one stays. A change of weights
+only is done by refilling the maps of the services concerned, not by a table replace.
+python-nftables (libnftables' bindings) is not on PyPI, hence the binary.
+"""
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pykeepalived.errors import KernelError
+from pykeepalived.kernel.dataplane import BackendInfo, OpFailure, ServiceCounters
+from pykeepalived.kernel.nft_observe import objects, parse_counters, parse_table
+from pykeepalived.kernel.nft_rules import (
+    DEFAULT_SEED,
+    TABLE,
+    NftEnv,
+    delete_script,
+    method_of,
+    render,
+    weight_update,
+)
+from pykeepalived.lvs.reconcile import Op
+from pykeepalived.lvs.table import IPAddress, Method, ServiceEntry, ServiceKey, Table
+
+
+class NftablesDataPlane:
+    def __init__(
+        self,
+        *,
+        reason: str = "selected",
+        table: str = TABLE,
+        seed: int = DEFAULT_SEED,
+        ingress_devices: Sequence[str] = (),
+        netns: str | None = None,
+        nft: str = "nft",
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._reason = reason
+        self._table = table
+        self._seed = seed
+        self._ingress = tuple(ingress_devices)
+        self._prefix = ("ip", "netns", "exec", netns) if netns else ()
+        self._nft = nft
+        self._timeout_s = timeout_s
+        self._notes: tuple[str, ...] = ()
+        self._installed: dict[ServiceKey, ServiceEntry] | None = None
+        self.last_apply = ""  # "replace", "elements" or "none": what the last apply did
+
+    @property
+    def info(self) -> BackendInfo:
+        return BackendInfo(name="nftables", reason=self._reason, notes=self._notes)
+
+    async def observe(self) -> Table:
+        return parse_table(objects(await self._list()))
+
+    async def counters(self) -> Mapping[ServiceKey, ServiceCounters]:
+        return parse_counters(objects(await self._list()))
+
+    async def apply(self, ops: Sequence[Op], desired: Table) -> list[OpFailure]:
+        env = NftEnv(
+            table=self._table,
+            seed=self._seed,
+            ingress_devices=self._ingress,
+            routes=await self._routes(desired),
+        )
+        rendered = render(desired, env)
+        error = None
+        update = None
+        if self._installed is not None:
+            update = weight_update(self._installed, rendered.programmed, env)
+        if update == "":
+            self.last_apply = "none"
+        elif update is not None and await self._run_script(update) is None:
+            self.last_apply = "elements"
+        else:
+            error = await self._run_script(rendered.script)
+            self.last_apply = "replace"
+        if error is None:
+            self._installed = rendered.programmed
+            self._notes = rendered.notes
+        else:
+            self._installed = None
+        failures = []
+        for op in ops:
+            why = error or rendered.refused.get(op.service)
+            if why:
+                failures.append(OpFailure(op=op, error=why))
+        return failures
+
+    async def close(self) -> None:
+        """Remove our tables: nothing of ours stays in the ruleset."""
+        self._installed = None
+        error = await self._run_script(delete_script(self._table))
+        if error:
+            raise KernelError(f"nft: removing our tables failed: {error}")
+
+    async def _routes(self, desired: Table) -> dict[IPAddress, str]:
+        wanted = set()
+        for entry in desired.values():
+            try:
+                if method_of(entry) is Method.DR:
+                    wanted |= {k.address for k in entry.destinations}
+            except ValueError:
+                continue
+        routes = {}
+        for address in sorted(wanted, key=str):
+            code, out, _ = await self._exec(("ip", "-j", "route", "get", str(address)), b"")
+            if code == 0:
+                found = json.loads(out or b"[]")
+                if found and "dev" in found[0]:
+                    routes[address] = str(found[0]["dev"])
+        return routes
+
+    async def _list(self) -> list[Mapping[str, Any]]:
+        docs = []
+        for family in ("inet", "netdev"):
+            code, out, err = await self._exec(
+                (self._nft, "-j", "list", "table", family, self._table), b""
+            )
+            if code == 0:
+                docs.append(json.loads(out))
+            elif b"No such file or directory" not in err:
+                raise KernelError(f"nft list table {family} {self._table}: {err.decode().strip()}")
+        return docs
+
+    async def _run_script(self, script: str) -> str | None:
+        code, _, err = await self._exec((self._nft, "-f", "-"), script.encode())
+        if code == 0:
+            return None
+        return f"nft -f failed ({code}): {err.decode(errors='replace').strip()[:2000]}"
+
+    async def _exec(self, argv: Sequence[str], stdin: bytes) -> tuple[int, bytes, bytes]:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._prefix,
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except FileNotFoundError as e:
+            return 127, b"", f"{e.filename}: not installed".encode()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                out, err = await proc.communicate(stdin)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return -1, b"", f"{' '.join(argv)}: timed out after {self._timeout_s} s".encode()
+        assert proc.returncode is not None
+        return proc.returncode, out, err

@@ -1,0 +1,214 @@
+"""nftables rules from an LVS table: pure text, checked without root."""
+
+import re
+from ipaddress import ip_address
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pykeepalived.errors import ConfigError, KernelError
+from pykeepalived.kernel.backend import choose_backend
+from pykeepalived.kernel.nft_meta import (
+    decode_dest,
+    decode_service,
+    encode_dest,
+    encode_service,
+    scheduling,
+)
+from pykeepalived.kernel.nft_rules import NftEnv, delete_script, render, weight_update
+from pykeepalived.lvs.table import (
+    SCHED_FLAGS,
+    SCHEDULERS,
+    Destination,
+    DestKey,
+    IPAddress,
+    Method,
+    Service,
+    ServiceEntry,
+    ServiceKey,
+    Table,
+)
+
+VIP = ip_address("192.168.88.100")
+WEB = [ip_address("192.168.88.10"), ip_address("192.168.88.11")]
+ENV = NftEnv(routes={WEB[0]: "eth1", WEB[1]: "eth1"})
+
+
+def seed(
+    method: Method, scheduler: str = "wrr", weights: tuple[int, ...] = (1, 1), port: int = 80
+) -> Table:
+    key = ServiceKey(family=4, protocol="TCP", address=VIP, port=port)
+    dests = [
+        Destination(key=DestKey(address=a, port=port), weight=w, method=method)
+        for a, w in zip(WEB, weights, strict=False)
+    ]
+    entry = ServiceEntry(
+        service=Service(key=key, scheduler=scheduler), destinations={d.key: d for d in dests}
+    )
+    return {key: entry}
+
+
+def slots(script: str, service: int = 0) -> list[str]:
+    match = re.search(rf"map s{service}m {{[^{{]*elements = {{ ([^}}]*) }}", script)
+    assert match, script
+    return re.findall(rf"goto s{service}d(\d+)", match[1])
+
+
+def test_dr_rule_is_the_hand_checked_form() -> None:
+    script = render(seed(Method.DR), ENV).script
+    assert (
+        'ip daddr 192.168.88.100 tcp dport 80 meta pkttype host counter name "s0" '
+        "jhash ip saddr . tcp sport mod 251 seed 0x706b6c76 vmap @s0m"
+    ) in script
+    assert 'fwd ip to 192.168.88.10 device "eth1"' in script
+    assert 'hook ingress device "eth1"' in script
+    assert "table netdev pykeepalived {" in script
+
+
+def test_nat_rr_counts_over_interleaved_slots() -> None:
+    script = render(seed(Method.NAT, "rr"), ENV).script
+    assert "numgen inc mod 251 vmap @s0m" in script
+    assert "dnat ip to 192.168.88.11:80" in script
+    assert slots(script)[:4] == ["0", "1", "0", "1"]
+    assert "table netdev pykeepalived {" not in script  # no DR: no netdev table
+
+
+def test_weights_become_slot_counts() -> None:
+    got = slots(render(seed(Method.DR, weights=(3, 1)), ENV).script)
+    assert len(got) == 251
+    assert got.count("0") == 188
+
+
+def test_weight_zero_gets_no_slot_but_stays_in_the_table() -> None:
+    script = render(seed(Method.NAT, weights=(1, 0)), ENV).script
+    assert set(slots(script)) == {"0"}
+    assert "dnat ip to 192.168.88.11:80" in script
+    assert "map s0w { type mark : mark; elements = { 0 : 1, 1 : 0 }; }" in script
+
+
+def test_script_only_names_our_tables() -> None:
+    script = render(seed(Method.DR), ENV).script
+    tables = set(re.findall(r"table (\w+) (\w+)", script))
+    assert tables == {("inet", "pykeepalived"), ("netdev", "pykeepalived")}
+    assert script.startswith(delete_script())
+
+
+def test_unsupported_services_are_refused_with_a_reason() -> None:
+    tun = seed(Method.TUN)
+    no_route = seed(Method.DR)
+    rendered = render({**tun}, NftEnv())
+    assert "TUN" in next(iter(rendered.refused.values()))
+    rendered = render(no_route, NftEnv())
+    assert "no route" in next(iter(rendered.refused.values()))
+    assert rendered.programmed == {}
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "done_as"),
+    [("wlc", "wrr"), ("lc", "wrr"), ("sed", "wrr"), ("lblc", "dh"), ("ovf", "fo")],
+)
+def test_connection_count_schedulers_are_named_in_a_note(scheduler: str, done_as: str) -> None:
+    rendered = render(seed(Method.NAT, scheduler), ENV)
+    assert len(rendered.notes) == 1
+    assert f"{scheduler} is done as {done_as}" in rendered.notes[0]
+    assert "192.168.88.100:80" in rendered.notes[0]
+
+
+def test_stateless_schedulers_have_no_note_in_nat() -> None:
+    for scheduler in ("rr", "wrr", "sh", "mh", "dh", "fo"):
+        assert render(seed(Method.NAT, scheduler), ENV).notes == ()
+
+
+def test_every_scheduler_has_a_plan_in_both_methods() -> None:
+    for scheduler in sorted(SCHEDULERS):
+        for method in (Method.NAT, Method.DR):
+            how = scheduling(Service(key=next(iter(seed(method))), scheduler=scheduler), method)
+            assert how.counter == (method is Method.NAT and how.done_as in ("rr", "wrr"))
+            if method is Method.DR:
+                assert how.hash_on
+
+
+def test_dr_never_uses_a_counter() -> None:
+    rendered = render(seed(Method.DR, "rr"), ENV)
+    assert "numgen" not in rendered.script.replace("typeof numgen", "")
+    assert "source address and port" in rendered.notes[0]
+
+
+def test_fo_gives_every_slot_to_the_highest_weight() -> None:
+    assert set(slots(render(seed(Method.NAT, "fo", (1, 5)), ENV).script)) == {"1"}
+
+
+def test_weight_change_is_an_element_update() -> None:
+    old, new = seed(Method.DR, weights=(1, 1)), seed(Method.DR, weights=(1, 0))
+    update = weight_update(old, new, ENV)
+    assert update is not None
+    assert "flush map netdev pykeepalived s0m" in update
+    assert "add element netdev pykeepalived s0w { 0 : 1, 1 : 0 }" in update
+    assert "goto s0d1" not in update
+    assert weight_update(new, new, ENV) == ""
+
+
+def test_anything_but_weights_needs_a_replace() -> None:
+    one = seed(Method.NAT, weights=(1,))
+    assert weight_update(seed(Method.NAT), one, ENV) is None
+    assert weight_update(seed(Method.NAT), seed(Method.NAT, "sh"), ENV) is None
+    assert weight_update(seed(Method.NAT), seed(Method.DR), ENV) is None
+
+
+addresses = st.ip_addresses()
+
+
+@given(
+    address=addresses,
+    port=st.integers(0, 65535),
+    scheduler=st.sampled_from(sorted(SCHEDULERS)),
+    flags=st.frozensets(st.sampled_from(sorted(SCHED_FLAGS))),
+    timeout=st.none() | st.integers(1, 2**31),
+    one_packet=st.booleans(),
+)
+def test_service_comment_round_trips(
+    address: IPAddress,
+    port: int,
+    scheduler: str,
+    flags: frozenset[str],
+    timeout: int | None,
+    one_packet: bool,
+) -> None:
+    key = ServiceKey(family=address.version, protocol="UDP", address=address, port=port)
+    service = Service(
+        key=key,
+        scheduler=scheduler,
+        flags=flags,
+        persistence_timeout=timeout,
+        one_packet=one_packet,
+    )
+    assert decode_service(encode_service(service)) == service
+    fwm = Service(key=ServiceKey(family=6, fwmark=port + 1), scheduler=scheduler)
+    assert decode_service(encode_service(fwm)) == fwm
+
+
+@given(address=addresses, port=st.integers(0, 65535), weight=st.integers(0, 65535))
+def test_dest_comment_round_trips(address: IPAddress, port: int, weight: int) -> None:
+    dest = Destination(
+        key=DestKey(address=address, port=port),
+        weight=weight,
+        method=Method.DR,
+        upper_threshold=7,
+    )
+    assert decode_dest(encode_dest(dest), weight) == dest
+
+
+def test_choose_backend() -> None:
+    assert choose_backend(None, ipvs_present=True).name == "ipvs"
+    auto = choose_backend("auto", ipvs_present=False)
+    assert auto.name == "nftables"
+    assert "no IPVS" in auto.reason
+    assert (
+        choose_backend("nftables", ipvs_present=True).reason
+        == "requested (the kernel has IPVS too)"
+    )
+    with pytest.raises(KernelError, match="no IPVS"):
+        choose_backend("ipvs", ipvs_present=False)
+    with pytest.raises(ConfigError, match="unknown LVS backend"):
+        choose_backend("iptables", ipvs_present=True)
