@@ -1,7 +1,9 @@
 """Sync groups on a simulated LAN: members move together (keepalived vrrp_sync_group)."""
 
+from collections.abc import Iterator
+
 import pytest
-from vrrp_harness import Host, Lan, params
+from vrrp_harness import LANS, Host, Lan, assert_never_two_masters_longer_than_an_interval, params
 
 from pykeepalived.vrrp.events import StateChanged
 from pykeepalived.vrrp.group import SyncGroup
@@ -9,6 +11,14 @@ from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.states import State
 
 A, B = "10.0.0.1", "10.0.0.2"
+
+
+@pytest.fixture(autouse=True)
+def _never_two_masters() -> Iterator[None]:
+    """Every scenario here, whatever it asserts, keeps the timeline invariant."""
+    LANS.clear()
+    yield
+    assert_never_two_masters_longer_than_an_interval()
 
 
 def grouped_host(ip: str, prio_1: int, prio_2: int | None = None, **kw: object) -> Host:

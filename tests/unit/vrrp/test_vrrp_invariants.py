@@ -81,14 +81,14 @@ def apply(lan: Lan, configs: list[InstanceParams], op: Op) -> None:
     elif op.kind == "prio" and alive:
         lan.track(name, verdict(cfg.priority, [Effect(delta=int(op.value))]))
     elif op.kind == "cut" and op.other < len(configs) and op.other != op.host:
-        lan.cut.add(frozenset((name, str(configs[op.other].primary_ip))))
+        lan.partition(name, str(configs[op.other].primary_ip))
     elif op.kind == "heal":
-        lan.cut.clear()
+        lan.heal()
 
 
 def settle(lan: Lan, configs: list[InstanceParams]) -> None:
     """Heal everything, lift faults, let preempt_delay and Master_Down run out."""
-    lan.cut.clear()
+    lan.heal()
     for cfg in configs:
         if lan.hosts[str(cfg.primary_ip)].alive:
             lan.fault(str(cfg.primary_ip), False)
@@ -198,7 +198,7 @@ def test_sync_groups_move_together_and_elect_one_master(
     lan.start()
     for op in sequence:
         apply_grouped(lan, configs, op)
-    lan.cut.clear()
+    lan.heal()
     for cfg in configs:
         if lan.hosts[str(cfg.primary_ip)].alive:
             for member in ("VI_1", "VI_2"):

@@ -1,7 +1,9 @@
 """Tracking rules (keepalived 2.2.7) and their effect on a running pair of routers."""
 
+from collections.abc import Iterator
+
 import pytest
-from vrrp_harness import Lan, params
+from vrrp_harness import LANS, Lan, assert_never_two_masters_longer_than_an_interval, params
 
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.states import State
@@ -19,6 +21,14 @@ from pykeepalived.vrrp.tracking import (
 )
 
 A, B = "10.0.0.1", "10.0.0.2"
+
+
+@pytest.fixture(autouse=True)
+def _never_two_masters() -> Iterator[None]:
+    """Every scenario here, whatever it asserts, keeps the timeline invariant."""
+    LANS.clear()
+    yield
+    assert_never_two_masters_longer_than_an_interval()
 
 
 def script(weight: int = 0, reverse: bool = False) -> Track:

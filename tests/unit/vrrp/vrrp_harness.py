@@ -117,6 +117,22 @@ def _tag(inst: Instance, actions: list[Action]) -> list[Tagged]:
     return [Tagged(source=inst.name, action=a) for a in actions]
 
 
+# Every Lan built during a test, so a fixture can check the whole timeline afterwards.
+LANS: list[Lan] = []
+
+
+def assert_never_two_masters_longer_than_an_interval() -> None:
+    """The timeline invariant: without a partition, two live masters of one VRID never coexist
+    for longer than one advert interval."""
+    for lan in LANS:
+        if lan.allow_split_brain:
+            continue
+        for vrid in lan.vrids():
+            longest = lan.split_brain_s(vrid)
+            assert longest <= lan.advert_int_s(vrid), f"VRID {vrid}: two masters for {longest}s"
+    LANS.clear()
+
+
 @dataclass(frozen=True)
 class Record:
     time: float
@@ -134,10 +150,14 @@ class Lan:
     clock: FakeClock = field(default_factory=lambda: FakeClock(start=1000.0))
     records: list[Record] = field(default_factory=list)
     cut: set[frozenset[str]] = field(default_factory=set)
+    allow_split_brain: bool = False
     _queue: list[tuple[float, int, str, AdvertReceived]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _dual: dict[int, float | None] = field(default_factory=dict)
     longest_dual_s: dict[int, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        LANS.append(self)
 
     @classmethod
     def of(cls, *instances: Instance, delay_s: float = 0.001) -> Lan:
@@ -212,8 +232,7 @@ class Lan:
             heapq.heappush(self._queue, entry)
 
     def _check_dual_masters(self) -> None:
-        vrids = {i.params.virtual_router_id for h in self.hosts.values() for i in h.instances}
-        for vrid in vrids:
+        for vrid in self.vrids():
             dual = len(self.masters(vrid)) > 1
             since = self._dual.get(vrid)
             if dual and since is None:
@@ -281,6 +300,25 @@ class Lan:
     def fault(self, host: str, on: bool, name: str = "VI_1") -> None:
         h = self.hosts[host]
         self._apply(h, h.fault(name, on, self.now))
+
+    def partition(self, a: str, b: str) -> None:
+        """Cut the wire between ``a`` and ``b``: both may be master until :meth:`heal`."""
+        self.allow_split_brain = True
+        self.cut.add(frozenset((a, b)))
+
+    def heal(self) -> None:
+        self.cut.clear()
+
+    def vrids(self) -> set[int]:
+        return {i.params.virtual_router_id for h in self.hosts.values() for i in h.instances}
+
+    def advert_int_s(self, vrid: int) -> float:
+        return min(
+            i.params.advert_int_s
+            for h in self.hosts.values()
+            for i in h.instances
+            if i.params.virtual_router_id == vrid
+        )
 
     def kill(self, host: str) -> None:
         """The host dies silently: no priority 0, no more adverts, nothing delivered to it."""
