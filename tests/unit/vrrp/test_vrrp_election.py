@@ -273,3 +273,14 @@ def test_reloading_the_master_with_a_new_priority_does_not_flap() -> None:
     assert lan.masters() == {A}
     assert [s for _, _, s in lan.transitions()] == [State.MASTER]
     assert lan.split_brain_s() == 0
+
+
+def test_ipv6_v3_equal_priority_the_higher_address_wins() -> None:
+    lan = Lan.of(node("fe80::1", 100, version=3), node("fe80::2", 100, version=3), delay_s=DELAY)
+    lan.start()
+    lan.run(10)
+    assert lan.masters() == {"fe80::2"}
+    assert (
+        "(VI_1) Master received advert from fe80::2 with same priority 100"
+        " but higher IP address than ours" in lan.logs("fe80::1")
+    )

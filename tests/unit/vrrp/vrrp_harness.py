@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import ip_address
 
 from pykeepalived.clock import FakeClock
 from pykeepalived.vrrp.events import (
@@ -31,7 +31,7 @@ from pykeepalived.vrrp.tracking import Verdict, apply_verdict
 
 def params(**kw: object) -> InstanceParams:
     """InstanceParams with test defaults: VI_1, VRID 51, v2, 1 s, the address passed as ``ip``."""
-    ip = IPv4Address(str(kw.pop("ip", "10.0.0.1")))
+    ip = ip_address(str(kw.pop("ip", "10.0.0.1")))
     fields: dict[str, object] = {"name": "VI_1", "virtual_router_id": 51, "primary_ip": ip}
     fields.update(kw)
     return InstanceParams(**fields)  # type: ignore[arg-type]
