@@ -1,8 +1,9 @@
 """The whole configuration: the top-level blocks of keepalived.conf.
 
-Rules: ``KeepalivedConfig`` is what the loader returns and every other layer reads. Blocks that
-pykeepalived does not act on yet (``bfd_instance``, ``garp_group``, ``vrrp_track_process``, ...)
-are accepted and kept verbatim as ``RawBlock`` so real configs load unchanged.
+Rules: ``KeepalivedConfig`` is what the loader returns and every other layer reads. Top-level
+keywords that only tune keepalived's own processes or namespaces (``net_namespace``,
+``linkbeat_interfaces``, ``child_wait_time``, ...) are accepted and kept verbatim as
+``RawBlock`` so real configs load unchanged; pykeepalived does not act on them.
 """
 
 from dataclasses import dataclass
@@ -17,20 +18,27 @@ from pykeepalived.config.model_lvs import (
     virtual_server,
     virtual_server_group,
 )
+from pykeepalived.config.model_track import (
+    BfdInstance,
+    GarpGroup,
+    TrackGroup,
+    VrrpTrackProcess,
+    bfd_instance,
+    garp_group,
+    track_group,
+    vrrp_track_process,
+)
 from pykeepalived.config.model_vrrp import (
-    RouteSpec,
-    VirtualIp,
     VrrpInstance,
     VrrpScript,
     VrrpSyncGroup,
     VrrpTrackFile,
-    route_line,
-    virtual_ip_line,
     vrrp_instance,
     vrrp_script,
     vrrp_sync_group,
     vrrp_track_file,
 )
+from pykeepalived.config.model_vrrp_items import RouteSpec, VirtualIp, route_line, virtual_ip_line
 from pykeepalived.config.tree import Statement
 from pykeepalived.config.values import block, lines
 
@@ -74,13 +82,17 @@ class KeepalivedConfig:
     )
     virtual_server: tuple[VirtualServer, ...] = kw((), virtual_server, repeat=True)
     SSL: SslContext | None = kw(None, block(SslContext))
-    vrrp_track_process: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
-    bfd_instance: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
-    garp_group: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    vrrp_track_process: tuple[VrrpTrackProcess, ...] = kw((), vrrp_track_process, repeat=True)
+    bfd_instance: tuple[BfdInstance, ...] = kw((), bfd_instance, repeat=True)
+    garp_group: tuple[GarpGroup, ...] = kw((), garp_group, repeat=True)
+    track_group: tuple[TrackGroup, ...] = kw((), track_group, repeat=True)
     linkbeat_interfaces: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     interface_up_down_delays: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     net_namespace: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     net_namespace_ipvs: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     instance: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     use_pid_dir: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    linkbeat_use_polling: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    namespace_with_ipsets: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    child_wait_time: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     where: Where = where_field()

@@ -15,6 +15,7 @@ from pykeepalived.config.values import (
     IPAddress,
     address,
     block,
+    choice,
     flag,
     integer,
     no_block,
@@ -26,6 +27,7 @@ from pykeepalived.config.values import (
 )
 
 PORT = (1, 65535)
+HTTP_PROTOCOLS = {"1.0": "1.0", "1.0C": "1.0C", "1.0c": "1.0C", "1.1": "1.1"}
 
 
 def _bool_or_flag() -> Parse:
@@ -76,7 +78,7 @@ class Url:
     BLOCK_NAME: ClassVar[str] = "url"
     path: str | None = kw(None, word())
     digest: str | None = kw(None, word())
-    status_code: tuple[StatusRange, ...] | None = kw(None, _status_codes())
+    status_code: tuple[StatusRange, ...] = kw((StatusRange(low=200, high=299),), _status_codes())
     virtualhost: str | None = kw(None, word())
     regex: str | None = kw(None, word())
     regex_no_match: bool = kw(False, flag())
@@ -112,7 +114,7 @@ class HttpGet(CheckerCommon):
     BLOCK_NAME: ClassVar[str] = "HTTP_GET"
     KIND: ClassVar[str] = "HTTP_GET"
     url: tuple[Url, ...] = kw((), block(Url), repeat=True)
-    http_protocol: str | None = kw(None, word())
+    http_protocol: str = kw("1.0", choice(HTTP_PROTOCOLS, what="http_protocol", fold_case=False))
     fast_recovery: bool = kw(False, _bool_or_flag())
     virtualhost: str | None = kw(None, word())
     enable_sni: bool = kw(False, flag())
@@ -220,7 +222,7 @@ class FileCheck:
     KIND: ClassVar[str] = "FILE_CHECK"
     track_file: str | None = kw(None, word())
     dynamic: bool = kw(False, flag())
-    weight: tuple[int, bool] = kw((1, False), _file_weight())
+    weight: tuple[int, bool] | None = kw(None, _file_weight())
     where: Where = where_field()
 
 
@@ -229,7 +231,7 @@ class BfdCheck:
     BLOCK_NAME: ClassVar[str] = "BFD_CHECK"
     KIND: ClassVar[str] = "BFD_CHECK"
     name: str | None = kw(None, word())
-    weight: int | None = kw(None, integer(-253, 253))
+    alpha: bool | None = kw(None, _bool_or_flag())
     where: Where = where_field()
 
 

@@ -104,3 +104,39 @@ def weight_reverse(lo: int, hi: int) -> Parse:
         return SetFields(weight=to_int(st.args[0], lo, hi), weight_reverse=reverse)
 
     return parse
+
+
+def deprecated_word(message: str) -> Parse:
+    """A keyword keepalived still reads but deprecates: its one word, with a warning."""
+
+    def parse(st: Statement, ctx: Context) -> str:
+        no_block(st)
+        if not st.args:
+            raise BadValue(st.keyword, f"'{st.name}' needs a value", "missing")
+        warn_extra(st, ctx, 1)
+        ctx.diags.warning(st.location, message, "deprecated")
+        return st.args[0].text
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InitFile:
+    """``init_file [VALUE] [overwrite]``: create the tracked file with VALUE (default 0)."""
+
+    value: int = 0
+    overwrite: bool = False
+
+
+def init_file() -> Parse:
+    def parse(st: Statement, ctx: Context) -> InitFile:
+        no_block(st)
+        value, overwrite = 0, False
+        for token in st.args:
+            if token.text == "overwrite":
+                overwrite = True
+            else:
+                value = to_int(token, -(1 << 31), (1 << 31) - 1)
+        return InitFile(value=value, overwrite=overwrite)
+
+    return parse

@@ -6,6 +6,7 @@ accepted and kept verbatim in ``other`` so real configs load unchanged; pykeepal
 on them (``--dump-config`` shows them, and their list is ``LOOSE_KEYWORDS``).
 """
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -55,17 +56,20 @@ def _bool_or_flag() -> Parse:
     return parse
 
 
+SYNC_GROUP = ipaddress.IPv4Address("224.0.0.81")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LvsSyncDaemon:
     """``lvs_sync_daemon <INTERFACE> <VRRP_INSTANCE> [id <0-255>] [maxlen N] [port N] ...``."""
 
     interface: str
     vrrp_instance: str | None = None
-    id: int = 0
+    id: int | None = None  # not given: the instance's virtual_router_id, or 0
     maxlen: int | None = None
-    port: int | None = None
+    port: int = 8848
     ttl: int | None = None
-    group: IPAddress | None = None
+    group: IPAddress = SYNC_GROUP
 
 
 def _lvs_sync_daemon() -> Parse:
@@ -75,18 +79,21 @@ def _lvs_sync_daemon() -> Parse:
             raise BadValue(st.keyword, "'lvs_sync_daemon' needs an interface", "missing")
         fields: dict[str, Any] = {"interface": st.args[0].text}
         rest = list(st.args[1:])
-        if rest and rest[0].text not in ("id", "maxlen", "port", "ttl", "group"):
+        if len(rest) > 1 and rest[0].text == "inst":
+            rest.pop(0)
+            fields["vrrp_instance"] = rest.pop(0).text
+        elif rest and rest[0].text not in ("id", "maxlen", "port", "ttl", "group"):
             fields["vrrp_instance"] = rest.pop(0).text
         while rest:
             option = rest.pop(0)
             if option.text not in ("id", "maxlen", "port", "ttl", "group") or not rest:
                 raise BadValue(option, f"unexpected '{option.text}' in lvs_sync_daemon")
             value = rest.pop(0)
-            limits = {"id": 255, "maxlen": 65507, "port": 65535, "ttl": 255}
+            limits = {"id": (0, 255), "maxlen": (1, 65507), "port": (1, 65535), "ttl": (1, 255)}
             if option.text == "group":
                 fields["group"] = to_address(value)
             else:
-                fields[option.text] = to_int(value, 0, limits[option.text])
+                fields[option.text] = to_int(value, *limits[option.text])
         return LvsSyncDaemon(**fields)
 
     return parse
@@ -209,6 +216,12 @@ class GlobalDefs:
             "checker_log_all_failures",
             "vrrp_track_process_use_polling",
             "use_pid_dir",
+            "lvs_process_name",
+            "vrrp_rlimit_rtime",
+            "checker_rlimit_rtime",
+            "bfd_rlimit_rtime",
+            "enable_snmp_keepalived",
+            "vrrp_vmac_garp_intvl",
         ]
     )
     router_id: str | None = kw(None, word(), aliases=("lvs_id",))
@@ -220,8 +233,8 @@ class GlobalDefs:
     smtp_alert: bool = kw(False, _bool_or_flag())
     startup_script: Script | None = kw(None, script())
     shutdown_script: Script | None = kw(None, script())
-    vrrp_mcast_group4: IPAddress | None = kw(None, address())
-    vrrp_mcast_group6: IPAddress | None = kw(None, address())
+    vrrp_mcast_group4: IPAddress = kw(ipaddress.IPv4Address("224.0.0.18"), address())
+    vrrp_mcast_group6: IPAddress = kw(ipaddress.IPv6Address("ff02::12"), address())
     lvs_sync_daemon: LvsSyncDaemon | None = kw(None, _lvs_sync_daemon())
     lvs_timeouts: LvsTimeouts | None = kw(None, _lvs_timeouts())
     lvs_flush: bool = kw(False, flag())

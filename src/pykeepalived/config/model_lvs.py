@@ -5,6 +5,7 @@ Rules: frozen dataclasses, field names are keepalived's keywords (current names;
 keepalived's. Timers a real server or checker may override are ``None`` there ("inherit").
 """
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -44,10 +45,7 @@ from pykeepalived.config.values import (
     word,
 )
 
-SCHEDULERS = {
-    name: name
-    for name in "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos".split()
-}
+SCHEDULERS = {name: name for name in "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos".split()}
 METHODS = {"NAT": "NAT", "DR": "DR", "TUN": "TUN", "MASQ": "NAT", "GATE": "DR", "IPIP": "TUN"}
 PROTOCOLS = {"TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP"}
 TUNNEL_TYPES = ("ipip", "gue", "gre")
@@ -151,6 +149,7 @@ class RealServer:
     BLOCK_NAME: ClassVar[str] = "real_server"
     ip: IPAddress
     port: int | None = None
+    # Not given: the virtual_server's ``weight`` (default 1), filled in by ``virtual_server``.
     weight: int = kw(1, integer(0, 65535))
     lvs_method: LvsMethod | None = kw(None, parse_lvs_method(), aliases=("lb_kind",))
     notify_up: Script | None = kw(None, script())
@@ -226,6 +225,7 @@ class VirtualServer:
     fwmark: int | None = None
     group: str | None = None
     lvs_sched: str = kw("wlc", choice(SCHEDULERS, what="scheduler"), aliases=("lb_algo",))
+    hashed: bool = kw(False, flag())
     flag_1: bool = kw(False, flag(), aliases=("flag-1",))
     flag_2: bool = kw(False, flag(), aliases=("flag-2",))
     flag_3: bool = kw(False, flag(), aliases=("flag-3",))
@@ -247,6 +247,7 @@ class VirtualServer:
     omega: bool = kw(False, _bool_or_flag())
     quorum: int = kw(1, integer(0, (1 << 31) - 1))
     hysteresis: int = kw(0, integer(0, (1 << 31) - 1))
+    weight: int = kw(1, integer(1, 65535))
     quorum_up: Script | None = kw(None, script())
     quorum_down: Script | None = kw(None, script())
     ip_family: str | None = kw(None, choice({"inet": "inet", "inet6": "inet6"}, what="family"))
@@ -362,4 +363,16 @@ class SslContext:
     where: Where = where_field()
 
 
-virtual_server = block(VirtualServer, _virtual_server_header)
+_virtual_server_block = block(VirtualServer, _virtual_server_header)
+
+
+def virtual_server(st: Statement, ctx: Context) -> VirtualServer:
+    """A virtual_server block; a real server without ``weight`` takes the service's ``weight``."""
+    vs: VirtualServer = _virtual_server_block(st, ctx)
+    if all("weight" in rs.where.keywords for rs in vs.real_server):
+        return vs
+    servers = tuple(
+        rs if "weight" in rs.where.keywords else dataclasses.replace(rs, weight=vs.weight)
+        for rs in vs.real_server
+    )
+    return dataclasses.replace(vs, real_server=servers)

@@ -7,16 +7,34 @@ checked in ``checks``, not here.
 """
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pykeepalived.config.diagnostics import Location
-from pykeepalived.config.grammar import BadValue, Context, Parse, Where, kw, where_field
-from pykeepalived.config.lexer import Token
-from pykeepalived.config.model_common import Script, Tracked, script, tracked, weight_reverse
+from pykeepalived.config.grammar import Context, Parse, Where, kw, where_field
+from pykeepalived.config.model_common import (
+    InitFile,
+    Script,
+    Tracked,
+    deprecated_word,
+    init_file,
+    script,
+    tracked,
+    weight_reverse,
+)
+from pykeepalived.config.model_vrrp_items import (
+    GarpExtraIf,
+    Member,
+    RouteSpec,
+    UnicastPeer,
+    VirtualIp,
+    garp_extra_if,
+    members,
+    route_line,
+    unicast_peer_line,
+    virtual_ip_line,
+)
 from pykeepalived.config.tree import Statement
 from pykeepalived.config.values import (
     IPAddress,
-    IPInterface,
     address,
     block,
     choice,
@@ -27,18 +45,13 @@ from pykeepalived.config.values import (
     no_block,
     number,
     optional_word,
-    pick,
-    to_address,
     to_bool,
-    to_int,
-    to_interface,
     word,
     words,
 )
 
 STATES = {"MASTER": "MASTER", "BACKUP": "BACKUP"}
 AUTH_TYPES = {"PASS": "PASS", "AH": "AH"}
-SCOPES = {"global": "global", "site": "site", "link": "link", "host": "host", "nowhere": "nowhere"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,7 +77,7 @@ class VrrpTrackFile:
     file: str | None = kw(None, optional_word())
     weight: int = kw(1, weight_reverse(-254, 254), max_args=2)
     weight_reverse: bool = False
-    init_file: tuple[str, ...] | None = kw(None, words())
+    init_file: InitFile | None = kw(None, init_file())
     where: Where = where_field()
 
 
@@ -74,116 +87,6 @@ class Authentication:
     auth_type: str = kw("PASS", choice(AUTH_TYPES, what="auth_type"), max_args=1)
     auth_pass: str | None = kw(None, word(), max_args=1)
     where: Where = where_field()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualIp:
-    """One ``virtual_ipaddress`` line: ``<IP>[/<MASK>] [brd X] [dev X] [scope X] [label X] ...``."""
-
-    address: IPInterface
-    brd: IPAddress | None = None
-    dev: str | None = None
-    scope: str | None = None
-    label: str | None = None
-    peer: IPInterface | None = None
-    use_vmac: bool = False
-    home: bool = False
-    nodad: bool = False
-    mngtmpaddr: bool = False
-    noprefixroute: bool = False
-    autojoin: bool = False
-    no_track: bool = False
-    preferred_lft: str | None = None
-    track_group: str | None = None
-    location: Location | None = None
-
-
-_VIP_FLAGS = {
-    "use_vmac": "use_vmac",
-    "home": "home",
-    "-nodad": "nodad",
-    "nodad": "nodad",
-    "mngtmpaddr": "mngtmpaddr",
-    "noprefixroute": "noprefixroute",
-    "autojoin": "autojoin",
-    "no_track": "no_track",
-}
-
-
-def virtual_ip_line(st: Statement, ctx: Context) -> VirtualIp:
-    no_block(st)
-    fields: dict[str, Any] = {"address": to_interface(st.keyword), "location": st.location}
-    rest = list(st.args)
-    while rest:
-        token = rest.pop(0)
-        name = token.text
-        if name in _VIP_FLAGS:
-            fields[_VIP_FLAGS[name]] = True
-            continue
-        if name not in (
-            "brd",
-            "broadcast",
-            "dev",
-            "scope",
-            "label",
-            "peer",
-            "preferred_lft",
-            "track_group",
-        ):
-            raise BadValue(token, f"unknown virtual_ipaddress option '{name}'", "syntax")
-        if not rest:
-            raise BadValue(token, f"'{name}' needs a value", "missing")
-        value = rest.pop(0)
-        fields.update(_vip_option(name, value, ctx))
-    return VirtualIp(**fields)
-
-
-def _vip_option(name: str, value: Token, ctx: Context) -> dict[str, Any]:
-    if name in ("brd", "broadcast"):
-        return {"brd": to_address(value)}
-    if name == "scope":
-        return {"scope": pick(value, SCOPES, what="scope", ctx=ctx)}
-    if name == "peer":
-        return {"peer": to_interface(value)}
-    return {name: value.text}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnicastPeer:
-    address: IPAddress
-    min_ttl: int | None = None
-    max_ttl: int | None = None
-    location: Location | None = None
-
-
-def unicast_peer_line(st: Statement, ctx: Context) -> UnicastPeer:
-    no_block(st)
-    fields: dict[str, Any] = {"address": to_address(st.keyword), "location": st.location}
-    rest = list(st.args)
-    while rest:
-        token = rest.pop(0)
-        if token.text not in ("min_ttl", "max_ttl") or not rest:
-            raise BadValue(token, f"unexpected '{token.text}' (expected min_ttl N or max_ttl N)")
-        fields[token.text] = to_int(rest.pop(0), 0, 255)
-    return UnicastPeer(**fields)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RouteSpec:
-    """A virtual_routes / virtual_rules / static_routes line, kept as words: ``ip route`` syntax."""
-
-    words: tuple[str, ...]
-    no_track: bool = False
-    location: Location | None = None
-
-
-def route_line(st: Statement, ctx: Context) -> RouteSpec:
-    no_block(st)
-    tokens = [st.keyword.text, *(t.text for t in st.args)]
-    no_track = "no_track" in tokens
-    return RouteSpec(
-        words=tuple(t for t in tokens if t != "no_track"), no_track=no_track, location=st.location
-    )
 
 
 def _use_vmac() -> Parse:
@@ -238,9 +141,7 @@ class VrrpInstance:
     garp_lower_prio_repeat: int | None = kw(None, integer(0, 1 << 20), max_args=1)
     garp_master_refresh: int | None = kw(None, integer(0, 1 << 20), max_args=1)
     garp_master_refresh_repeat: int | None = kw(None, integer(1, 1 << 20), max_args=1)
-    garp_interval: float | None = kw(None, number(0, 1000))
-    gna_interval: float | None = kw(None, number(0, 1000))
-    garp_extra_if: tuple[str, ...] | None = kw(None, words())
+    garp_extra_if: GarpExtraIf | None = kw(None, garp_extra_if(), deprecated=("vmac_garp_intvl",))
     down_timer_adverts: int | None = kw(None, integer(1, 100))
     lower_prio_no_advert: bool | None = kw(None, _bool_flag())
     higher_prio_send_advert: bool | None = kw(None, _bool_flag())
@@ -272,6 +173,13 @@ class VrrpInstance:
     smtp_alert: bool | None = kw(None, _bool_flag())
     kernel_rx_buf_size: int | None = kw(None, integer(0, 1 << 31))
     linkbeat_use_polling: bool = kw(False, flag())
+    lvs_sync_daemon_interface: str | None = kw(
+        None,
+        deprecated_word(
+            "'lvs_sync_daemon_interface' in a vrrp_instance is deprecated; use "
+            "'lvs_sync_daemon <INTERFACE> <VRRP_INSTANCE>' in global_defs"
+        ),
+    )
     where: Where = where_field()
 
     @property
@@ -287,25 +195,10 @@ class VrrpInstance:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Member:
-    """A name on a line of its own, e.g. a ``vrrp_sync_group`` member instance."""
-
-    name: str
-    location: Location | None = None
-
-
-def member_line(st: Statement, ctx: Context) -> Member:
-    no_block(st)
-    if st.args:
-        raise BadValue(st.args[0], f"one name per line expected, got '{st.args[0].text}'")
-    return Member(name=st.keyword.text, location=st.location)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class VrrpSyncGroup:
     BLOCK_NAME: ClassVar[str] = "vrrp_sync_group"
     name: str
-    group: tuple[Member, ...] = kw((), lines(member_line))
+    group: tuple[Member, ...] = kw((), members())
     track_interface: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))
     track_script: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))
     track_file: tuple[Tracked, ...] = kw((), lines(tracked(-254, 254)))
@@ -317,8 +210,8 @@ class VrrpSyncGroup:
     notify_stop: Script | None = kw(None, script())
     notify: Script | None = kw(None, script())
     smtp_alert: bool | None = kw(None, _bool_flag())
-    global_tracking: bool = kw(False, flag())
-    sync_group_tracking_weight: bool = kw(False, flag())
+    notify_priority_changes: bool = kw(False, _bool_flag())
+    sync_group_tracking_weight: bool = kw(False, flag(), deprecated=("global_tracking",))
     where: Where = where_field()
 
 

@@ -1,0 +1,178 @@
+"""Line items of the VRRP blocks: addresses, unicast peers, routes/rules, member names.
+
+Rules: each item is a frozen value object built from one line of a block (``virtual_ipaddress``,
+``unicast_peer``, ``virtual_routes``, ``group`` ...) by a converter that raises ``BadValue`` on
+the offending token. Option words are keepalived's (keepalived.conf(5), vrrp_ipaddress.c).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pykeepalived.config.diagnostics import Location
+from pykeepalived.config.grammar import BadValue, Context, Parse
+from pykeepalived.config.lexer import Token
+from pykeepalived.config.tree import Statement
+from pykeepalived.config.values import (
+    IPAddress,
+    IPInterface,
+    no_block,
+    pick,
+    to_address,
+    to_int,
+    to_interface,
+)
+
+SCOPES = {"global": "global", "site": "site", "link": "link", "host": "host", "nowhere": "nowhere"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VirtualIp:
+    """One ``virtual_ipaddress`` line: ``<IP>[/<MASK>] [brd X] [dev X] [scope X] [label X] ...``.
+
+    ``brd`` is an address, or ``+``/``-`` (set the broadcast from the prefix / none), as ``ip``.
+    """
+
+    address: IPInterface
+    brd: IPAddress | str | None = None
+    dev: str | None = None
+    scope: str | None = None
+    label: str | None = None
+    peer: IPInterface | None = None
+    use_vmac: bool = False
+    home: bool = False
+    nodad: bool = False
+    mngtmpaddr: bool = False
+    noprefixroute: bool = False
+    autojoin: bool = False
+    no_track: bool = False
+    preferred_lft: str | None = None
+    track_group: str | None = None
+    location: Location | None = None
+
+
+_VIP_FLAGS = {
+    "use_vmac": "use_vmac",
+    "home": "home",
+    "-nodad": "nodad",
+    "nodad": "nodad",
+    "mngtmpaddr": "mngtmpaddr",
+    "noprefixroute": "noprefixroute",
+    "autojoin": "autojoin",
+    "no_track": "no_track",
+}
+_VIP_OPTIONS = ("brd", "broadcast", "dev", "scope", "label", "peer", "preferred_lft", "track_group")
+
+
+def virtual_ip_line(st: Statement, ctx: Context) -> VirtualIp:
+    no_block(st)
+    fields: dict[str, Any] = {"address": to_interface(st.keyword), "location": st.location}
+    rest = list(st.args)
+    while rest:
+        token = rest.pop(0)
+        name = token.text
+        if name in _VIP_FLAGS:
+            fields[_VIP_FLAGS[name]] = True
+            continue
+        if name not in _VIP_OPTIONS:
+            raise BadValue(token, f"unknown virtual_ipaddress option '{name}'", "syntax")
+        if not rest:
+            raise BadValue(token, f"'{name}' needs a value", "missing")
+        fields.update(_vip_option(name, rest.pop(0), ctx))
+    return VirtualIp(**fields)
+
+
+def _vip_option(name: str, value: Token, ctx: Context) -> dict[str, Any]:
+    if name in ("brd", "broadcast"):
+        return {"brd": value.text if value.text in ("+", "-") else to_address(value)}
+    if name == "scope":
+        return {"scope": pick(value, SCOPES, what="scope", ctx=ctx)}
+    if name == "peer":
+        return {"peer": to_interface(value)}
+    if name == "preferred_lft" and value.text != "forever":
+        to_int(value, 0, (1 << 32) - 1)
+    return {name: value.text}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnicastPeer:
+    address: IPAddress
+    min_ttl: int | None = None
+    max_ttl: int | None = None
+    location: Location | None = None
+
+
+def unicast_peer_line(st: Statement, ctx: Context) -> UnicastPeer:
+    no_block(st)
+    fields: dict[str, Any] = {"address": to_address(st.keyword), "location": st.location}
+    rest = list(st.args)
+    while rest:
+        token = rest.pop(0)
+        if token.text not in ("min_ttl", "max_ttl") or not rest:
+            raise BadValue(token, f"unexpected '{token.text}' (expected min_ttl N or max_ttl N)")
+        fields[token.text] = to_int(rest.pop(0), 0, 255)
+    return UnicastPeer(**fields)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteSpec:
+    """A virtual_routes / virtual_rules / static_routes line, kept as words: ``ip route`` syntax."""
+
+    words: tuple[str, ...]
+    no_track: bool = False
+    location: Location | None = None
+
+
+def route_line(st: Statement, ctx: Context) -> RouteSpec:
+    no_block(st)
+    tokens = [st.keyword.text, *(t.text for t in st.args)]
+    no_track = "no_track" in tokens
+    return RouteSpec(
+        words=tuple(t for t in tokens if t != "no_track"), no_track=no_track, location=st.location
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """A name in a list block, e.g. a ``vrrp_sync_group`` member instance."""
+
+    name: str
+    location: Location | None = None
+
+
+def members() -> Parse:
+    """``group { A B }`` or one name per line: keepalived reads every word as a name."""
+
+    def parse(st: Statement, ctx: Context) -> tuple[Member, ...]:
+        if st.block is None:
+            raise BadValue(st.keyword, f"'{st.name}' needs a {{ }} block", "block")
+        out: list[Member] = []
+        for line in st.block:
+            if line.block is not None:
+                raise BadValue(line.keyword, f"'{line.name}' takes no block", "block")
+            out += [Member(name=t.text, location=t.location) for t in (line.keyword, *line.args)]
+        return tuple(out)
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GarpExtraIf:
+    """``garp_extra_if [all] <SECONDS>``: periodic GARP/NA on the VIPs' other interfaces."""
+
+    interval_s: int
+    all: bool = False
+
+
+def garp_extra_if() -> Parse:
+    def parse(st: Statement, ctx: Context) -> GarpExtraIf:
+        no_block(st)
+        words = list(st.args)
+        every = bool(words) and words[0].text == "all"
+        if every:
+            words.pop(0)
+        if len(words) != 1:
+            where = words[1] if len(words) > 1 else st.keyword
+            raise BadValue(where, f"'{st.name}' takes [all] <seconds>", "syntax")
+        return GarpExtraIf(interval_s=to_int(words[0], 0, 86400), all=every)
+
+    return parse
