@@ -1,5 +1,8 @@
 """The one hysteresis: table-driven traces under a fake clock (probes take no time)."""
 
+import heapq
+from collections import Counter
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,61 +56,69 @@ def trace(params: HysteresisParams, script: str) -> list[str]:
     return lines
 
 
-P = HysteresisParams(delay_loop_s=10, delay_before_retry_s=2, retry=1, start_delay_s=0)
+P = HysteresisParams(
+    delay_loop_s=10, delay_before_retry_s=2, retry=1, start_delay_s=0, phase_lock=0
+)
 
 CASES = [
     pytest.param(P, "+ - - +", ["0 + UP*", "10 -", "12 - DOWN", "22 + UP"], id="retry1"),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, retry=0, start_delay_s=0),
+        HysteresisParams(delay_loop_s=10, retry=0, start_delay_s=0, phase_lock=0),
         "+ - - +",
         ["0 + UP*", "10 - DOWN", "20 -", "30 + UP"],
         id="retry0",
     ),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, delay_before_retry_s=2, retry=2, start_delay_s=0),
+        HysteresisParams(
+            delay_loop_s=10, delay_before_retry_s=2, retry=2, start_delay_s=0, phase_lock=0
+        ),
         "+ - + - - -",
         ["0 + UP*", "10 -", "12 +", "22 -", "24 -", "26 - DOWN"],
         id="retry2-success-resets",
     ),
     pytest.param(P, "- - +", ["0 - DOWN*", "10 -", "20 + UP"], id="first-failure-decisive"),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, retry=3, alpha=True, start_delay_s=0),
+        HysteresisParams(delay_loop_s=10, retry=3, alpha=True, start_delay_s=0, phase_lock=0),
         "+ -",
         ["0 + UP*", "10 -"],
         id="alpha-first-success",
     ),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, retry=3, alpha=True, start_delay_s=0),
+        HysteresisParams(delay_loop_s=10, retry=3, alpha=True, start_delay_s=0, phase_lock=0),
         "- +",
         ["0 - DOWN*", "10 + UP"],
         id="alpha-first-failure",
     ),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, retry=0, rise=3, start_delay_s=0),
+        HysteresisParams(delay_loop_s=10, retry=0, rise=3, start_delay_s=0, phase_lock=0),
         "- + + - + + + -",
         ["0 - DOWN*", "10 +", "20 +", "30 -", "40 +", "50 +", "60 + UP", "70 - DOWN"],
         id="rise3",
     ),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, rise=2, alpha=True, start_delay_s=0),
+        HysteresisParams(delay_loop_s=10, rise=2, alpha=True, start_delay_s=0, phase_lock=0),
         "+ +",
         ["0 +", "10 + UP"],
         id="alpha-rise2",
     ),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, delay_before_retry_s=2, retry=1, fall=2, start_delay_s=0),
+        HysteresisParams(
+            delay_loop_s=10, delay_before_retry_s=2, retry=1, fall=2, start_delay_s=0, phase_lock=0
+        ),
         "+ - - - -",
         ["0 + UP*", "10 -", "12 -", "22 -", "24 - DOWN"],
         id="fall2-retry1",
     ),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, delay_before_retry_s=2, retry=1, fall=2, start_delay_s=0),
+        HysteresisParams(
+            delay_loop_s=10, delay_before_retry_s=2, retry=1, fall=2, start_delay_s=0, phase_lock=0
+        ),
         "+ - - + - - - -",
         ["0 + UP*", "10 -", "12 -", "22 +", "32 -", "34 -", "44 -", "46 - DOWN"],
         id="fall2-success-resets-rounds",
     ),
     pytest.param(
-        HysteresisParams(delay_loop_s=10, retry=0, start_delay_s=0),
+        HysteresisParams(delay_loop_s=10, retry=0, start_delay_s=0, phase_lock=0),
         "+w5 +w5 +w7 +d-2 - +",
         [
             "0 +w5 W(5,None) UP*",
@@ -132,7 +143,7 @@ def test_warmup_and_start_delay() -> None:
     assert Hysteresis(params, now=100, warmup_fraction=0.5).next_due() == 103
     default = HysteresisParams(delay_loop_s=10)  # warmup defaults to delay_loop, 1 s bootstrap
     assert Hysteresis(default, now=100, warmup_fraction=0.25).next_due() == 103.5
-    no_warmup = HysteresisParams(delay_loop_s=10, warmup_s=0, start_delay_s=0)
+    no_warmup = HysteresisParams(delay_loop_s=10, warmup_s=0, start_delay_s=0, phase_lock=0)
     assert Hysteresis(no_warmup, now=100, warmup_fraction=0.9).next_due() == 100
 
 
@@ -142,6 +153,53 @@ def test_next_due_counts_from_completion() -> None:
     assert h.next_due() == float("inf")
     h.record(ProbeResult(ok=True), 3.5)  # the probe took 3.5 s
     assert h.next_due() == 13.5
+
+
+def test_phase_lock_makes_the_period_exact_and_heals_a_stall() -> None:
+    params = HysteresisParams(delay_loop_s=10, warmup_s=10, start_delay_s=0)
+    h = Hysteresis(params, now=0, warmup_fraction=0.3)  # slot: 3 + 10k
+    assert h.next_due() == 3
+    h.begin(3)
+    h.record(ProbeResult(ok=True), 3.2)  # a 0.2 s probe: the next still starts on the slot
+    assert h.next_due() == pytest.approx(13)
+    h.begin(17)  # the loop stalled 4 s
+    h.record(ProbeResult(ok=True), 17)
+    dues = []
+    for _ in range(10):
+        now = h.next_due()
+        h.begin(now)
+        h.record(ProbeResult(ok=True), now)
+        dues.append(round(h.next_due() - now, 6))
+    assert all(9.5 <= gap <= 10 for gap in dues)  # never more than 5 % early
+    assert h.next_due() % 10 == pytest.approx(3)  # back on its slot
+
+
+def _simulate_stall(phase_lock: float, n: int = 1000) -> int:
+    """n checkers at delay_loop 1 s, 10 ms probes, the loop frozen from 5.0 s to 5.5 s.
+
+    Returns the most probes started in one 10 ms bucket during the 30th second (even: 10).
+    """
+    params = HysteresisParams(delay_loop_s=1, start_delay_s=0, phase_lock=phase_lock)
+    golden = 0.6180339887498949
+    checkers = [Hysteresis(params, now=0, warmup_fraction=(i * golden) % 1) for i in range(n)]
+    heap = [(h.next_due(), i) for i, h in enumerate(checkers)]
+    heapq.heapify(heap)
+    buckets: Counter[int] = Counter()
+    while heap[0][0] < 30:
+        due, i = heapq.heappop(heap)
+        start = 5.5 if 5.0 <= due < 5.5 else due
+        checkers[i].begin(start)
+        checkers[i].record(ProbeResult(ok=True), start + 0.01)
+        heapq.heappush(heap, (checkers[i].next_due(), i))
+        if start >= 29:
+            buckets[int(start * 100)] += 1
+    return max(buckets.values())
+
+
+def test_phase_lock_re_spreads_a_burst() -> None:
+    """Without it, the 500 probes a stall bunched up stay bunched for ever (keepalived)."""
+    assert _simulate_stall(phase_lock=0) >= 400
+    assert _simulate_stall(phase_lock=0.05) <= 30
 
 
 def test_initial_states() -> None:

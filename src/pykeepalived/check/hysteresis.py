@@ -8,7 +8,12 @@ without a probe in flight) is a bug in the driver and raises.
 Semantics (keepalived ``check_tcp.c``/``check_misc.c`` epilogs, read for facts):
 
 * **delay_loop**: after a probe completes with nothing pending, the next one runs
-  ``delay_loop_s`` after that completion (keepalived re-arms its timer at the end of a check).
+  ``delay_loop_s`` after that completion (keepalived re-arms its timer at the end of a check),
+  moved by at most ``phase_lock`` x delay_loop (default 5 %) toward the checker's own slot
+  (its first due time + k x delay_loop). Why: probes launched together once (a stalled loop,
+  a burst of timeouts) would otherwise stay together for ever; the pull re-spreads them
+  within a few rounds, and with a fast probe it makes the period start-to-start exact.
+  ``phase_lock=0`` is keepalived's timing to the letter.
 * **retry / delay_before_retry**: a checker that is up and sees a failure re-probes
   ``retry`` more times, ``delay_before_retry_s`` apart. Only when the probe and all of its
   retries failed is the *round* failed. A success anywhere resets the count.
@@ -53,6 +58,7 @@ class HysteresisParams:
     rise: int = 1
     fall: int = 1
     start_delay_s: float = BOOTSTRAP_DELAY_S
+    phase_lock: float = 0.05
 
     def __post_init__(self) -> None:
         if self.delay_loop_s <= 0:
@@ -67,6 +73,8 @@ class HysteresisParams:
             raise ValueError("rise and fall must be >= 1")
         if self.start_delay_s < 0:
             raise ValueError("start_delay_s must be >= 0")
+        if not 0 <= self.phase_lock <= 0.5:
+            raise ValueError("phase_lock must be in [0, 0.5]")
 
     @property
     def effective_warmup_s(self) -> float:
@@ -131,6 +139,7 @@ class Hysteresis:
         self.params = params
         self._phase = Phase.STARTING
         self._due = now + params.start_delay_s + params.effective_warmup_s * warmup_fraction
+        self._anchor = self._due  # this checker's slot: anchor + k * delay_loop
         self._in_flight = False
         self._retry_it = 0
         self._failed_rounds = 0
@@ -201,8 +210,17 @@ class Hysteresis:
             delay = self._on_success(result, now, events)
         else:
             delay = self._on_failure(result, now, events)
-        self._due = now + delay
+        self._due = self._locked(now + delay) if delay == self.params.delay_loop_s else now + delay
         return events
+
+    def _locked(self, due: float) -> float:
+        """Pull ``due`` toward the nearest slot of this checker, by at most phase_lock."""
+        period = self.params.delay_loop_s
+        offset = (self._anchor - due) % period  # in [0, period): how far the next slot is
+        if offset > period / 2:
+            offset -= period  # the previous slot is nearer
+        limit = self.params.phase_lock * period
+        return due + max(-limit, min(limit, offset))
 
     # -- transitions ---------------------------------------------------------------------
 
