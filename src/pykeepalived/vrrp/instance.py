@@ -183,6 +183,7 @@ class Instance(Election):
             return self._leave_master(State.FAULT, reason, now)
         self._deadline = None
         self._preempt_at = None
+        self.wants_master = False
         return [self._transition(State.FAULT, reason)]
 
     def release_fault(self, holder: str, now: float) -> list[Action]:
@@ -214,7 +215,6 @@ class Instance(Election):
 
     def force_backup(self, reason: str, now: float) -> list[Action]:
         """A sync-group peer left MASTER: follow it (keepalived ``vrrp_sync_backup``)."""
-        self.wants_master = False
         if self.state is not State.MASTER:
             return []
         return self._leave_master(State.BACKUP, reason, now)
@@ -255,9 +255,9 @@ class Instance(Election):
         """MASTER -> BACKUP (a better master) or FAULT (tracking): drop VIPs, arm timers."""
         self._garp_deadline = self._refresh_at = None
         self._preempt_at = None
+        self.wants_master = False  # keepalived: wantstate BACKUP or FAULT
         changed = self._transition(new, reason)
         if new is State.FAULT:
-            self.wants_master = False
             self._deadline = None
             return [changed, SendAdvert(priority=PRIO_STOP), RemoveVips()]
         self._arm_master_down(now)
@@ -268,6 +268,7 @@ class Instance(Election):
         p = self.params
         self.master_adver_int_us = p.advert_int_us
         owner_master = p.is_address_owner and p.initial_state is State.MASTER
+        self.wants_master = owner_master  # keepalived try_up_instance
         if owner_master and self._gate_open():
             return self._become_master(now, "fault cleared (address owner)")
         changed = self._transition(State.BACKUP, "fault cleared")

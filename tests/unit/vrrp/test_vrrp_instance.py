@@ -402,7 +402,7 @@ def test_snapshot_is_a_frozen_copy() -> None:
     assert inst.snapshot().faults == (("tracking", "x"),)
 
 
-def test_group_of_address_owners_returns_from_fault_together_after_one_interval() -> None:
+def test_group_of_address_owners_returns_from_fault_as_master_at_once() -> None:
     vi1 = Instance(params(ip=OURS, priority=255))
     vi2 = Instance(params(name="VI_2", virtual_router_id=52, ip=OURS, priority=255))
     group = SyncGroup("G", [vi1, vi2])
@@ -410,9 +410,28 @@ def test_group_of_address_owners_returns_from_fault_together_after_one_interval(
     assert state(vi1) is state(vi2) is State.MASTER
     group.hold_fault("VI_2", "tracking", "interface eth1 down", T0 + 1)
     assert state(vi1) is state(vi2) is State.FAULT
+    assert not vi1.wants_master
     group.release_fault("VI_2", "tracking", T0 + 2)
-    assert state(vi1) is state(vi2) is State.BACKUP
-    up = T0 + 2 + 1 + 1 / 256
-    assert group.get_timer() == pytest.approx(up)
-    group.handle_timer(up)
     assert state(vi1) is state(vi2) is State.MASTER
+    assert group.state is State.MASTER
+
+
+def test_group_member_still_gated_keeps_wanting_master_through_a_group_backup() -> None:
+    vi1 = Instance(params(ip=OURS))
+    vi2 = Instance(params(name="VI_2", virtual_router_id=52, ip=OURS))
+    group = SyncGroup("G", [vi1, vi2])
+    group.start(T0)
+    timer = vi1.get_timer()
+    assert timer is not None
+    # VI_2 hears a master, VI_1 does not: VI_1's timer fires but the group holds it back
+    group.handle_advert(
+        "VI_2",
+        AdvertReceived(
+            source=IPv4Address("10.0.0.9"), vrid=52, version=2, priority=200, advert_int_cs=100
+        ),
+        T0 + 3,
+    )
+    group.handle_timer(timer)
+    assert state(vi1) is State.BACKUP
+    assert vi1.wants_master
+    assert not vi2.wants_master
