@@ -240,7 +240,7 @@ def test_silent_peer_costs_one_timeout_and_blocks_nobody() -> None:
             result = await slow
             slow_elapsed = time.monotonic() - start
         assert fast.ok
-        assert fast_elapsed < 0.25
+        assert fast_elapsed < 0.4  # the mute peer holds 0.5 s
         assert not result.ok
         assert "timeout" in result.reason
         assert 0.45 <= slow_elapsed < 1.0

@@ -92,10 +92,10 @@ def test_down_within_bound_and_up_within_delay_loop() -> None:
                 async with stream_server(silent, port=port):
                     started = time.monotonic()
                     came_up = await rec.wait_for(key, CheckerUp, 3.0)
-                    assert came_up - started <= rise * delay + 0.25
+                    assert came_up - started <= rise * delay + 0.4  # generous: a shared machine
                 stopped = time.monotonic()
                 went_down = await rec.wait_for(key, CheckerDown, 5.0)
-                bound = delay + (retry + 1) * timeout + retry * 0.1 + 0.3
+                bound = delay + (retry + 1) * timeout + retry * 0.1 + 0.5
                 assert went_down - stopped <= bound
 
             await running(runner, scenario)
@@ -139,7 +139,7 @@ def test_hung_probes_cost_one_timeout_and_delay_no_other_check() -> None:
             await running(runner, scenario)
         gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert len(starts) >= 8
-        assert max(gaps) < 0.1 + 0.15, gaps  # delay_loop + slack, never a hung probe's 1 s
+        assert max(gaps) < 0.5, gaps  # delay_loop 0.1 + slack; a hang would cost 1 s
         downs = [e for _, e in rec.events if isinstance(e.event, CheckerDown)]
         assert sorted(str(e.key) for e in downs) == ["http", "misc"]  # one failure each
         assert all("timeout" in e.result.reason for e in downs)
@@ -306,7 +306,7 @@ def test_file_check_reacts_to_inotify_not_delay_loop(tmp_path: Path) -> None:
                 tmp = tmp_path / "state.new"
                 tmp.write_text(text)
                 tmp.rename(value)  # replaced by rename, as config tools do
-                assert await rec.wait_for("f", kind, 1.0) - written < 0.5
+                assert await rec.wait_for("f", kind, 2.0) - written < 0.8  # delay_loop: 30 s
 
         async with asyncio.TaskGroup() as tg:
             tg.create_task(watcher.run(stop), name="watcher")
