@@ -35,8 +35,9 @@ class AdvertReceived:
             raise ValueError(f"vrid {self.vrid} outside 1..255")
         if self.version not in (2, 3):
             raise ValueError(f"version {self.version} is not 2 or 3")
-        if not 0 <= self.advert_int_cs <= 0xFFF:
-            raise ValueError(f"advert_int_cs {self.advert_int_cs} outside 0..4095")
+        limit = 0xFFF if self.version == 3 else 255 * 100  # v3: 12 bits of cs; v2: 8 bits of s
+        if not 0 <= self.advert_int_cs <= limit:
+            raise ValueError(f"advert_int_cs {self.advert_int_cs} outside 0..{limit}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -435,3 +435,11 @@ def test_group_member_still_gated_keeps_wanting_master_through_a_group_backup() 
     assert state(vi1) is State.BACKUP
     assert vi1.wants_master
     assert not vi2.wants_master
+
+
+def test_advert_interval_limits_follow_the_wire() -> None:
+    adv(100, cs=255 * 100)  # v2 carries whole seconds up to 255
+    with pytest.raises(ValueError, match="outside"):
+        adv(100, version=3, cs=4096)  # v3 carries 12 bits of centiseconds
+    inst = backup(advert_int_s=200.0)
+    assert inst.handle_advert(adv(150, cs=200 * 100), T0 + 1) == []
