@@ -1,9 +1,9 @@
 """Fuzz: whatever arrives, decoding yields an advert or a VrrpPacketError, never anything else.
 
 ``VRRP_FUZZ_EXAMPLES`` is the total number of examples over all the runs below (default 20,000:
-about 15 s wall on the shared 2-core machine; the acceptance run ``VRRP_FUZZ_EXAMPLES=100000``
-took 77 s of CPU, 166 s wall under load, about 1,300 examples per CPU second). The
-examples are spread over 13 parametrized runs because hypothesis slows down per example as one
+13 s of CPU; the acceptance run ``VRRP_FUZZ_EXAMPLES=100000`` took 78 s of CPU, about 1,300
+examples per CPU second; wall time on the shared 2-core machine was 1.5-2.5x that). The
+examples are spread over 18 parametrized runs because hypothesis slows down per example as one
 run grows long. Mutated goldens get their checksum fixed half of the time, or nearly every
 mutation would stop at the checksum check.
 """
