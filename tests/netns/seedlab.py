@@ -28,8 +28,10 @@ CLIENT, DIRECTOR, VIP = "192.168.88.2", "192.168.88.8", "192.168.88.100"
 WEBS = ("192.168.88.10", "192.168.88.11")
 
 
-def run(*argv: str, timeout: float = 10.0) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+def run(*argv: str, timeout: float = 10.0, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, check=False, input=stdin
+    )
     if done.returncode:
         raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
     return done.stdout
@@ -44,8 +46,8 @@ class SeedLab:
     def ns(self, node: str) -> str:
         return f"{self.prefix}-{node}"
 
-    def in_ns(self, node: str, *argv: str, timeout: float = 10.0) -> str:
-        return run("ip", "netns", "exec", self.ns(node), *argv, timeout=timeout)
+    def in_ns(self, node: str, *argv: str, timeout: float = 10.0, stdin: str | None = None) -> str:
+        return run("ip", "netns", "exec", self.ns(node), *argv, timeout=timeout, stdin=stdin)
 
     def client(self, *args: str, timeout: float = 60.0) -> str:
         script = str(HERE / "nsclient.py")
@@ -54,6 +56,9 @@ class SeedLab:
     def client_background(self, *args: str) -> "subprocess.Popen[str]":
         argv = ["ip", "netns", "exec", self.ns("client"), sys.executable, str(HERE / "nsclient.py")]
         return subprocess.Popen([*argv, *args], stdout=subprocess.PIPE, text=True)
+
+    def mac(self, node: str) -> str:
+        return self.in_ns(node, "cat", "/sys/class/net/eth0/address").strip()
 
     def seen_by(self, web: str) -> list[tuple[str, int, str]]:
         """(client address, client port, path) of every connection ``web`` accepted."""

@@ -67,6 +67,30 @@ def assert_within(got: Counter[str], weights: dict[str, int], total: int) -> Non
     assert sum(got.values()) == total, got  # no failed request ("" answers)
 
 
+def count_answers_by_sender(lab: SeedLab) -> None:
+    """In the client namespace: count packets from the VIP by the sender's MAC."""
+    rules = "".join(
+        f'ip saddr {VIP} ether saddr {lab.mac(node)} counter comment "{node}"\n'
+        for node in ("dir", "web1", "web2")
+    )
+    script = (
+        "table inet pkprobe {\n chain input {\n type filter hook input priority 0;\n"
+        f"{rules} }}\n}}\n"
+    )
+    lab.in_ns("client", "nft", "-f", "-", stdin=script)
+
+
+def answers_by_sender(lab: SeedLab) -> dict[str, int]:
+    doc = json.loads(lab.in_ns("client", "nft", "-j", "list", "table", "inet", "pkprobe"))
+    got = {}
+    for item in doc["nftables"]:
+        rule = item.get("rule")
+        if rule:
+            packets = next(e["counter"]["packets"] for e in rule["expr"] if "counter" in e)
+            got[rule["comment"]] = packets
+    return got
+
+
 @pytest.fixture(params=["dr", "nat"])
 def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SeedLab]:
     with seed_lab(request.param, tmp_path) as lab:
@@ -83,9 +107,16 @@ async def _scenario(lab: SeedLab) -> None:
     try:
         even = {WEBS[0]: 1, WEBS[1]: 1}
         await program(backend, table(method, "wrr", even))
+        count_answers_by_sender(lab)
         got = await asyncio.to_thread(spread, lab, REQUESTS, 20000)
         print(f"{lab.mode} wrr 1:1 over {REQUESTS} requests: {dict(got)}")
         assert_within(got, even, REQUESTS)
+        senders = answers_by_sender(lab)
+        print(f"{lab.mode}: packets from the VIP to the client, by sender: {senders}")
+        direct = senders["web1"] + senders["web2"]
+        assert (direct > 0, senders["dir"] > 0) == (
+            (True, False) if method is Method.DR else (False, True)
+        )
         # The servers saw the client itself (no SNAT, no proxy).
         for web in ("web1", "web2"):
             assert {addr for addr, _, _ in lab.seen_by(web)} == {CLIENT}
