@@ -135,10 +135,8 @@ async def guarded(timeout_s: float, body: Coroutine[Any, Any, ProbeResult]) -> P
             result = await body
     except TimeoutError:
         result = ProbeResult(ok=False, reason=f"timeout after {timeout_s:g}s")
-    except ssl.SSLError as exc:
+    except ssl.SSLError as exc:  # before OSError, its base; includes certificate errors
         result = ProbeResult(ok=False, reason=f"tls: {exc.reason or exc}")
-    except ssl.CertificateError as exc:  # pragma: no cover - a subclass of SSLError today
-        result = ProbeResult(ok=False, reason=f"tls: {exc}")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         result = ProbeResult(ok=False, reason="connection closed early or oversized reply")
     except OSError as exc:
