@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pykeepalived.check.aggregate import RealServerHealth
+from pykeepalived.check.aggregate import HealthBook, RealServerHealth, ServerChanged
 from pykeepalived.check.hysteresis import (
     CheckerDown,
     CheckerUp,
@@ -326,3 +326,20 @@ def test_expedite() -> None:
     assert h.next_due() == 4
     assert h.expedite(6)
     assert h.next_due() == 4  # never later than it was
+
+
+def test_health_book_routes_checker_events_to_servers() -> None:
+    book = HealthBook()
+    book.add_server("rs1", 5, {"rs1/http": True, "rs1/tcp": True})
+    book.add_server("rs2", 7, {"rs2/tcp": False})
+    down = CheckerDown(at=1, initial=False, reason="x", failures=1)
+    assert book.apply("rs1/tcp", [down]) == ServerChanged(server="rs1", alive=False, weight=5)
+    assert book.apply("rs1/http", [down]) is None  # already not alive
+    up = CheckerUp(at=2, initial=True, reason="")
+    assert book.apply("rs2/tcp", [up]) == ServerChanged(server="rs2", alive=True, weight=7)
+    assert book.apply("gone", [up]) is None
+    with pytest.raises(ValueError, match="already belong"):
+        book.add_server("rs3", 1, {"rs2/tcp": True})
+    book.remove_server("rs2")
+    assert book.apply("rs2/tcp", [down]) is None
+    assert not book.server("rs1").alive

@@ -74,3 +74,55 @@ class RealServerHealth:
             self._delta.pop(key, None)
         else:
             self._delta[key] = event.weight_delta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerChanged:
+    """``RealServerChanged`` with the real server it is about."""
+
+    server: Hashable
+    alive: bool
+    weight: int
+
+
+class HealthBook:
+    """Every real server's health, fed by checker events keyed by checker.
+
+    The daemon registers each real server with its checkers' keys (the runner's
+    ``initial_states`` give their starting states) and passes every ``CheckEvent`` through
+    ``apply``; what comes out is what the LVS layer must act on.
+    """
+
+    def __init__(self) -> None:
+        self._servers: dict[Hashable, RealServerHealth] = {}
+        self._owner: dict[Hashable, Hashable] = {}  # checker key -> server key
+
+    def add_server(
+        self, server: Hashable, configured_weight: int, checkers: Mapping[Hashable, bool]
+    ) -> None:
+        if server in self._servers:
+            raise ValueError(f"duplicate real server {server!r}")
+        clash = [key for key in checkers if key in self._owner]
+        if clash:
+            raise ValueError(f"checkers {clash!r} already belong to another server")
+        self._servers[server] = RealServerHealth(configured_weight, checkers)
+        for key in checkers:
+            self._owner[key] = server
+
+    def remove_server(self, server: Hashable) -> None:
+        del self._servers[server]
+        for key in [k for k, owner in self._owner.items() if owner == server]:
+            del self._owner[key]
+
+    def server(self, server: Hashable) -> RealServerHealth:
+        return self._servers[server]
+
+    def apply(self, checker: Hashable, events: Iterable[Event]) -> ServerChanged | None:
+        """Unknown checkers are ignored: their events may trail a reload that removed them."""
+        server = self._owner.get(checker)
+        if server is None:
+            return None
+        changed = self._servers[server].apply(checker, events)
+        if changed is None:
+            return None
+        return ServerChanged(server=server, alive=changed.alive, weight=changed.weight)
