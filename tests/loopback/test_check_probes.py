@@ -435,3 +435,14 @@ def test_target_validated() -> None:
     with pytest.raises(ValueError, match="families"):
         ProbeTarget(connect_ip="::1", bindto="127.0.0.1")
     assert sys.version_info >= (3, 11)
+
+
+def test_genhash_gives_the_digest_to_configure() -> None:
+    async def go() -> None:
+        async with http_server(_routes()) as srv:
+            status, digest = await http.genhash(target(srv.port), http.HttpParams(), "/ok")
+            assert (status, digest) == (200, MD5)
+            url = http.Url(path="/ok", digest=digest)
+            assert (await http.probe(target(srv.port), http.HttpParams(urls=(url,)))).ok
+
+    run(go())

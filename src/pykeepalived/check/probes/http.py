@@ -23,6 +23,7 @@ import functools
 import hashlib
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pykeepalived.check.probes.common import ProbeTarget, drop, guarded, open_stream
@@ -136,6 +137,25 @@ async def _check_all(target: ProbeTarget, params: HttpParams) -> ProbeResult:
 
 async def _check_url(target: ProbeTarget, params: HttpParams, url: Url) -> str | None:
     """None when the url is healthy, else why not."""
+    want_body = url.digest is not None or url.regex is not None
+    status, got, body = await fetch(target, params, url, body=want_body, accept=url.accepts)
+    if not url.accepts(status):
+        return f"status {status}"
+    if url.digest is not None and got != url.digest.lower():
+        return f"digest {got}"
+    return None if url.regex is None else url.regex_verdict(body)
+
+
+async def fetch(
+    target: ProbeTarget,
+    params: HttpParams,
+    url: Url,
+    *,
+    body: bool,
+    accept: Callable[[int], bool] = lambda status: True,
+) -> tuple[int, str | None, bytes]:
+    """One GET: the status, then, if ``body`` and ``accept(status)``, the body's MD5 hex and
+    its first MiB (else None and b""). Errors propagate; ``probe`` turns them into results."""
     vhost = url.virtualhost or params.virtualhost
     tls = _tls_context(params) if params.ssl else None
     sni = (params.sni_name or vhost) if params.enable_sni else None
@@ -147,16 +167,20 @@ async def _check_url(target: ProbeTarget, params: HttpParams, url: Url) -> str |
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
         status, content_length = parse_head(head)
-        if not url.accepts(status):
-            return f"status {status}"
-        if url.digest is None and url.regex is None:
-            return None
-        got, body = await read_body(reader, content_length, keep=url.regex is not None)
-        if url.digest is not None and got != url.digest.lower():
-            return f"digest {got}"
-        return None if url.regex is None else url.regex_verdict(body)
+        if not body or not accept(status):
+            return status, None, b""
+        md5, kept = await read_body(reader, content_length, keep=url.regex is not None)
+        return status, md5, kept
     finally:
         drop(writer)
+
+
+async def genhash(target: ProbeTarget, params: HttpParams, path: str) -> tuple[int, str]:
+    """keepalived's ``genhash``: the status and body digest to put in a ``url`` block."""
+    async with asyncio.timeout(target.connect_timeout_s):
+        status, md5, _ = await fetch(target, params, Url(path=path), body=True)
+    assert md5 is not None
+    return status, md5
 
 
 def build_request(target: ProbeTarget, params: HttpParams, url: Url) -> bytes:
