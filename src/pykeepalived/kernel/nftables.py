@@ -51,6 +51,7 @@ class NftablesDataPlane:
         self._timeout_s = timeout_s
         self._notes: tuple[str, ...] = ()
         self._installed: dict[ServiceKey, ServiceEntry] | None = None
+        self._env: NftEnv | None = None
         self.last_apply = ""  # "replace", "elements" or "none": what the last apply did
 
     @property
@@ -70,20 +71,21 @@ class NftablesDataPlane:
             ingress_devices=self._ingress,
             routes=await self._routes(desired),
         )
+        if self._installed is not None and env == self._env:
+            # Weights only (the usual change: health, drain): refill a few maps, no render.
+            update = weight_update(self._installed, desired, env)
+            if update == "":
+                self.last_apply = "none"
+                return []
+            if update is not None and await self._run_script(update) is None:
+                self.last_apply = "elements"
+                self._installed = dict(desired)
+                return []
         rendered = render(desired, env)
-        error = None
-        update = None
-        if self._installed is not None:
-            update = weight_update(self._installed, rendered.programmed, env)
-        if update == "":
-            self.last_apply = "none"
-        elif update is not None and await self._run_script(update) is None:
-            self.last_apply = "elements"
-        else:
-            error = await self._run_script(rendered.script)
-            self.last_apply = "replace"
+        error = await self._run_script(rendered.script)
+        self.last_apply = "replace"
         if error is None:
-            self._installed = rendered.programmed
+            self._installed, self._env = rendered.programmed, env
             self._notes = rendered.notes
         else:
             self._installed = None
@@ -109,13 +111,22 @@ class NftablesDataPlane:
                     wanted |= {k.address for k in entry.destinations}
             except ValueError:
                 continue
-        routes = {}
-        for address in sorted(wanted, key=str):
-            code, out, _ = await self._exec(("ip", "-j", "route", "get", str(address)), b"")
-            if code == 0:
-                found = json.loads(out or b"[]")
-                if found and "dev" in found[0]:
-                    routes[address] = str(found[0]["dev"])
+        if not wanted:
+            return {}
+        # One ``ip`` for all: a line of JSON per route found, matched back by "dst".
+        batch = "".join(f"route get {a}\n" for a in sorted(wanted, key=str)).encode()
+        _, out, _ = await self._exec(("ip", "-j", "-force", "-batch", "-"), batch)
+        routes: dict[IPAddress, str] = {}
+        by_text = {str(a): a for a in wanted}
+        for line in out.decode(errors="replace").splitlines():
+            try:
+                found = json.loads(line)
+            except ValueError:
+                continue
+            for route in found if isinstance(found, list) else ():
+                address = by_text.get(str(route.get("dst", "")))
+                if address is not None and "dev" in route:
+                    routes[address] = str(route["dev"])
         return routes
 
     async def _list(self) -> list[Mapping[str, Any]]:
