@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import os
+import shutil
 import socket
 import ssl
 import sys
@@ -39,6 +40,21 @@ MD5 = hashlib.md5(BODY).hexdigest()
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+IPV6 = _ipv6_loopback()
+needs_openssl = pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="the openssl CLI makes the test certificate"
+)
 
 
 def target(port: int, timeout: float = 1.0) -> ProbeTarget:
@@ -161,6 +177,7 @@ def test_http_request_shape_and_multiple_urls() -> None:
     run(go())
 
 
+@needs_openssl
 def test_ssl_get_sni_and_verification(tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
 
@@ -192,11 +209,12 @@ def test_http_over_ipv6_host_header() -> None:
             assert (await http.probe(t, http.HttpParams(urls=(http.Url(path="/ok"),)))).ok
         assert f"Host: [::1]:{srv.port}\r\n".encode() in srv.heads[0]
 
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6")
+    if not IPV6:
+        pytest.skip("no IPv6 on the loopback interface")
     run(go())
 
 
+@needs_openssl
 def test_ssl_get_client_certificate(tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
     server = server_tls(cert, key)
@@ -381,8 +399,8 @@ def _can_ping() -> bool:
 @pytest.mark.skipif(not _can_ping(), reason="no ICMP socket allowed (no root, no ping group)")
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
 def test_ping(address: str) -> None:
-    if address == "::1" and not socket.has_ipv6:
-        pytest.skip("no IPv6")
+    if address == "::1" and not IPV6:
+        pytest.skip("no IPv6 on the loopback interface")
     result = run(ping.probe(ProbeTarget(connect_ip=address, connect_timeout_s=1.0)))
     assert result.ok, result.reason
 
@@ -391,6 +409,8 @@ def test_ping(address: str) -> None:
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
 def test_ping_raw_socket_fallback(monkeypatch: pytest.MonkeyPatch, address: str) -> None:
     """As root without a ping group: the datagram socket is refused, the raw one answers."""
+    if address == "::1" and not IPV6:
+        pytest.skip("no IPv6 on the loopback interface")
     real = ping.make_socket
 
     def no_dgram(t: ProbeTarget, kind: socket.SocketKind, proto: int = 0) -> socket.socket:
