@@ -313,6 +313,16 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching user needs root")
+def test_misc_runs_as_the_configured_user() -> None:
+    params = misc.MiscParams(
+        misc_path=("/bin/sh", "-c", 'test "$(id -u):$(id -g)" = "65534:65534"'),
+        misc_timeout_s=2, user=65534, group=65534,
+    )  # fmt: skip
+    result = run(misc.probe(None, params))
+    assert result.ok, result.reason
+
+
 def test_misc_missing_program() -> None:
     params = misc.MiscParams(misc_path=("/nonexistent/check",), misc_timeout_s=1)
     result = run(misc.probe(None, params))
