@@ -26,7 +26,7 @@ def grouped_host(ip: str, prio_1: int, prio_2: int | None = None, **kw: object) 
     vi2 = Instance(
         params(name="VI_2", virtual_router_id=52, ip=ip, priority=prio_2 or prio_1, **kw)
     )
-    return Host(ip, [vi1, vi2], group=SyncGroup("G", [vi1, vi2]))
+    return Host(ip, [vi1, vi2], {"G": ["VI_1", "VI_2"]})
 
 
 def two_groups(prio_a: int = 100, prio_b: int = 90) -> Lan:
@@ -82,7 +82,7 @@ def test_one_member_leaving_master_pushes_the_others_to_backup() -> None:
     lan.kill(B)
     lan.run(5)
     back = grouped_host(B, 110)
-    lan.revive(B, *back.instances, group=back.group)
+    lan.revive(B, *back.instances, groups={"G": ["VI_1", "VI_2"]})
     lan.run(10)
     assert lan.masters(51) == lan.masters(52) == {B}
     pushed = [
@@ -102,7 +102,7 @@ def test_a_member_does_not_go_master_alone() -> None:
     lan = Lan(hosts={A: Host(A, [vi1, vi2]), B: grouped_host(B, 90)})
     lan.start()
     lan.run(10)
-    lan.hosts[A].instances.remove(vi1)  # VI_1 vanishes from A, VI_2 stays
+    lan.hosts[A].drop("VI_1")  # VI_1 vanishes from A, VI_2 stays
     lan.run(20)
     assert lan.masters(51) == set()
     assert lan.masters(52) == {A}

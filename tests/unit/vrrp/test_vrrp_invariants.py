@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from vrrp_harness import Host, Lan, params
 
-from pykeepalived.vrrp.group import SyncGroup
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.params import InstanceParams
 from pykeepalived.vrrp.states import State
@@ -157,9 +156,7 @@ def grouped_lan(configs: list[InstanceParams]) -> Lan:
     for cfg in configs:
         vi1 = Instance(cfg)
         vi2 = Instance(replace(cfg, name="VI_2", virtual_router_id=52))
-        hosts[str(cfg.primary_ip)] = Host(
-            str(cfg.primary_ip), [vi1, vi2], SyncGroup("G", [vi1, vi2])
-        )
+        hosts[str(cfg.primary_ip)] = Host(str(cfg.primary_ip), [vi1, vi2], {"G": ["VI_1", "VI_2"]})
     return Lan(hosts=hosts, delay_s=0.001)
 
 
@@ -171,7 +168,7 @@ def apply_grouped(lan: Lan, configs: list[InstanceParams], op: Op) -> None:
     host = lan.hosts[name]
     if op.kind == "revive" and not host.alive:
         vi1, vi2 = Instance(cfg), Instance(replace(cfg, name="VI_2", virtual_router_id=52))
-        lan.revive(name, vi1, vi2, group=SyncGroup("G", [vi1, vi2]))
+        lan.revive(name, vi1, vi2, groups={"G": ["VI_1", "VI_2"]})
     elif op.kind in ("fault", "unfault") and host.alive:
         lan.fault(name, op.kind == "fault", name="VI_2" if op.other % 2 else "VI_1")
     elif op.kind == "prio" and host.alive:

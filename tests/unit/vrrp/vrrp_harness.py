@@ -25,8 +25,9 @@ from pykeepalived.vrrp.events import (
 from pykeepalived.vrrp.group import SyncGroup, Tagged
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.params import InstanceParams
+from pykeepalived.vrrp.router import Router
 from pykeepalived.vrrp.states import State
-from pykeepalived.vrrp.tracking import Verdict, apply_verdict
+from pykeepalived.vrrp.tracking import Verdict
 
 
 def params(**kw: object) -> InstanceParams:
@@ -37,80 +38,59 @@ def params(**kw: object) -> InstanceParams:
     return InstanceParams(**fields)  # type: ignore[arg-type]
 
 
-@dataclass
 class Host:
-    """One machine: standalone instances and/or one sync group over some of them."""
+    """One machine running one VRRP process: a ``Router`` over its instances and sync groups."""
 
-    name: str
-    instances: list[Instance]
-    group: SyncGroup | None = None
-    alive: bool = True
+    def __init__(
+        self, name: str, instances: list[Instance], groups: dict[str, list[str]] | None = None
+    ) -> None:
+        self.name = name
+        self.alive = True
+        self.router = Router(instances, groups)
+
+    @property
+    def instances(self) -> list[Instance]:
+        return list(self.router.instances.values())
+
+    @property
+    def group(self) -> SyncGroup | None:
+        return next(iter(self.router.groups.values()), None)
 
     def by_vrid(self, vrid: int) -> Instance | None:
         return next((i for i in self.instances if i.params.virtual_router_id == vrid), None)
 
     def instance(self, name: str) -> Instance:
-        return next(i for i in self.instances if i.name == name)
+        return self.router.instance(name)
 
-    def _grouped(self, inst: Instance) -> bool:
-        return self.group is not None and inst in self.group.members
+    def drop(self, name: str) -> None:
+        """That instance vanishes silently (its process part died); the others go on."""
+        self.router = Router([i for i in self.instances if i.name != name])
 
     def start(self, now: float) -> list[Tagged]:
-        out = self.group.start(now) if self.group else []
-        for inst in self.instances:
-            if not self._grouped(inst):
-                out += _tag(inst, inst.start(now))
-        return out
+        return self.router.start(now)
 
     def get_timer(self) -> float | None:
-        timers = [i.get_timer() for i in self.instances]
-        present = [t for t in timers if t is not None]
-        return min(present) if present else None
+        return self.router.get_timer()
 
     def handle_timer(self, now: float) -> list[Tagged]:
-        out = self.group.handle_timer(now) if self.group else []
-        for inst in self.instances:
-            timer = inst.get_timer()
-            if not self._grouped(inst) and timer is not None and timer <= now:
-                out += _tag(inst, inst.handle_timer(now))
-        return out
+        return self.router.handle_timer(now)
 
     def deliver(self, advert: AdvertReceived, now: float) -> list[Tagged]:
         inst = self.by_vrid(advert.vrid)
         if inst is None:
             return []
-        if self.group is not None and self._grouped(inst):
-            return self.group.handle_advert(inst.name, advert, now)
-        return _tag(inst, inst.handle_advert(advert, now))
-
-    def set_priority(self, name: str, priority: int, now: float) -> list[Tagged]:
-        inst = self.instance(name)
-        if self.group is not None and self._grouped(inst):
-            return self.group.set_priority(name, priority, now)
-        return _tag(inst, inst.set_priority(priority, now))
+        return self.router.handle_advert(inst.name, advert, now)
 
     def fault(self, name: str, on: bool, now: float, holder: str = "tracking") -> list[Tagged]:
-        inst = self.instance(name)
-        if self.group is not None and self._grouped(inst):
-            if on:
-                return self.group.hold_fault(name, holder, "test fault", now)
-            return self.group.release_fault(name, holder, now)
         if on:
-            return _tag(inst, inst.hold_fault(holder, "test fault", now))
-        return _tag(inst, inst.release_fault(holder, now))
+            return self.router.hold_fault(name, holder, "test fault", now)
+        return self.router.release_fault(name, holder, now)
 
     def track(self, name: str, result: Verdict, now: float) -> list[Tagged]:
-        inst = self.instance(name)
-        if self.group is not None and self._grouped(inst):
-            return self.group.apply_verdict(name, result, now)
-        return _tag(inst, apply_verdict(inst, result, now))
+        return self.router.apply_verdict(name, result, now)
 
     def shutdown(self, now: float) -> list[Tagged]:
-        out = self.group.shutdown(now) if self.group else []
-        for inst in self.instances:
-            if not self._grouped(inst):
-                out += _tag(inst, inst.shutdown(now))
-        return out
+        return self.router.shutdown(now)
 
 
 def _tag(inst: Instance, actions: list[Action]) -> list[Tagged]:
@@ -336,12 +316,14 @@ class Lan:
         """A config reload: fresh standalone instances resume their predecessors' states."""
         h = self.hosts[host]
         previous = {i.name: i.state for i in h.instances}
-        h.instances = list(instances)
+        h.router = Router(instances)
         for inst in instances:
             was = previous.get(inst.name, State.INIT)
             self._apply(h, _tag(inst, inst.resume(was, self.now)))
 
-    def revive(self, host: str, *instances: Instance, group: SyncGroup | None = None) -> None:
+    def revive(
+        self, host: str, *instances: Instance, groups: dict[str, list[str]] | None = None
+    ) -> None:
         """The host comes back with fresh instances (a restarted daemon) and starts them."""
-        self.hosts[host] = Host(host, list(instances), group=group)
+        self.hosts[host] = Host(host, list(instances), groups)
         self.start(host)
