@@ -18,6 +18,7 @@ Outputs are ``Tagged`` actions: the instance (or group) name they belong to, and
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 from pykeepalived.vrrp.events import Action, AdvertReceived, StateChanged
 from pykeepalived.vrrp.instance import Instance
@@ -46,7 +47,7 @@ class SyncGroup:
         self._members = {m.name: m for m in members}
         self._holder = f"sync_group:{name}"
         for member in members:
-            member.master_gate = self._gate_for(member)
+            member.master_gate = partial(self.can_goto_master, member)
 
     @property
     def members(self) -> list[Instance]:
@@ -135,9 +136,6 @@ class SyncGroup:
 
     # -- group rules --------------------------------------------------------------------------
 
-    def _gate_for(self, member: Instance) -> "_Gate":
-        return _Gate(self, member)
-
     def can_goto_master(self, member: Instance) -> bool:
         """keepalived ``vrrp_sync_can_goto_master``: only when everyone wants to."""
         if self.state is State.MASTER:
@@ -189,14 +187,3 @@ class SyncGroup:
     @staticmethod
     def _tag(member: Instance, actions: list[Action]) -> list[Tagged]:
         return [Tagged(source=member.name, action=a) for a in actions]
-
-
-class _Gate:
-    """The callable a member asks before a timer-driven move to MASTER."""
-
-    def __init__(self, group: SyncGroup, member: Instance) -> None:
-        self._group = group
-        self._member = member
-
-    def __call__(self) -> bool:
-        return self._group.can_goto_master(self._member)
