@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # Tests marked ``ipvs`` run where kernel IPVS is: natively, or all in one QEMU VM boot.
-pytest_plugins = ["vm.ipvs_pytest"]
+pytest_plugins = ["pytester", "vm.ipvs_pytest"]
 
 # CI runs derandomized (a fixed seed) so a red run is reproducible; locally, explore.
 settings.register_profile(

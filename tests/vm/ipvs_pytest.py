@@ -21,12 +21,13 @@ included). Output of the guest pytest: ``console.log`` in the run directory, nam
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -45,8 +46,12 @@ def in_vm() -> bool:
     return os.environ.get(ipvs_vm.IN_VM_ENV) == "1"
 
 
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
 def native_ipvs() -> bool:
-    return PROC_IPVS.exists() and os.geteuid() == 0
+    return PROC_IPVS.exists() and is_root()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -88,9 +93,14 @@ class _GuestRecorder:
                 entry.update(outcome="skipped", text=str(reason))
         elif report.when == "call" and hasattr(report, "wasxfail"):
             entry.update(outcome="xpassed", text=str(report.wasxfail))
+        if report.when == "teardown":
+            self.write()  # after every test: a timeout loses only the tests not yet run
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         del session
+        self.write()
+
+    def write(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.results, indent=1))
         tmp.rename(self.path)
@@ -125,7 +135,7 @@ class _VmRun:
         if mode == "off":
             self.unavailable = f"{MODE_ENV}=off"
             return
-        if os.geteuid() != 0:
+        if not is_root():
             self.unavailable = "the IPVS VM needs root on the host (apt, and a 9p share of /)"
             return
         try:
@@ -149,9 +159,8 @@ class _VmRun:
             f"IPVS VM: booting Debian's kernel under QEMU (TCG) for {len(self.nodeids)} ipvs "
             f"test(s), at most {timeout:.0f} s"
         )
-        capman = self.config.pluginmanager.getplugin("capturemanager")
         try:
-            with capman.global_and_fixture_disabled():
+            with _no_capture(self.config):
                 self.result = ipvs_vm.run(
                     command,
                     cwd=rootdir,
@@ -172,9 +181,8 @@ class _VmRun:
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
         if reporter is None:
             return
-        capman = self.config.pluginmanager.getplugin("capturemanager")
-        with capman.global_and_fixture_disabled():
-            reporter.ensure_newline()
+        with _no_capture(self.config):
+            reporter.write("\n")
             reporter.write_line(line, yellow=True, bold=True)
 
     def skip_reason(self) -> str | None:
@@ -205,6 +213,14 @@ class _VmRun:
 
 
 _RUN = pytest.StashKey[_VmRun]()
+
+
+def _no_capture(config: pytest.Config) -> contextlib.AbstractContextManager[None]:
+    """Let the VM run write to the terminal although a test (the first proxy) is running."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is None:
+        return contextlib.nullcontext()
+    return cast(contextlib.AbstractContextManager[None], capman.global_and_fixture_disabled())
 
 
 class VmProxyItem(pytest.Item):

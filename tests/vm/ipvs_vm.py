@@ -381,6 +381,8 @@ done
 i=0
 while [ ! -e /dev/hvc0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 mkdir -p /lower /rw /newroot
+# cache=loose: the guest caches what it reads (3x faster Python imports under TCG); changes the
+# host makes during the run may go unseen. The control share stays uncached.
 mount -t 9p -o ro,@NINEP@,cache=loose hostroot /lower || fail "cannot mount the host root (9p)"
 mount -t tmpfs -o mode=0755 tmpfs /rw
 mkdir -p /rw/upper /rw/work
@@ -401,7 +403,7 @@ mkdir -p $N/run/ipvs-vm $N/run/netns $N/lib/modules
 mount -t 9p -o @NINEP@ ctl $N/run/ipvs-vm || fail "cannot mount the control share"
 mount -t 9p -o ro,@NINEP@ kmods $N/lib/modules || fail "cannot mount the modules share"
 mkdir -p "$N@REPO@"
-mount -t 9p -o @NINEP@ repo "$N@REPO@" || fail "cannot mount the repository share"
+mount -t 9p -o @NINEP@,cache=loose repo "$N@REPO@" || fail "cannot mount the repository share"
 # The guest's modprobe: the host's (kmod) if it has one, else busybox's.
 if [ ! -e $N/sbin/modprobe ] && [ ! -e $N/usr/sbin/modprobe ]; then
     for t in modprobe insmod rmmod lsmod depmod modinfo; do ln -s /bin/busybox $N/usr/sbin/$t; done
