@@ -284,3 +284,13 @@ def test_ipv6_v3_equal_priority_the_higher_address_wins() -> None:
         "(VI_1) Master received advert from fe80::2 with same priority 100"
         " but higher IP address than ours" in lan.logs("fe80::1")
     )
+
+
+def test_the_timeline_check_does_catch_two_masters() -> None:
+    """The invariant fixture is not vacuous: two deaf masters for seconds are reported."""
+    lan = Lan.of(node(A, 100, advert_int_s=2.0), node(B, 99), delay_s=DELAY)
+    lan.start()
+    lan.run(10)
+    with pytest.raises(AssertionError, match="two masters"):
+        assert_never_two_masters_longer_than_an_interval()
+    LANS.clear()
