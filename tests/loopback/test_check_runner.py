@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from loopback_servers import LOCAL, silent, stream_server
 
+from pykeepalived.check.catalog import make_check
 from pykeepalived.check.filewatch import IN_CLOSE_WRITE, FileWatcher, parse_events
 from pykeepalived.check.hysteresis import (
     CheckerDown,
@@ -321,3 +322,29 @@ def test_file_check_reacts_to_inotify_not_delay_loop(tmp_path: Path) -> None:
 def test_inotify_record_parsing() -> None:
     record = struct.pack("iIII", 3, IN_CLOSE_WRITE, 0, 8) + b"abc\0\0\0\0\0"
     assert parse_events(record * 2) == [(3, IN_CLOSE_WRITE, "abc")] * 2
+
+
+def test_catalog_binds_probe_params_and_timeout() -> None:
+    t = ProbeTarget(connect_ip=LOCAL, connect_port=1, connect_timeout_s=3)
+    hy = checker_params("TCP_CHECK", delay_loop_s=5)
+    assert (
+        make_check("a", "TCP_CHECK", target=t, params=tcp.TcpParams(), hysteresis=hy).timeout_s == 3
+    )
+    sleeper = misc.MiscParams(misc_path=("true",), misc_timeout_s=7)
+    assert make_check("b", "MISC_CHECK", target=None, params=sleeper, hysteresis=hy).timeout_s == 7
+    with pytest.raises(TypeError, match="HttpParams"):
+        make_check("c", "HTTP_GET", target=t, params=tcp.TcpParams(), hysteresis=hy)
+    with pytest.raises(ValueError, match="ssl=True"):
+        make_check("d", "SSL_GET", target=t, params=http.HttpParams(), hysteresis=hy)
+    with pytest.raises(ValueError, match="needs a target"):
+        make_check("e", "TCP_CHECK", target=None, params=tcp.TcpParams(), hysteresis=hy)
+
+    async def go() -> None:
+        rec = Recorder()
+        async with stream_server(silent) as port:
+            live = ProbeTarget(connect_ip=LOCAL, connect_port=port, connect_timeout_s=1)
+            check = make_check("tcp", "TCP_CHECK", target=live, params=tcp.TcpParams(),
+                               hysteresis=fast(1))  # fmt: skip
+            await running(CheckRunner([check], rec), partial(rec.wait_for, "tcp", CheckerUp, 1.0))
+
+    asyncio.run(go())
