@@ -7,6 +7,7 @@ Nothing here reads files: the source line travels inside the ``Location``.
 """
 
 import enum
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -52,8 +53,8 @@ class Diagnostic:
         head = f"({loc.file}: Line {loc.line}) {self.severity.value}: {self.message}"
         if not loc.source_line:
             return head
-        text = loc.source_line.rstrip("\r\n").expandtabs(1)
-        caret = " " * (loc.column - 1) + "^" + "~" * max(0, loc.length - 1)
+        text, column, length = _window(loc.source_line.rstrip("\r\n"), loc.column, loc.length)
+        caret = " " * (column - 1) + "^" + "~" * max(0, length - 1)
         return f"{head}\n    {text}\n    {caret}"
 
     def as_dict(self) -> dict[str, object]:
@@ -68,6 +69,24 @@ class Diagnostic:
         }
 
 
+WIDTH = 160  # longest source text shown; longer lines show a window around the caret
+
+
+def _window(text: str, column: int, length: int) -> tuple[str, int, int]:
+    """The part of a (possibly huge) line to show, with the caret's column and length in it.
+
+    Tabs become one space (columns count characters); control characters become ``?`` so the
+    caret stays under its token on a terminal.
+    """
+    length = max(1, min(length, WIDTH))
+    start = 0 if column + length <= WIDTH else column - 1 - (WIDTH - length) // 2
+    shown = text[start : start + WIDTH]
+    prefix = "..." if start else ""
+    suffix = "..." if start + WIDTH < len(text) else ""
+    shown = "".join(c if c.isprintable() else ("?" if c != "\t" else " ") for c in shown)
+    return prefix + shown + suffix, column - start + len(prefix), length
+
+
 @dataclass(slots=True)
 class Diagnostics:
     """An append-only collection that the pipeline stages share."""
@@ -75,11 +94,13 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def error(self, location: Location, message: str, code: str = "") -> None:
+        message = _shorten(message)
         self.items.append(
             Diagnostic(severity=Severity.ERROR, location=location, message=message, code=code)
         )
 
     def warning(self, location: Location, message: str, code: str = "") -> None:
+        message = _shorten(message)
         self.items.append(
             Diagnostic(severity=Severity.WARNING, location=location, message=message, code=code)
         )
@@ -96,6 +117,16 @@ class Diagnostics:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+_LONG_QUOTE = re.compile(r"'([^']{40})[^']{20,}'")
+
+
+def _shorten(message: str) -> str:
+    """Cut a huge token quoted in a message (junk input) to its first 40 characters."""
+    if len(message) <= 200:
+        return message
+    return _LONG_QUOTE.sub(r"'\1...'", message)[:1000]
 
 
 def _order(d: Diagnostic) -> tuple[str, int, int]:

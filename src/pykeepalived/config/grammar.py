@@ -11,7 +11,7 @@ import dataclasses
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar, cast
 
 from pykeepalived.config.diagnostics import Diagnostics, Location
@@ -217,9 +217,19 @@ def _unknown(
     if st.keyword.template or st.keyword.is_open:
         return  # already reported by the lexer / the tree
     block = getattr(cls, "BLOCK_NAME", cls.__name__)
-    hint = difflib.get_close_matches(st.name, list(table) + list(ignored), n=1)
-    suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+    hint = _suggest(cls, st.name)
+    suggestion = f"; did you mean '{hint}'?" if hint else ""
     ctx.diags.error(st.location, f"unknown keyword '{st.name}' in {block}{suggestion}", "unknown")
+
+
+@lru_cache(maxsize=4096)
+def _suggest(cls: type, name: str) -> str | None:
+    """The closest keyword of ``cls`` to a misspelt ``name`` (cached: junk repeats)."""
+    if len(name) > 64:
+        return None
+    options = list(keyword_table(cast(Any, cls))) + list(ignored_keywords(cls))
+    hint = difflib.get_close_matches(name, options, n=1)
+    return hint[0] if hint else None
 
 
 def _split_glued(statements: Sequence[Statement], table: Mapping[str, _Entry]) -> list[Statement]:

@@ -135,6 +135,10 @@ def tokenize(
             issues.append(_template_issue(word, start, stop - start, "a Jinja/Go template"))
         else:
             tokens.append(_quoted(m, text, source, file, line, issues))
+    if len(issues) > 1:
+        # One unrendered template per line is enough to say what happened.
+        templates = [i for i in issues if i.code == "template"]
+        issues = [i for i in issues if i.code != "template"] + templates[:1]
     return tokens, issues
 
 

@@ -58,11 +58,15 @@ class _Open:
         return Statement(keyword=self.tokens[0], args=tuple(self.tokens[1:]), block=block)
 
 
+MAX_DEPTH = 64  # keepalived's deepest real block is 4; beyond this, input is junk
+
+
 @dataclass(slots=True)
 class _Builder:
     diags: Diagnostics
     root: list[_Open] = field(default_factory=list)
     stack: list[_Open] = field(default_factory=list)
+    too_deep: int = 0  # braces opened beyond MAX_DEPTH, whose content is dropped
 
     @property
     def siblings(self) -> list[_Open]:
@@ -73,10 +77,16 @@ class _Builder:
         return block
 
     def add(self, tokens: list[Token]) -> None:
-        if tokens:
+        if tokens and not self.too_deep:
             self.siblings.append(_Open(tokens=tokens))
 
     def open(self, brace: Token, pending: list[Token]) -> None:
+        if self.too_deep or len(self.stack) >= MAX_DEPTH:
+            if not self.too_deep:
+                message = f"blocks nested deeper than {MAX_DEPTH}: their content is ignored"
+                self.diags.error(brace.location, message, "brace")
+            self.too_deep += 1
+            return
         if pending:
             owner = _Open(tokens=pending)
             self.siblings.append(owner)
@@ -91,6 +101,9 @@ class _Builder:
         self.stack.append(owner)
 
     def close(self, brace: Token) -> None:
+        if self.too_deep:
+            self.too_deep -= 1
+            return
         if not self.stack:
             self.diags.error(brace.location, "'}' closes no open block", "brace")
             return
@@ -123,6 +136,7 @@ def build_tree(
             else:
                 pending.append(token)
         builder.add(pending)
+    builder.too_deep = 0
     for unclosed in reversed(builder.stack):
         _report_unclosed(unclosed, diags, "")
     return tuple(node.freeze() for node in builder.root)
@@ -131,6 +145,7 @@ def build_tree(
 def _recover_missing_close(builder: _Builder, keyword: Token) -> None:
     _report_unclosed(builder.stack[0], builder.diags, f" before line {keyword.line}")
     builder.stack.clear()
+    builder.too_deep = 0
 
 
 def _report_unclosed(unclosed: _Open, diags: Diagnostics, where: str) -> None:
