@@ -44,7 +44,8 @@ class Election:
         self.wants_master = params.initial_state is State.MASTER
         self._owner_demoted = False
         self._deadline: float | None = None  # BACKUP: master down; MASTER: next advert
-        self._garp_deadline: float | None = None  # MASTER: delayed second round of GARP
+        self._garps: list[tuple[float, int]] = []  # MASTER: delayed GARP rounds (when, repeat)
+        self._not_before: float | None = None  # vrrp_startup_delay: no takeover before this
         self._refresh_at: float | None = None  # MASTER: periodic GARP, checked at advert time
         self._preempt_at: float | None = None  # BACKUP: preempt_delay running since ...
 
@@ -65,7 +66,23 @@ class Election:
         )
 
     def _arm_master_down(self, now: float) -> None:
-        self._deadline = now + self.master_down_interval_s()
+        p = self.params
+        self._arm_backup(
+            now,
+            master_down_us(
+                p.version, self.effective_priority, self.master_adver_int_us, p.down_timer_adverts
+            ),
+        )
+
+    def _arm_backup(self, now: float, wait_us: int) -> None:
+        """BACKUP's timer: ``wait_us`` from now, or from the end of ``vrrp_startup_delay``."""
+        start = now
+        if self._not_before is not None:
+            if now < self._not_before:
+                start = self._not_before
+            else:
+                self._not_before = None
+        self._deadline = start + us_to_s(wait_us)
 
     def _master_tx(self, now: float) -> list[Action]:
         """RFC 5798 6.4.3: Adver_Timer fired; plus keepalived's periodic GARP refresh."""
@@ -96,7 +113,10 @@ class Election:
     def _backup_rx(self, advert: AdvertReceived, now: float) -> list[Action]:
         """RFC 5798 6.4.2 "If an ADVERTISEMENT is received" with keepalived's preempt_delay."""
         if advert.priority == PRIO_STOP:
-            self._deadline = now + self.skew_time_s()
+            p = self.params
+            self._arm_backup(
+                now, skew_time_us(p.version, self.effective_priority, self.master_adver_int_us)
+            )
             message = f"({self.name}) Backup received priority 0 advertisement"
             return [Log(message=message, detail=True)]
         if self._accepts(advert, now):
@@ -199,6 +219,9 @@ class Election:
             actions += self._send_now(now)
         if p.garp_lower_prio_repeat:
             actions.append(SendGratuitous(repeat=p.garp_lower_prio_repeat))
+            if p.garp_lower_prio_delay_s:
+                when = now + p.garp_lower_prio_delay_s
+                self._garps.append((when, p.garp_lower_prio_repeat))
         actions.append(MasterRxLowerPriority(source=advert.source))
         return actions
 

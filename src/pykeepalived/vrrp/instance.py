@@ -68,14 +68,19 @@ class Instance(Election):
         if self.state is not State.INIT:
             raise RuntimeError(f"({self.name}) start() twice")
         p = self.params
+        if p.startup_delay_s:
+            self._not_before = now + p.startup_delay_s
         if self._faults:
             return [self._transition(State.FAULT, self._fault_text(), suffix=" (init)")]
-        if p.is_address_owner and p.initial_state is State.MASTER and self._gate_open():
+        owner_master = p.is_address_owner and p.initial_state is State.MASTER
+        if owner_master and self._not_before is None and self._gate_open():
             return self._become_master(now, "address owner with initial state MASTER")
         action = self._transition(State.BACKUP, "initial state", suffix=" (init)")
-        if fast and p.initial_state is State.MASTER:
-            wait = self.master_adver_int_us + skew_time_us(p.version, 255, self.master_adver_int_us)
-            self._deadline = now + us_to_s(wait)
+        adv = self.master_adver_int_us
+        if owner_master and self._gate_open():
+            self._arm_backup(now, 1)  # keepalived: "timeout from backup very quickly (1 usec)"
+        elif fast and p.initial_state is State.MASTER:
+            self._arm_backup(now, adv + skew_time_us(p.version, 255, adv))
         else:
             self._arm_master_down(now)
         return [action]
@@ -119,16 +124,18 @@ class Instance(Election):
 
     def get_timer(self) -> float | None:
         """The next instant ``handle_timer`` must be called at, or None."""
-        timers = [t for t in (self._deadline, self._garp_deadline) if t is not None]
+        timers = [when for when, _ in self._garps]
+        if self._deadline is not None:
+            timers.append(self._deadline)
         return min(timers) if timers else None
 
     def handle_timer(self, now: float) -> list[Action]:
         """Run every timer due at ``now``; calling early is harmless."""
         actions: list[Action] = []
-        if self._garp_deadline is not None and now >= self._garp_deadline:
-            self._garp_deadline = None
-            if self.state is State.MASTER:
-                actions.append(SendGratuitous(repeat=self.params.garp_master_repeat))
+        due = [repeat for when, repeat in self._garps if when <= now]
+        self._garps = [(when, repeat) for when, repeat in self._garps if when > now]
+        if self.state is State.MASTER:
+            actions += [SendGratuitous(repeat=repeat) for repeat in due]
         if self._deadline is not None and now >= self._deadline:
             if self.state is State.BACKUP:
                 actions.append(
@@ -201,7 +208,8 @@ class Instance(Election):
         actions: list[Action] = []
         if self.state is State.MASTER:
             actions += [SendAdvert(priority=PRIO_STOP), RemoveVips()]
-        self._deadline = self._garp_deadline = None
+        self._deadline = None
+        self._garps = []
         actions.append(self._transition(State.STOP, "shutdown", message=f"({self.name}) Stopped"))
         return actions
 
@@ -242,7 +250,9 @@ class Instance(Election):
         changed = self._transition(State.MASTER, reason)
         p = self.params
         self._deadline = now + us_to_s(p.advert_int_us)
-        self._garp_deadline = now + p.garp_master_delay_s if p.garp_master_delay_s else None
+        self._garps = [(now + p.garp_master_delay_s, p.garp_master_repeat)]
+        if not p.garp_master_delay_s:
+            self._garps = []
         self._refresh_at = now + p.garp_master_refresh_s if p.garp_master_refresh_s else None
         return [
             SendAdvert(priority=self.effective_priority),
@@ -253,7 +263,8 @@ class Instance(Election):
 
     def _leave_master(self, new: State, reason: str, now: float) -> list[Action]:
         """MASTER -> BACKUP (a better master) or FAULT (tracking): drop VIPs, arm timers."""
-        self._garp_deadline = self._refresh_at = None
+        self._garps = []
+        self._refresh_at = None
         self._preempt_at = None
         self.wants_master = False  # keepalived: wantstate BACKUP or FAULT
         changed = self._transition(new, reason)
@@ -273,10 +284,8 @@ class Instance(Election):
             return self._become_master(now, "fault cleared (address owner)")
         changed = self._transition(State.BACKUP, "fault cleared")
         if owner_master:
-            wait = p.advert_int_us + skew_time_us(
-                p.version, self.effective_priority, p.advert_int_us
-            )
-            self._deadline = now + us_to_s(wait)
+            skew = skew_time_us(p.version, self.effective_priority, p.advert_int_us)
+            self._arm_backup(now, p.advert_int_us + skew)
         else:
             self._arm_master_down(now)
         return [changed]

@@ -23,6 +23,8 @@ class InstanceParams:
     ``state`` is the configured initial state (``None``: derived from priority as keepalived
     does, 255 -> MASTER, else BACKUP). ``primary_ip`` is the source address of our adverts,
     compared with a peer's on an equal-priority tie (higher address wins).
+    ``startup_delay_s`` is the global ``vrrp_startup_delay``: no BACKUP timer runs out before
+    that long after start, not even an address owner's.
     """
 
     name: str
@@ -42,6 +44,8 @@ class InstanceParams:
     garp_master_refresh_s: float = 0.0
     garp_master_refresh_repeat: int = 1
     garp_lower_prio_repeat: int = 0
+    garp_lower_prio_delay_s: float = 5.0
+    startup_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         _check(1 <= self.virtual_router_id <= 255, "virtual_router_id must be 1..255")
@@ -55,6 +59,8 @@ class InstanceParams:
         _check(self.garp_master_repeat >= 1, "garp_master_repeat must be >= 1")
         _check(self.garp_master_refresh_repeat >= 1, "garp_master_refresh_repeat must be >= 1")
         _check(self.garp_lower_prio_repeat >= 0, "garp_lower_prio_repeat must be >= 0")
+        _check(self.garp_lower_prio_delay_s >= 0, "garp_lower_prio_delay must be >= 0")
+        _check(self.startup_delay_s >= 0, "vrrp_startup_delay must be >= 0")
         self._check_advert_int()
 
     def _check_advert_int(self) -> None:

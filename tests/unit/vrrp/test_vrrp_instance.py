@@ -443,3 +443,33 @@ def test_advert_interval_limits_follow_the_wire() -> None:
         adv(100, version=3, cs=4096)  # v3 carries 12 bits of centiseconds
     inst = backup(advert_int_s=200.0)
     assert inst.handle_advert(adv(150, cs=200 * 100), T0 + 1) == []
+
+
+# -- startup delay and lower-priority GARP rounds ----------------------------------------------
+
+
+def test_vrrp_startup_delay_holds_every_takeover_until_it_has_run_out() -> None:
+    owner = Instance(params(ip=OURS, priority=255, startup_delay_s=10.0))
+    owner.start(T0)
+    assert state(owner) is State.BACKUP
+    assert owner.get_timer() == pytest.approx(T0 + 10 + 1e-6)
+    plain = backup(startup_delay_s=10.0)
+    assert plain.get_timer() == pytest.approx(T0 + 10 + 3 + 156 / 256)
+    plain.handle_advert(adv(0), T0 + 2)  # priority 0 during the delay: skew after the delay
+    assert plain.get_timer() == pytest.approx(T0 + 10 + 156 / 256)
+    plain.handle_advert(adv(200), T0 + 11)  # after the delay: from now again
+    assert plain.get_timer() == pytest.approx(T0 + 11 + 3 + 156 / 256)
+
+
+def test_lower_priority_garp_gets_a_second_round_after_its_delay() -> None:
+    inst = master(garp_lower_prio_repeat=3, garp_lower_prio_delay_s=2.0, garp_master_delay_s=0)
+    assert inst.get_timer() is not None
+    inst.handle_advert(adv(50), T0 + 10)
+    fired: list[object] = []
+    now = T0 + 10
+    while now < T0 + 12.5:
+        timer = inst.get_timer()
+        assert timer is not None
+        now = timer
+        fired += [a for a in inst.handle_timer(now) if isinstance(a, SendGratuitous)]
+    assert fired == [SendGratuitous(repeat=3)]
