@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -303,7 +304,15 @@ def ensure_kernel(cache: Path, deadline: _Deadline, log: Log, *, refresh: bool =
         shutil.rmtree(download, ignore_errors=True)
         download.mkdir(parents=True)
         log(f"downloading {package}")
-        apt.with_update_retry(["apt-get", "download", "-qq", package], cwd=download)
+        done = _run(["apt-get", "download", "-qq", package], deadline, cwd=download)
+        if done.returncode != 0:
+            # Stale package lists name a kernel the mirror no longer has: update, re-resolve.
+            if not apt.update():
+                raise VmUnavailable(f"apt-get download {package} failed: {done.stderr.strip()}")
+            package = _kernel_package(apt)
+            dest = cache / package
+            log(f"downloading {package}")
+            _checked(["apt-get", "download", "-qq", package], deadline, cwd=download)
         debs = sorted(download.glob("*.deb"))
         if not debs:
             raise VmUnavailable(f"apt-get download {package} produced no .deb")
@@ -623,6 +632,50 @@ def boot(
     (run_dir / "cmd.sh").write_text(_command_script(command, workdir, _guest_env(env)))
 
     start = time.monotonic()
+    with _one_vm_at_a_time(prepared.cache, timeout, run_dir) as waited:
+        result = _boot_locked(prepared, run_dir, timeout - waited, echo)
+    result = dataclasses.replace(result, seconds=time.monotonic() - start)
+    if not keep_run_dir:
+        _prune_runs(runs, keep=run_dir)
+    return result
+
+
+@contextlib.contextmanager
+def _one_vm_at_a_time(cache: Path, timeout: float, run_dir: Path) -> Iterator[float]:
+    """One VM per cache (machine) at a time: TCG VMs side by side only slow each other down.
+
+    Waits for the lock within ``timeout`` and yields the seconds spent waiting.
+    """
+    start = time.monotonic()
+    with (cache / "boot.lock").open("a+") as lock:
+        said = False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - start >= timeout:
+                    raise VmUnavailable(
+                        f"another IPVS VM run held {cache / 'boot.lock'} for {timeout:.0f} s"
+                    ) from None
+                if not said:
+                    _stderr_log("waiting for another IPVS VM run to finish")
+                    said = True
+                time.sleep(0.5)
+        try:
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"{os.getpid()} {run_dir}\n")
+            lock.flush()
+            yield time.monotonic() - start
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _boot_locked(
+    prepared: Prepared, run_dir: Path, timeout: float, echo: IO[str] | None
+) -> VmResult:
+    start = time.monotonic()
     proc = subprocess.Popen(
         qemu_argv(prepared, run_dir),
         stdin=subprocess.DEVNULL,
@@ -678,8 +731,6 @@ def boot(
         run_dir=run_dir,
         qemu_stderr=b"".join(errs).decode(errors="replace"),
     )
-    if not keep_run_dir:
-        _prune_runs(runs, keep=run_dir)
     return result
 
 
