@@ -37,6 +37,7 @@ def routers(version: int, advert_int_s: float) -> st.SearchStrategy[list[Instanc
             "priority": st.sampled_from([1, 50, 99, 100, 100, 200, 254, 255]),
             "nopreempt": st.booleans(),
             "preempt_delay_s": st.sampled_from([0.0, 0.0, 1.0, 3.0]),
+            "startup_delay_s": st.sampled_from([0.0, 0.0, 0.0, 2.0]),
         }
     )
     return st.lists(one, min_size=2, max_size=3).map(
@@ -91,7 +92,8 @@ def settle(lan: Lan, configs: list[InstanceParams]) -> None:
     for cfg in configs:
         if lan.hosts[str(cfg.primary_ip)].alive:
             lan.fault(str(cfg.primary_ip), False)
-    quiet = 2 * max(c.preempt_delay_s for c in configs) + 8 * configs[0].advert_int_s + 10
+    delays = max(2 * c.preempt_delay_s + c.startup_delay_s for c in configs)
+    quiet = delays + 8 * configs[0].advert_int_s + 10
     lan.run(quiet)
 
 
@@ -200,7 +202,7 @@ def test_sync_groups_move_together_and_elect_one_master(
         if lan.hosts[str(cfg.primary_ip)].alive:
             for member in ("VI_1", "VI_2"):
                 lan.fault(str(cfg.primary_ip), False, name=member)
-    lan.run(2 * max(c.preempt_delay_s for c in configs) + 30)
+    lan.run(max(2 * c.preempt_delay_s + c.startup_delay_s for c in configs) + 30)
     live = [h for h in lan.hosts.values() if h.alive]
     for host in live:
         assert len({i.state for i in host.instances}) == 1, f"{host.name} members disagree"
