@@ -1,0 +1,92 @@
+"""LVS controller: keep a data plane equal to the desired table, with retries.
+
+Rules: the asyncio glue between the pure reconcile plan and a ``DataPlane`` backend. Every
+update observes the backend, plans, applies and reports; a failed operation is retried by
+re-running the same reconcile after a back-off (the plan is idempotent, so a retry is just
+"reconcile again"). It owns exactly the services it has been asked to program (``owned``),
+adopts a previous run's services without a flush, and on stop removes what it owns.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pykeepalived.kernel.dataplane import DataPlane, OpFailure
+from pykeepalived.lvs.reconcile import Op, plan, teardown
+from pykeepalived.lvs.table import ServiceKey, Table
+
+log = logging.getLogger("pykeepalived.lvs")
+
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyReport:
+    applied: tuple[Op, ...]
+    failed: tuple[OpFailure, ...]
+
+
+@dataclass
+class LvsController:
+    dataplane: DataPlane
+    on_report: Callable[[ApplyReport], None] | None = None
+    retry_delays_s: Sequence[float] = RETRY_DELAYS_S
+    owned: set[ServiceKey] = field(default_factory=set)
+    _desired: Table = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _retry: asyncio.Task[None] | None = None
+
+    async def update(self, desired: Table) -> ApplyReport:
+        """Make the data plane hold ``desired``; services we owned and dropped are removed."""
+        async with self._lock:
+            self._desired = desired
+            report = await self._reconcile()
+        self._schedule_retry(report)
+        return report
+
+    async def _reconcile(self) -> ApplyReport:
+        observed = await self.dataplane.observe()
+        ops = plan(self._desired, observed, self.owned)
+        failures = await self.dataplane.apply(ops, self._desired) if ops else []
+        failed_ops = {id(f.op) for f in failures}
+        applied = tuple(op for op in ops if id(op) not in failed_ops)
+        self.owned = (self.owned & set(observed)) | set(self._desired)
+        report = ApplyReport(applied=applied, failed=tuple(failures))
+        name = self.dataplane.info.name
+        for op in applied:
+            log.info("%s: %s", name, op)
+        for failure in failures:
+            log.error("%s: %s failed: %s (will retry)", name, failure.op, failure.error)
+        if self.on_report is not None:
+            self.on_report(report)
+        return report
+
+    def _schedule_retry(self, report: ApplyReport) -> None:
+        if not report.failed or (self._retry is not None and not self._retry.done()):
+            return
+        self._retry = asyncio.create_task(self._retry_loop(), name="lvs-retry")
+
+    async def _retry_loop(self) -> None:
+        for delay in self.retry_delays_s:
+            await asyncio.sleep(delay)
+            async with self._lock:
+                report = await self._reconcile()
+            if not report.failed:
+                log.info("IPVS: retry succeeded, the table is as configured")
+                return
+        log.error(
+            "IPVS: giving up retries; the table differs from the config until the next change"
+        )
+
+    async def stop(self) -> ApplyReport:
+        """Remove every service we own (graceful stop)."""
+        if self._retry is not None:
+            self._retry.cancel()
+        async with self._lock:
+            observed = await self.dataplane.observe()
+            ops = teardown(self.owned, observed)
+            failures = await self.dataplane.apply(ops, {}) if ops else []
+            self.owned = set()
+            self._desired = {}
+        return ApplyReport(applied=tuple(ops), failed=tuple(failures))
