@@ -105,6 +105,8 @@ async def _readback(netns: str) -> None:
         assert await backend.observe() == {}
         assert await backend.apply(plan(desired, {}, desired), desired) == []
         assert await backend.observe() == desired
+        fresh = NftablesDataPlane(netns=netns)  # no memory of what was written: parses it all
+        assert await fresh.observe() == desired
         assert any("wlc is done as wrr" in n for n in backend.info.notes)
         # A weight change is an element update; a new destination is a table replace.
         key = tcp("10.0.0.2", 80)
@@ -117,6 +119,7 @@ async def _readback(netns: str) -> None:
         assert await backend.apply(ops, edited) == []
         assert backend.last_apply == "elements"
         assert await backend.observe() == edited
+        assert await fresh.observe() == edited
         # A service the backend cannot do is reported, the others stay.
         tun = tcp("10.0.0.9", 80)
         edited[tun] = entry(tun, "rr", dest("10.1.0.30", 80, 1, Method.TUN))
@@ -126,13 +129,19 @@ async def _readback(netns: str) -> None:
         assert "TUN" in failures[0].error
         edited.pop(tun)
         assert await backend.observe() == edited
+        assert await fresh.observe() == edited
         web = tcp("10.0.0.1", 80)
         edited[web] = entry(web, "wlc", dest("10.1.0.10", 8080, 3))
         assert await backend.apply(plan(edited, await backend.observe(), edited), edited) == []
         assert backend.last_apply == "replace"
         assert await backend.observe() == edited
+        assert await fresh.observe() == edited
+        # Someone replaces our table behind our back: the next observe reads it all again.
+        await fresh.apply([], desired)
+        assert await backend.observe() == desired
         counters = await backend.counters()
-        assert set(counters) == set(edited)
+        assert set(counters) == set(desired)
+        assert set(counters[web].destinations) == set(desired[web].destinations)
     finally:
         await backend.close()
     ruleset = run("ip", "netns", "exec", netns, "nft", "list", "ruleset")

@@ -60,23 +60,29 @@ def parse_table(items: Iterable[Mapping[str, Any]]) -> dict[ServiceKey, ServiceE
 
 
 def parse_counters(items: Iterable[Mapping[str, Any]]) -> dict[ServiceKey, ServiceCounters]:
-    """Per service and destination. DR: packets and bytes in (the ingress rule and the
-    forwarding chain). NAT: the nat chain sees only the first packet of a connection, so its
-    counts are connections; the forward chain counts packets and bytes both ways."""
-    items = list(items)
+    """Per service and destination, from the counters alone (``nft list counters``).
+
+    DR: packets and bytes in (the ingress rule and the forwarding chain); the answers do not
+    pass the director. NAT: the nat chain sees only the first packet of a connection, so its
+    counts are connections; the forward chain counts packets and bytes both ways.
+    """
     counters = _named(items, "counter")
-    table = parse_table(items)
     index = {
         int(m[1]): decode_service(body["comment"]).key
         for name, body in counters.items()
         if (m := _SERVICE.fullmatch(name)) and "comment" in body
     }
+    dest_names: dict[int, list[tuple[DestKey, str]]] = {}
+    for name, body in counters.items():
+        if (m := _DEST.fullmatch(name)) and "comment" in body:
+            dkey = decode_dest(body["comment"], 0).key
+            dest_names.setdefault(int(m[1]), []).append((dkey, name))
     out = {}
     for i, key in index.items():
         nat = counters[f"s{i}"].get("family") != "netdev"
-        per_dest = {}
-        for j, dkey in enumerate(sorted(table[key].destinations)):
-            per_dest[dkey] = _dest_counters(counters, f"s{i}d{j}", nat)
+        per_dest = {
+            dkey: _dest_counters(counters, name, nat) for dkey, name in dest_names.get(i, [])
+        }
         total = _sum(per_dest.values())
         svc = counters[f"s{i}"]
         if nat:

@@ -8,6 +8,8 @@ destination ``j`` in sorted key order:
 * counter ``s<i>`` (comment: the service) and ``s<i>d<j>`` (comment: the destination);
 * map ``s<i>w``: ``j -> weight`` (weights change in place, see ``weight_update``);
 * map ``s<i>m``: slot -> ``goto s<i>d<j>``, ``M`` slots (``maglev.table_size``);
+* set ``generation`` (inet): one number, new at every write, so that a reader that wrote
+  the table can check in one small read that nobody replaced it since;
 * chain ``s<i>d<j>``: count, then ``dnat`` (NAT) or ``fwd ... device`` (DR);
 * NAT: ``nat_pre`` (prerouting, dstnat) picks the slot by ``numgen inc`` or ``jhash``;
   conntrack keeps every later packet of the connection on its server, and undoes the DNAT
@@ -70,7 +72,9 @@ def method_of(entry: ServiceEntry) -> Method:
     return method
 
 
-def render(table: Table, env: NftEnv) -> Rendered:
+def render(table: Table, env: NftEnv, generation: int = 0) -> Rendered:
+    """The whole script; ``generation`` goes into set ``generation`` so that a reader can
+    tell cheaply whether the table is still the one it wrote."""
     programmed: dict[ServiceKey, ServiceEntry] = {}
     refused: dict[ServiceKey, str] = {}
     notes: dict[str, list[ServiceKey]] = {}
@@ -91,6 +95,7 @@ def render(table: Table, env: NftEnv) -> Rendered:
             _dr_service(netdev, i, entry, env)
         else:
             _nat_service(inet, i, entry, env)
+    inet.maps.append(f"set generation {{ type mark; elements = {{ {generation} }}; }}")
     script = _script(env, inet, netdev)
     lines = tuple(
         f"{note} [{len(keys)} service{'s' * (len(keys) > 1)}, e.g. {keys[0]}]"
@@ -104,7 +109,7 @@ def delete_script(name: str = TABLE) -> str:
     return "".join(f"table {fam} {name}\ndelete table {fam} {name}\n" for fam in ("inet", "netdev"))
 
 
-def weight_update(old: Table, new: Table, env: NftEnv) -> str | None:
+def weight_update(old: Table, new: Table, env: NftEnv, generation: int = 0) -> str | None:
     """Element updates for a change of weights only (same services, same destinations, same
     attributes): the slot and weight maps of the changed services are flushed and refilled in
     one transaction. ``None`` when anything else differs: then a full ``render``."""
@@ -128,6 +133,9 @@ def weight_update(old: Table, new: Table, env: NftEnv) -> str | None:
             lines.append(f"flush map {fam} {env.table} {name}")
             if elements:
                 lines.append(f"add element {fam} {env.table} {name} {{ {elements} }}")
+    if lines:
+        lines.append(f"flush set inet {env.table} generation")
+        lines.append(f"add element inet {env.table} generation {{ {generation} }}")
     return "".join(line + "\n" for line in lines)
 
 

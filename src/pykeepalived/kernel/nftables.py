@@ -11,6 +11,7 @@ python-nftables (libnftables' bindings) is not on PyPI, hence the binary.
 
 import asyncio
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -52,6 +53,7 @@ class NftablesDataPlane:
         self._notes: tuple[str, ...] = ()
         self._installed: dict[ServiceKey, ServiceEntry] | None = None
         self._env: NftEnv | None = None
+        self._generation = secrets.randbits(31)
         self.last_apply = ""  # "replace", "elements" or "none": what the last apply did
 
     @property
@@ -59,10 +61,26 @@ class NftablesDataPlane:
         return BackendInfo(name="nftables", reason=self._reason, notes=self._notes)
 
     async def observe(self) -> Table:
+        """What our tables hold. After our own write, one small read (set ``generation``)
+        proves the table is still the one we wrote; otherwise the whole table is parsed."""
+        if self._installed is not None and await self._generation_in_kernel() == self._generation:
+            return dict(self._installed)
+        self._installed = None
         return parse_table(objects(await self._list()))
 
+    async def _generation_in_kernel(self) -> int | None:
+        argv = (self._nft, "-j", "list", "set", "inet", self._table, "generation")
+        code, out, _ = await self._exec(argv, b"")
+        if code != 0:
+            return None
+        for item in objects([json.loads(out)]):
+            elements = item.get("set", {}).get("elem", [])
+            if len(elements) == 1 and isinstance(elements[0], int):
+                return elements[0]
+        return None
+
     async def counters(self) -> Mapping[ServiceKey, ServiceCounters]:
-        return parse_counters(objects(await self._list()))
+        return parse_counters(objects(await self._list("counters")))
 
     async def apply(self, ops: Sequence[Op], desired: Table) -> list[OpFailure]:
         env = NftEnv(
@@ -71,21 +89,23 @@ class NftablesDataPlane:
             ingress_devices=self._ingress,
             routes=await self._routes(desired),
         )
+        generation = (self._generation + 1) % 2**31
         if self._installed is not None and env == self._env:
             # Weights only (the usual change: health, drain): refill a few maps, no render.
-            update = weight_update(self._installed, desired, env)
+            update = weight_update(self._installed, desired, env, generation)
             if update == "":
                 self.last_apply = "none"
                 return []
             if update is not None and await self._run_script(update) is None:
                 self.last_apply = "elements"
-                self._installed = dict(desired)
+                self._installed, self._generation = dict(desired), generation
                 return []
-        rendered = render(desired, env)
+        rendered = render(desired, env, generation)
         error = await self._run_script(rendered.script)
         self.last_apply = "replace"
         if error is None:
             self._installed, self._env = rendered.programmed, env
+            self._generation = generation
             self._notes = rendered.notes
         else:
             self._installed = None
@@ -129,12 +149,14 @@ class NftablesDataPlane:
                     routes[address] = str(route["dev"])
         return routes
 
-    async def _list(self) -> list[Mapping[str, Any]]:
+    async def _list(self, what: str = "table") -> list[Mapping[str, Any]]:
+        """``nft -j list table`` (or ``list counters table``) of both our tables."""
         docs = []
         for family in ("inet", "netdev"):
-            code, out, err = await self._exec(
-                (self._nft, "-j", "list", "table", family, self._table), b""
-            )
+            argv = [self._nft, "-j", "list", "table", family, self._table]
+            if what != "table":
+                argv[3:3] = [what]
+            code, out, err = await self._exec(argv, b"")
             if code == 0:
                 docs.append(json.loads(out))
             elif b"No such file or directory" not in err:
