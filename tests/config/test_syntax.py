@@ -1,5 +1,6 @@
 """The syntax layer: lexer, preprocessing (include, $definitions, @conditionals) and blocks."""
 
+import gc
 import time
 from pathlib import Path
 
@@ -469,3 +470,14 @@ def test_long_line_is_shown_as_a_window_around_the_caret() -> None:
     assert len(shown) < 200
     assert shown[caret.index("^") :].startswith("bad value")
     assert caret.endswith("^~~")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_load_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        load_text("junk {\n")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
