@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from pykeepalived.config.grammar import BadValue, Context, Parse, Where, kw, where_field
-from pykeepalived.config.model_common import Script, script
+from pykeepalived.config.model_common import RunAs, Script, run_as, script, weight_reverse
 from pykeepalived.config.tree import Statement
 from pykeepalived.config.values import (
     IPAddress,
@@ -21,7 +21,6 @@ from pykeepalived.config.values import (
     no_block,
     number,
     to_bool,
-    to_int,
     word,
     words,
 )
@@ -171,7 +170,7 @@ class MiscCheck(CheckerCommon):
     misc_path: Script | None = kw(None, script())
     misc_timeout: float | None = kw(None, number(0.001, 3600))
     misc_dynamic: bool = kw(False, flag())
-    user: tuple[str, ...] | None = kw(None, words())
+    user: RunAs | None = kw(None, run_as())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,24 +204,15 @@ class UdpCheck(CheckerCommon):
     max_reply_length: int = kw(255, integer(0, 65535))
 
 
-def _file_weight() -> Parse:
-    def parse(st: Statement, ctx: Context) -> tuple[int, bool]:
-        no_block(st)
-        if not st.args:
-            raise BadValue(st.keyword, "'weight' needs a number", "missing")
-        reverse = len(st.args) > 1 and st.args[1].text == "reverse"
-        return to_int(st.args[0], -2147483647, 2147483647), reverse
-
-    return parse
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileCheck:
     BLOCK_NAME: ClassVar[str] = "FILE_CHECK"
     KIND: ClassVar[str] = "FILE_CHECK"
     track_file: str | None = kw(None, word())
     dynamic: bool = kw(False, flag())
-    weight: tuple[int, bool] | None = kw(None, _file_weight())
+    # Not given: the track_file block's weight and reverse.
+    weight: int | None = kw(None, weight_reverse(-65535, 65535), max_args=2)
+    weight_reverse: bool | None = None
     where: Where = where_field()
 
 

@@ -92,15 +92,16 @@ class TrackedLine:
 
 
 def weight_reverse(lo: int, hi: int) -> Parse:
-    """``weight N [reverse]``: sets ``weight`` and ``weight_reverse``."""
+    """``weight N [reverse|noreverse]``: sets ``weight`` and ``weight_reverse``."""
 
     def parse(st: Statement, ctx: Context) -> SetFields:
         no_block(st)
         if not st.args:
             raise BadValue(st.keyword, "'weight' needs a number", "missing")
         reverse = len(st.args) > 1 and st.args[1].text == "reverse"
-        if len(st.args) > 1 and not reverse:
+        if len(st.args) > 1 and st.args[1].text not in ("reverse", "noreverse"):
             raise BadValue(st.args[1], f"unexpected '{st.args[1].text}' (expected reverse)")
+        warn_extra(st, ctx, 2)
         return SetFields(weight=to_int(st.args[0], lo, hi), weight_reverse=reverse)
 
     return parse
@@ -138,5 +139,50 @@ def init_file() -> Parse:
             else:
                 value = to_int(token, -(1 << 31), (1 << 31) - 1)
         return InitFile(value=value, overwrite=overwrite)
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunAs:
+    """``USERNAME [GROUPNAME]``: who a script runs as; no group means the user's own group."""
+
+    username: str
+    groupname: str | None = None
+
+
+def run_as() -> Parse:
+    def parse(st: Statement, ctx: Context) -> RunAs:
+        no_block(st)
+        if not st.args:
+            raise BadValue(st.keyword, f"'{st.name}' needs a user name", "missing")
+        warn_extra(st, ctx, 2)
+        group = st.args[1].text if len(st.args) > 1 else None
+        return RunAs(username=st.args[0].text, groupname=group)
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fifo:
+    """``notify_fifo FIFO_NAME [username [groupname]]``: a FIFO keepalived writes events to."""
+
+    path: str
+    username: str | None = None
+    groupname: str | None = None
+
+
+def fifo() -> Parse:
+    def parse(st: Statement, ctx: Context) -> Fifo:
+        no_block(st)
+        if not st.args:
+            raise BadValue(st.keyword, f"'{st.name}' needs a FIFO name", "missing")
+        warn_extra(st, ctx, 3)
+        names = [t.text for t in st.args[1:3]]
+        return Fifo(
+            path=st.args[0].text,
+            username=names[0] if names else None,
+            groupname=names[1] if len(names) > 1 else None,
+        )
 
     return parse

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pykeepalived.config.grammar import BadValue, Context, Parse, Where, kw, where_field
-from pykeepalived.config.model_common import Script, script
+from pykeepalived.config.model_common import Fifo, RunAs, Script, fifo, run_as, script
 from pykeepalived.config.tree import Statement
 from pykeepalived.config.values import (
     IPAddress,
@@ -255,13 +255,13 @@ class GlobalDefs:
     vrrp_skip_check_adv_addr: bool = kw(False, flag())
     vrrp_strict: bool = kw(False, flag())
     vrrp_startup_delay: float = kw(0.0, number(0, 3600))
-    script_user: tuple[str, ...] | None = kw(None, words())
+    script_user: RunAs | None = kw(None, run_as())
     enable_script_security: bool = kw(False, flag())
-    notify_fifo: tuple[str, ...] | None = kw(None, words())
+    notify_fifo: Fifo | None = kw(None, fifo())
     notify_fifo_script: Script | None = kw(None, script())
-    vrrp_notify_fifo: tuple[str, ...] | None = kw(None, words())
+    vrrp_notify_fifo: Fifo | None = kw(None, fifo())
     vrrp_notify_fifo_script: Script | None = kw(None, script())
-    lvs_notify_fifo: tuple[str, ...] | None = kw(None, words())
+    lvs_notify_fifo: Fifo | None = kw(None, fifo())
     lvs_notify_fifo_script: Script | None = kw(None, script())
     dynamic_interfaces: tuple[str, ...] | None = kw(None, words())
     v3_checksum_as_v2: bool = kw(False, flag())

@@ -12,10 +12,12 @@ from typing import ClassVar
 from pykeepalived.config.grammar import Context, Parse, Where, kw, where_field
 from pykeepalived.config.model_common import (
     InitFile,
+    RunAs,
     Script,
     Tracked,
     deprecated_word,
     init_file,
+    run_as,
     script,
     tracked,
     weight_reverse,
@@ -65,7 +67,7 @@ class VrrpScript:
     weight_reverse: bool = False
     rise: int = kw(1, integer(1, 1 << 30))
     fall: int = kw(1, integer(1, 1 << 30))
-    user: tuple[str, ...] = kw((), words())
+    user: RunAs | None = kw(None, run_as())
     init_fail: bool = kw(False, flag())
     where: Where = where_field()
 
@@ -185,6 +187,18 @@ class VrrpInstance:
     @property
     def all_vips(self) -> tuple[VirtualIp, ...]:
         return self.virtual_ipaddress + self.virtual_ipaddress_excluded
+
+    def accept_mode(self, strict: bool) -> bool:
+        """keepalived's accept mode: ``no_accept`` clears it, ``accept`` sets it; otherwise on,
+        except under strict mode (``vrrp_strict``/``strict_mode``) where only the address owner
+        (priority 255) has it."""
+        if self.no_accept:
+            return False
+        if self.accept:
+            return True
+        return not (self.strict_mode if self.strict_mode is not None else strict) or (
+            self.priority == 255
+        )
 
     @property
     def family(self) -> int | None:
