@@ -43,7 +43,7 @@ class InstanceParams:
     garp_master_repeat: int = 5
     garp_master_refresh_s: float = 0.0
     garp_master_refresh_repeat: int = 1
-    garp_lower_prio_repeat: int = 0
+    garp_lower_prio_repeat: int = 5  # keepalived: vrrp_garp_lower_prio_repeat = garp repeat
     garp_lower_prio_delay_s: float = 5.0
     startup_delay_s: float = 0.0
 

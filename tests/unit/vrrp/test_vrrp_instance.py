@@ -171,6 +171,11 @@ def test_master_answers_a_priority_0_advert_and_stays_master() -> None:
     assert inst.get_timer() == pytest.approx(T0 + 6)
 
 
+def test_lower_priority_garp_repeat_defaults_to_the_master_garp_repeat() -> None:
+    actions = master().handle_advert(adv(50), T0 + 5)
+    assert SendGratuitous(repeat=5) in actions  # keepalived 2.2.7 default, outside strict mode
+
+
 def test_master_lower_priority_forces_new_election() -> None:
     inst = master(garp_lower_prio_repeat=2)
     actions = inst.handle_advert(adv(50), T0 + 5)
@@ -186,7 +191,7 @@ def test_master_lower_priority_forces_new_election() -> None:
 
 
 def test_master_lower_prio_no_advert_stays_quiet() -> None:
-    inst = master(lower_prio_no_advert=True)
+    inst = master(lower_prio_no_advert=True, garp_lower_prio_repeat=0)
     actions = inst.handle_advert(adv(50), T0 + 5)
     assert kinds(actions) == [Log, MasterRxLowerPriority]
     assert isinstance(actions[0], Log)
