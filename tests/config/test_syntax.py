@@ -481,3 +481,64 @@ def test_load_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+# --- order of blocks never matters -------------------------------------------------------------
+
+
+def test_track_script_defined_later_in_the_file_is_not_an_error() -> None:
+    text = (
+        "vrrp_sync_group G1 {\n    group {\n        VI_1\n    }\n}\n"
+        + INSTANCE.replace("priority 100", "priority 100\n    track_script {\n        chk\n    }")
+        + "vrrp_script chk {\n    script /bin/true\n}\n"
+    )
+
+    result = load_text(text)
+
+    assert result.ok, messages(result)
+    assert [d.code for d in result.diagnostics] == ["sync"]  # one member only: a warning
+
+
+def test_track_script_defined_in_a_later_include_is_not_an_error(tmp_path: Path) -> None:
+    main = write(
+        tmp_path / "keepalived.conf",
+        INSTANCE.replace("priority 100", "priority 100\n    track_script {\n        chk\n    }")
+        + "include scripts/*.conf\n",
+    )
+    write(tmp_path / "scripts" / "chk.conf", "vrrp_script chk {\n    script /bin/true\n}\n")
+
+    assert load(str(main), environment=None).diagnostics == ()
+
+
+# --- unbalanced braces: one error, then the file is read as meant --------------------------------
+
+
+def test_early_close_brace_reopens_the_block() -> None:
+    text = INSTANCE.replace("    }\n}\n", "    } }\n    advert_int 3\n}\n")
+
+    result = load_text(text)
+
+    assert [(d.code, d.location.line, d.location.column) for d in result.diagnostics] == [
+        ("brace", 8, 7)
+    ]
+    assert result.config is not None
+    assert result.config.vrrp_instance[0].advert_int == 3
+
+
+def test_misspelt_top_level_block_after_a_block_is_not_taken_for_an_early_close() -> None:
+    text = INSTANCE + "vrrp_instanse VI_2 {\n    interface eth0\n}\n"
+
+    (d,) = load_text(text).diagnostics
+    assert d.message.startswith("unknown keyword 'vrrp_instanse' in the top level")
+
+
+def test_missing_close_brace_before_the_next_block_keeps_both_blocks() -> None:
+    text = INSTANCE.replace("    }\n}\n", "    }\n") + INSTANCE.replace("VI_1", "VI_2").replace(
+        "virtual_router_id 51", "virtual_router_id 52"
+    )
+
+    result = load_text(text)
+
+    assert [(d.code, d.location.line) for d in result.diagnostics] == [("brace", 1)]
+    assert result.config is not None
+    assert [i.name for i in result.config.vrrp_instance] == ["VI_1", "VI_2"]

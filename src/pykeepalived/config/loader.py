@@ -5,17 +5,19 @@ Rules: ``load`` never raises for anything a config file can contain; it returns 
 errors (``result.ok`` is false), so a bad config is never half-applied.
 """
 
+import dataclasses
 import gc
 import socket
 from dataclasses import dataclass
 
+from pykeepalived.config import model_check, model_global, model_lvs, model_vrrp
 from pykeepalived.config.checks import run_checks
 from pykeepalived.config.diagnostics import Diagnostic, Diagnostics, Severity
 from pykeepalived.config.environment import Environment, MachineEnvironment
-from pykeepalived.config.grammar import Context, parse_block
+from pykeepalived.config.grammar import Context, keyword_table, parse_block
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.source import ReadText, load_lines, read_text_file
-from pykeepalived.config.tree import build_tree
+from pykeepalived.config.tree import Hints, build_tree
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,7 +40,7 @@ class LoadResult:
 
 # Blocks keepalived accepts only at the top level: one of these inside a block means a '}' is
 # missing before it (see ``build_tree``).
-TOP_LEVEL_BLOCKS = frozenset(
+_TOP_LEVEL_BLOCKS = frozenset(
     {
         "global_defs",
         "vrrp_script",
@@ -55,6 +57,23 @@ TOP_LEVEL_BLOCKS = frozenset(
         "garp_group",
         "linkbeat_interfaces",
     }
+)
+
+
+def _nested_keywords() -> frozenset[str]:
+    """Every keyword of every block below the top level, from the model classes."""
+    found: set[str] = set()
+    for module in (model_global, model_vrrp, model_lvs, model_check):
+        for value in vars(module).values():
+            if isinstance(value, type) and dataclasses.is_dataclass(value):
+                found.update(keyword_table(value))
+    return frozenset(found)
+
+
+HINTS = Hints(
+    top_level_blocks=_TOP_LEVEL_BLOCKS,
+    top_level=frozenset(keyword_table(KeepalivedConfig)),
+    nested=_nested_keywords(),
 )
 
 
@@ -100,7 +119,7 @@ def _load(
     diags = Diagnostics()
     cid = default_config_id() if config_id is None else config_id
     lines = load_lines(path, config_id=cid, diags=diags, read_text=read_text, text=text)
-    tree = build_tree(lines, diags, TOP_LEVEL_BLOCKS)
+    tree = build_tree(lines, diags, HINTS)
     ctx = Context(diags=diags, config_id=cid)
     config = parse_block(KeepalivedConfig, tree, ctx)
     if config is not None:

@@ -61,12 +61,27 @@ class _Open:
 MAX_DEPTH = 64  # keepalived's deepest real block is 4; beyond this, input is junk
 
 
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """Keyword sets that let the tree recover from an unbalanced brace (all optional).
+
+    ``top_level_blocks``: keywords that only ever start a top-level block (``vrrp_instance``).
+    ``top_level``: every keyword valid at the top level. ``nested``: every keyword valid inside
+    some block.
+    """
+
+    top_level_blocks: frozenset[str] = frozenset()
+    top_level: frozenset[str] = frozenset()
+    nested: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class _Builder:
     diags: Diagnostics
     root: list[_Open] = field(default_factory=list)
     stack: list[_Open] = field(default_factory=list)
     too_deep: int = 0  # braces opened beyond MAX_DEPTH, whose content is dropped
+    closed_top: tuple[_Open, Token] | None = None  # the last top-level block and its '}'
 
     @property
     def siblings(self) -> list[_Open]:
@@ -79,6 +94,8 @@ class _Builder:
     def add(self, tokens: list[Token]) -> None:
         if tokens and not self.too_deep:
             self.siblings.append(_Open(tokens=tokens))
+            if not self.stack:
+                self.closed_top = None
 
     def open(self, brace: Token, pending: list[Token]) -> None:
         if self.too_deep or len(self.stack) >= MAX_DEPTH:
@@ -98,6 +115,8 @@ class _Builder:
             self.siblings.append(owner)
         owner.block = []
         owner.brace = brace
+        if not self.stack:
+            self.closed_top = None
         self.stack.append(owner)
 
     def close(self, brace: Token) -> None:
@@ -107,23 +126,31 @@ class _Builder:
         if not self.stack:
             self.diags.error(brace.location, "'}' closes no open block", "brace")
             return
-        self.stack.pop()
+        closed = self.stack.pop()
+        if not self.stack:
+            self.closed_top = (closed, brace)
 
 
 def build_tree(
-    lines: list[list[Token]], diags: Diagnostics, top_level: frozenset[str] = frozenset()
+    lines: list[list[Token]], diags: Diagnostics, hints: Hints = Hints()
 ) -> tuple[Statement, ...]:
     """Nest ``lines`` into statements.
 
-    ``top_level`` names keywords that only ever start a top-level block (``vrrp_instance``...):
-    one met at the start of a line inside an open block means a ``}`` is missing before it.
-    That is reported once and the blocks are closed there, so the rest of the file is read
-    as written instead of drowning in "unknown keyword" errors.
+    With ``hints``, two unbalanced-brace mistakes are reported once and repaired, so that the
+    rest of the file is read as meant instead of drowning in "unknown keyword" errors:
+    a top-level block keyword at the start of a line inside an open block (a ``}`` is missing
+    before it: the open blocks are closed there), and a keyword that belongs inside a block at
+    the top level just after a top-level block closed (that ``}`` came too early: the block is
+    reopened).
     """
     builder = _Builder(diags=diags)
     for line in lines:
-        if builder.stack and line[0].text in top_level and not line[0].quoted:
-            _recover_missing_close(builder, line[0])
+        first = line[0]
+        if not first.quoted and not first.template:
+            if builder.stack and first.text in hints.top_level_blocks:
+                _recover_missing_close(builder, first)
+            elif _closed_too_early(builder, first, hints):
+                _reopen(builder, first)
         pending: list[Token] = []
         for token in line:
             if token.is_open:
@@ -140,6 +167,25 @@ def build_tree(
     for unclosed in reversed(builder.stack):
         _report_unclosed(unclosed, diags, "")
     return tuple(node.freeze() for node in builder.root)
+
+
+def _closed_too_early(builder: _Builder, first: Token, hints: Hints) -> bool:
+    return (
+        builder.closed_top is not None
+        and not builder.stack
+        and first.text in hints.nested
+        and first.text not in hints.top_level
+    )
+
+
+def _reopen(builder: _Builder, first: Token) -> None:
+    assert builder.closed_top is not None
+    block, brace = builder.closed_top
+    name = block.tokens[0].text
+    message = f"'}}' closes '{name}' too early: '{first.text}' on line {first.line} belongs in it"
+    builder.diags.error(brace.location, message, "brace")
+    builder.closed_top = None
+    builder.stack.append(block)
 
 
 def _recover_missing_close(builder: _Builder, keyword: Token) -> None:
