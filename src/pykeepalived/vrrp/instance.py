@@ -74,7 +74,9 @@ class Instance(Election):
             return [self._transition(State.FAULT, self._fault_text(), suffix=" (init)")]
         owner_master = p.is_address_owner and p.initial_state is State.MASTER
         if owner_master and self._not_before is None and self._gate_open():
-            return self._become_master(now, "address owner with initial state MASTER")
+            # keepalived gets there through a 1 us BACKUP timeout, hence its log line
+            timeout = Log(message=f"({self.name}) Receive advertisement timeout", detail=True)
+            return [timeout, *self._become_master(now, "address owner with initial state MASTER")]
         action = self._transition(State.BACKUP, "initial state", suffix=" (init)")
         adv = self.master_adver_int_us
         if owner_master and self._gate_open():
@@ -243,18 +245,26 @@ class Instance(Election):
     def _become_master(self, now: float, reason: str) -> list[Action]:
         """Advert first (the old master drops its VIPs before our GARPs), then VIPs and GARP."""
         self.wants_master = True
-        self.master_adver_int_us = self.params.advert_int_us
-        self.master_ip = self.params.primary_ip
+        p = self.params
+        logs: list[Action] = []
+        if p.version == 3 and self.master_adver_int_us != p.advert_int_us:
+            text = (
+                f"changing advert interval from {self.master_adver_int_us // 1000}ms"
+                f" to locally configured {p.advert_int_us // 1000}ms"
+            )
+            logs.append(Log(message=f"({self.name}) {text}", detail=True))
+        self.master_adver_int_us = p.advert_int_us
+        self.master_ip = p.primary_ip
         self.master_priority = self.effective_priority
         self._preempt_at = None
         changed = self._transition(State.MASTER, reason)
-        p = self.params
         self._deadline = now + us_to_s(p.advert_int_us)
         self._garps = [(now + p.garp_master_delay_s, p.garp_master_repeat)]
         if not p.garp_master_delay_s:
             self._garps = []
         self._refresh_at = now + p.garp_master_refresh_s if p.garp_master_refresh_s else None
         return [
+            *logs,
             SendAdvert(priority=self.effective_priority),
             changed,
             AddVips(),

@@ -478,3 +478,19 @@ def test_lower_priority_garp_gets_a_second_round_after_its_delay() -> None:
         now = timer
         fired += [a for a in inst.handle_timer(now) if isinstance(a, SendGratuitous)]
     assert fired == [SendGratuitous(repeat=3)]
+
+
+def test_a_v3_backup_becoming_master_goes_back_to_its_own_interval() -> None:
+    inst = backup(version=3, advert_int_s=1.0)
+    inst.handle_advert(adv(200, version=3, cs=5), T0 + 1)
+    timer = inst.get_timer()
+    assert timer is not None
+    actions = inst.handle_timer(timer)
+    assert (
+        Log(
+            message="(VI_1) changing advert interval from 50ms to locally configured 1000ms",
+            detail=True,
+        )
+        in actions
+    )
+    assert inst.master_adver_int_us == 1_000_000
