@@ -11,12 +11,15 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
 
+from pykeepalived.config.loader import load
 from pykeepalived.kernel.nftables import NftablesDataPlane
+from pykeepalived.lvs.desired import compute
 from pykeepalived.lvs.reconcile import plan
 from pykeepalived.lvs.table import (
     Destination,
@@ -37,6 +40,18 @@ pytestmark = [
 
 REQUESTS = 200
 KEY = ServiceKey(family=4, protocol="TCP", address=ip_address(VIP), port=80)
+SEED_CONF = Path(__file__).parents[2] / "examples" / "seed" / "keepalived-master.conf"
+
+
+def seed_table(method: Method) -> Table:
+    """The seed director's table (wlc, DR, weights 3 and 3), all real servers up; for NAT the
+    same with the method changed."""
+    config = load(str(SEED_CONF)).config
+    assert config is not None
+    table = compute(config, {}).table
+    entry = table[KEY]
+    dests = {k: replace(d, method=method) for k, d in entry.destinations.items()}
+    return {KEY: replace(entry, destinations=dests)}
 
 
 def table(method: Method, scheduler: str, weights: dict[str, int]) -> Table:
@@ -105,11 +120,12 @@ async def _scenario(lab: SeedLab) -> None:
     method = Method.DR if lab.mode == "dr" else Method.NAT
     backend = NftablesDataPlane(netns=lab.ns("dir"), reason="test")
     try:
-        even = {WEBS[0]: 1, WEBS[1]: 1}
-        await program(backend, table(method, "wrr", even))
+        even = {WEBS[0]: 3, WEBS[1]: 3}
+        await program(backend, seed_table(method))
+        assert any(n.startswith(f"{method.name}: wlc is done as wrr") for n in backend.info.notes)
         count_answers_by_sender(lab)
         got = await asyncio.to_thread(spread, lab, REQUESTS, 20000)
-        print(f"{lab.mode} wrr 1:1 over {REQUESTS} requests: {dict(got)}")
+        print(f"{lab.mode} seed (wlc as wrr) 3:3 over {REQUESTS} requests: {dict(got)}")
         assert_within(got, even, REQUESTS)
         senders = answers_by_sender(lab)
         print(f"{lab.mode}: packets from the VIP to the client, by sender: {senders}")
@@ -121,10 +137,10 @@ async def _scenario(lab: SeedLab) -> None:
         for web in ("web1", "web2"):
             assert {addr for addr, _, _ in lab.seen_by(web)} == {CLIENT}
         uneven = {WEBS[0]: 3, WEBS[1]: 1}
-        await program(backend, table(method, "wrr", uneven))
+        await program(backend, table(method, "wlc", uneven))
         assert backend.last_apply == "elements"
         got = await asyncio.to_thread(spread, lab, REQUESTS, 21000)
-        print(f"{lab.mode} wrr 3:1 over {REQUESTS} requests: {dict(got)}")
+        print(f"{lab.mode} wlc as wrr 3:1 over {REQUESTS} requests: {dict(got)}")
         assert_within(got, uneven, REQUESTS)
         await _counters_match(backend, lab, 2 * REQUESTS)
         await _leave_while_streaming(backend, lab, method)
@@ -162,12 +178,13 @@ async def _leave_while_streaming(backend: NftablesDataPlane, lab: SeedLab, metho
     gone = other if method is Method.DR else held
     web_gone = "web1" if gone == WEBS[0] else "web2"
     before = len(lab.seen_by(web_gone))
-    await program(backend, table(method, "wrr", weights))
+    await program(backend, table(method, "wlc", weights))
     got = await asyncio.to_thread(spread, lab, 50, 22000)
     assert got == Counter({stays: 50})
     assert len(lab.seen_by(web_gone)) == before  # no new connection to the one that left
     out, _ = await asyncio.to_thread(stream.communicate, timeout=20)
     summary = json.loads(out.strip().splitlines()[-1])
-    print(f"{lab.mode}: stream on {held} while {gone} left: {summary}")
+    change = "removed" if method is Method.DR else "set to weight 0"
+    print(f"{lab.mode}: stream on {held}, {gone} {change}, 50 new to {stays}: {summary}")
     assert summary["clean"]
     assert summary["lines"] == 30
