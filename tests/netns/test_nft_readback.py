@@ -142,6 +142,11 @@ async def _readback(netns: str) -> None:
         counters = await backend.counters()
         assert set(counters) == set(desired)
         assert set(counters[web].destinations) == set(desired[web].destinations)
+        # The controller's graceful stop: delete every service, then the port's close().
+        ops = plan({}, await backend.observe(), desired)
+        assert await backend.apply(ops, {}) == []
+        assert "pykeepalived" not in run("ip", "netns", "exec", netns, "nft", "list", "ruleset")
+        assert await backend.observe() == {}
     finally:
         await backend.close()
     ruleset = run("ip", "netns", "exec", netns, "nft", "list", "ruleset")

@@ -96,7 +96,8 @@ def render(table: Table, env: NftEnv, generation: int = 0) -> Rendered:
         else:
             _nat_service(inet, i, entry, env)
     inet.maps.append(f"set generation {{ type mark; elements = {{ {generation} }}; }}")
-    script = _script(env, inet, netdev)
+    # Nothing to program (a stop, or every service refused): no table of ours at all.
+    script = _script(env, inet, netdev) if programmed else delete_script(env.table)
     lines = tuple(
         f"{note} [{len(keys)} service{'s' * (len(keys) > 1)}, e.g. {keys[0]}]"
         for note, keys in notes.items()

@@ -6,7 +6,8 @@ Rules: thin. The rules are made by ``nft_rules`` (pure) and read back by ``nft_o
 optionally inside a network namespace (``ip netns exec``). Every apply is one nft
 transaction: either the whole new table is in, or the old one stays. A change of weights
 only is done by refilling the maps of the services concerned, not by a table replace.
-python-nftables (libnftables' bindings) is not on PyPI, hence the binary.
+Applying an empty table removes our tables (the controller's graceful stop leaves nothing
+of ours). python-nftables (libnftables' bindings) is not on PyPI, hence the binary.
 """
 
 import asyncio

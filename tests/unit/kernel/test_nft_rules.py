@@ -94,6 +94,10 @@ def test_script_only_names_our_tables() -> None:
     assert script.startswith(delete_script())
 
 
+def test_an_empty_table_leaves_no_table_of_ours() -> None:
+    assert render({}, ENV).script == delete_script()
+
+
 def test_unsupported_services_are_refused_with_a_reason() -> None:
     tun = seed(Method.TUN)
     no_route = seed(Method.DR)
