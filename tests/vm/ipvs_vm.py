@@ -59,10 +59,12 @@ KERNEL_META_PACKAGE = "linux-image-amd64"
 QEMU = "qemu-system-x86_64"
 BUSYBOX = Path("/bin/busybox")
 
-# Loaded by the initramfs, with their dependencies (from modules.dep).
+# Loaded by the initramfs, with their dependencies from modules.dep.
 INITRAMFS_MODULES = ("virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay")
-# Loaded by the second stage; anything else is autoloaded by the kernel through modprobe.
-GUEST_MODULES = ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh")
+# Loaded by the second stage with modprobe (which also follows soft dependencies: ip_vs needs
+# libcrc32c, which needs crc32c through the crypto API). Any other module (other IPVS
+# schedulers, veth, bridge, nf_tables...) is autoloaded by the kernel through modprobe.
+GUEST_MODULES = ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_wlc")
 
 # Environment passed from the caller into the guest (plus PATH, and whatever env= adds).
 PASS_ENV = ("HYPOTHESIS_PROFILE", "PYTHONHASHSEED", "LANG", "LC_ALL", "CI")
@@ -410,7 +412,7 @@ mount -t tmpfs -o mode=1777 tmpfs $N/tmp
 if [ ! -L $N/var/run ]; then mkdir -p $N/var/run && mount --bind $N/run $N/var/run; fi
 mkdir -p $N/run/ipvs-vm $N/run/netns $N/lib/modules
 mount -t 9p -o @NINEP@ ctl $N/run/ipvs-vm || fail "cannot mount the control share"
-mount -t 9p -o ro,@NINEP@ kmods $N/lib/modules || fail "cannot mount the modules share"
+mount -t 9p -o ro,@NINEP@,cache=loose kmods $N/lib/modules || fail "cannot mount the modules share"
 mkdir -p "$N@REPO@"
 mount -t 9p -o @NINEP@,cache=loose repo "$N@REPO@" || fail "cannot mount the repository share"
 # The guest's modprobe: the host's (kmod) if it has one, else busybox's.
@@ -428,12 +430,17 @@ STAGE2_TEMPLATE = r"""#!/bin/sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 hostname ipvs-vm
 ip link set lo up
-for m in @GUEST_MODULES@; do
-    modprobe "$m" || echo "ipvs-vm: modprobe $m failed" >/dev/hvc0
-done
+if ! modprobe -a @GUEST_MODULES@; then
+    for m in @GUEST_MODULES@; do
+        modprobe "$m" || echo "ipvs-vm: modprobe $m failed" >/dev/hvc0
+    done
+fi
 : >/run/ipvs-vm/booted
+echo "ipvs-vm: command starts at $(cut -d' ' -f1 /proc/uptime) s" >/dev/ttyS0
 sh /run/ipvs-vm/cmd.sh </dev/null >/dev/hvc0 2>&1
-echo $? >/run/ipvs-vm/rc.tmp
+rc=$?
+echo "ipvs-vm: command exits $rc at $(cut -d' ' -f1 /proc/uptime) s" >/dev/ttyS0
+echo $rc >/run/ipvs-vm/rc.tmp
 mv /run/ipvs-vm/rc.tmp /run/ipvs-vm/rc
 sync
 sleep 0.3
@@ -594,7 +601,7 @@ def qemu_argv(prepared: Prepared, run_dir: Path) -> list[str]:
         "-initrd",
         str(prepared.initramfs),
         "-append",
-        KERNEL_CMDLINE,
+        f"{KERNEL_CMDLINE} {os.environ.get('IPVS_VM_CMDLINE', '')}".strip(),
         "-serial",
         f"file:{run_dir / 'boot.log'}",
         "-device",
