@@ -2,13 +2,14 @@
 
 import re
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pykeepalived.errors import ConfigError, KernelError
-from pykeepalived.kernel.backend import choose_backend
+from pykeepalived.kernel.backend import choose_backend, ipvs_present
 from pykeepalived.kernel.nft_meta import (
     decode_dest,
     decode_service,
@@ -216,3 +217,8 @@ def test_choose_backend() -> None:
         choose_backend("ipvs", ipvs_present=False)
     with pytest.raises(ConfigError, match="unknown LVS backend"):
         choose_backend("iptables", ipvs_present=True)
+
+
+def test_ipvs_probe_agrees_with_proc() -> None:
+    # Asking netlink for the family loads ip_vs where it can; then /proc/net/ip_vs exists.
+    assert ipvs_present() == Path("/proc/net/ip_vs").exists()
