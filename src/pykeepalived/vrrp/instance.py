@@ -209,7 +209,7 @@ class Instance(Election):
             return []
         actions: list[Action] = []
         if self.state is State.MASTER:
-            actions += [SendAdvert(priority=PRIO_STOP), RemoveVips()]
+            actions += [SendAdvert(priority=PRIO_STOP), self._sent_zero(), RemoveVips()]
         self._deadline = None
         self._garps = []
         actions.append(self._transition(State.STOP, "shutdown", message=f"({self.name}) Stopped"))
@@ -279,8 +279,11 @@ class Instance(Election):
         self.wants_master = False  # keepalived: wantstate BACKUP or FAULT
         changed = self._transition(new, reason)
         if new is State.FAULT:
+            # keepalived sends priority 0 twice here (vrrp_state_leave_master, then
+            # vrrp_restore_interface); a peer sees both, so do we.
             self._deadline = None
-            return [changed, SendAdvert(priority=PRIO_STOP), RemoveVips()]
+            stop = SendAdvert(priority=PRIO_STOP)
+            return [changed, stop, stop, self._sent_zero(), RemoveVips()]
         self._arm_master_down(now)
         return [changed, RemoveVips()]
 
@@ -309,6 +312,9 @@ class Instance(Election):
         if message is None:
             message = f"({self.name}) Entering {new.value} STATE{suffix}"
         return StateChanged(old=old, new=new, reason=reason, message=message)
+
+    def _sent_zero(self) -> Log:
+        return Log(message=f"({self.name}) sent 0 priority", detail=True)
 
     def _fault_text(self) -> str:
         return "; ".join(self._faults.values())

@@ -281,8 +281,10 @@ def test_priority_change_in_backup_moves_the_deadline_by_the_skew_change() -> No
 def test_master_to_fault_sends_priority_0_and_drops_vips() -> None:
     inst = master()
     actions = inst.hold_fault("tracking", "interface eth0 down", T0 + 5)
-    assert kinds(actions) == [StateChanged, SendAdvert, RemoveVips]
-    assert actions[1] == SendAdvert(priority=0)
+    # twice, as keepalived 2.2.7 does (a peer logs "Backup received priority 0" twice)
+    assert kinds(actions) == [StateChanged, SendAdvert, SendAdvert, Log, RemoveVips]
+    assert actions[1] == actions[2] == SendAdvert(priority=0)
+    assert actions[3] == Log(message="(VI_1) sent 0 priority", detail=True)
     assert inst.get_timer() is None
     assert inst.handle_advert(adv(200), T0 + 6) == []  # ignored in FAULT
 
@@ -322,7 +324,7 @@ def test_address_owner_leaving_fault_goes_straight_to_master() -> None:
 def test_shutdown_of_a_master_sends_priority_0_then_stops_for_good() -> None:
     inst = master()
     actions = inst.shutdown(T0 + 5)
-    assert kinds(actions) == [SendAdvert, RemoveVips, StateChanged]
+    assert kinds(actions) == [SendAdvert, Log, RemoveVips, StateChanged]
     assert actions[0] == SendAdvert(priority=0)
     assert inst.get_timer() is None
     assert inst.shutdown(T0 + 6) == []
