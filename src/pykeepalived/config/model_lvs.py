@@ -277,6 +277,14 @@ class VirtualServer:
         host = f"[{self.ip}]" if self.ip is not None and self.ip.version == 6 else str(self.ip)
         return f"{host}:{self.port if self.port is not None else 0}"
 
+    @property
+    def id(self) -> str:
+        """``192.168.88.100:80/TCP``, ``FWM 1/TCP``, ``group web/TCP``: one id per config block.
+
+        The LVS layer keys quorum and real servers by it, the checker layer its checker keys.
+        """
+        return f"{self.key}/{self.protocol}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GroupMember:

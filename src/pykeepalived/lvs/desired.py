@@ -60,8 +60,8 @@ class DesiredState:
 
 
 def virtual_server_id(vs: VirtualServer) -> str:
-    """``192.168.88.100:80/TCP``, ``FWM 1/TCP``, ``group web/TCP``: one id per config block."""
-    return f"{vs.key}/{vs.protocol}"
+    """``192.168.88.100:80/TCP``, ``FWM 1/TCP``, ``group web/TCP``: ``VirtualServer.id``."""
+    return vs.id
 
 
 def real_server_id(vs: VirtualServer, rs: RealServer) -> RealServerId:
