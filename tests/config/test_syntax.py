@@ -542,3 +542,46 @@ def test_missing_close_brace_before_the_next_block_keeps_both_blocks() -> None:
     assert [(d.code, d.location.line) for d in result.diagnostics] == [("brace", 1)]
     assert result.config is not None
     assert [i.name for i in result.config.vrrp_instance] == ["VI_1", "VI_2"]
+
+
+def test_definitions_expand_inside_definitions_as_keepalived_does() -> None:
+    text = "$NET=192.168.1\n$VIP=${NET}.10/24\n" + INSTANCE.replace("192.168.1.10/24", "$VIP")
+
+    inst = only_instance(load_text(text))
+    assert [str(v.address) for v in inst.virtual_ipaddress] == ["192.168.1.10/24"]
+
+
+def test_recursive_definition_is_one_error() -> None:
+    text = "$A=x $A\n" + INSTANCE.replace("priority 100", "priority 100\n    $A")
+
+    result = load_text(text)
+    assert [(d.code, d.location.line) for d in result.diagnostics] == [("definition", 7)]
+
+
+def test_unbraced_use_needs_a_separator_after_the_name() -> None:
+    text = "$P=1\n" + INSTANCE.replace(
+        "priority 100", 'priority 100\n    notify "/bin/x $Px $P/ $P,$P)$P y"'
+    )
+
+    inst = only_instance(load_text(text))
+    assert inst.notify is not None
+    assert inst.notify.command == "/bin/x $Px $P/ 1,1)1 y"
+
+
+def test_builtin_definitions(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "k.conf",
+        INSTANCE.replace(
+            "priority 100",
+            "priority ${_RANDOM 10 20}\n"
+            '    notify "${_PWD}/notify $_INSTANCE ${_HASH}1 ${_BANG}"\n'
+            "    notify_master /bin/$_HASH",
+        ),
+    )
+
+    inst = only_instance(load(str(path), config_id="lb7", environment=None))
+    assert 10 <= inst.priority <= 20
+    assert inst.notify is not None
+    assert inst.notify.command == f"{tmp_path}/notify lb7 #1 !"
+    assert inst.notify_master is not None
+    assert inst.notify_master.command == "/bin/#"

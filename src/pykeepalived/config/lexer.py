@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pykeepalived.config.diagnostics import Location
 
 COMMENT_CHARS = frozenset("!#")
+# What ``$_HASH`` / ``$_BANG`` expand to: a '#' / '!' that does not start a comment.
+LITERAL_HASH, LITERAL_BANG = "\ue000", "\ue001"
+_LITERALS = str.maketrans({LITERAL_HASH: "#", LITERAL_BANG: "!"})
 _PLACEHOLDER = re.compile(r"<[A-Za-z_][A-Za-z0-9_ .:-]*>")
 _ENV_TEMPLATE = re.compile(r"\$\{[^}]*\}")
 _JINJA = re.compile(r"\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$)")
@@ -135,6 +138,9 @@ def tokenize(
             issues.append(_template_issue(word, start, stop - start, "a Jinja/Go template"))
         else:
             tokens.append(_quoted(m, text, source, file, line, issues))
+    if LITERAL_HASH in text or LITERAL_BANG in text:
+        for token in tokens:
+            token.text = token.text.translate(_LITERALS)
     if len(issues) > 1:
         # One unrendered template per line is enough to say what happened.
         templates = [i for i in issues if i.code == "template"]

@@ -10,16 +10,23 @@ Environment findings (a glob that matches nothing) carry the code ``env`` so tha
 
 import glob
 import os
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pykeepalived.config.diagnostics import Diagnostics, Location
-from pykeepalived.config.lexer import Token, tokenize
+from pykeepalived.config.lexer import LITERAL_BANG, LITERAL_HASH, Token, tokenize
 
 MAX_INCLUDE_DEPTH = 32
 _DEFINITION = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
-_USE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+# ``${NAME}`` (``${_RANDOM 1 10}`` takes numbers) or ``$NAME`` followed by a blank, ',', ')' or
+# the end of the line, as keepalived's find_definition() accepts them.
+_USE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?: +[0-9]+)*)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[ \t,)]|$)"
+)
+MAX_EXPANDED = 64 * 1024  # longest line definitions may expand to (they may nest or recurse)
+_BUILTIN = frozenset({"_PWD", "_INSTANCE", "_RANDOM", "_HASH", "_BANG"})
 
 ReadText = Callable[[str], str]
 
@@ -123,24 +130,63 @@ def _define(match: re.Match[str], physical: list[str], i: int, state: _State) ->
     return i
 
 
+class _TooLong(Exception):
+    pass
+
+
 def _expand(line: str, path: str, number: int, state: _State) -> list[str]:
-    """Substitute definitions; a multi-line definition used alone yields several lines."""
+    """Substitute definitions, again in what they expand to, as keepalived does; a multi-line
+    definition used alone on a line yields several lines."""
     if "$" not in line:
         return [line]
-    stripped = line.strip()
-    whole = _USE.fullmatch(stripped)
-    if whole:
-        name = whole.group(1) or whole.group(2)
-        if name in state.definitions:
-            return list(state.definitions[name])
+    try:
+        whole = _USE.fullmatch(line.strip())
+        if whole and whole.group(3) in state.definitions:
+            return [_substitute(part, path, state) for part in state.definitions[whole.group(3)]]
+        if whole and whole.group(1) in state.definitions and not whole.group(2):
+            return [_substitute(part, path, state) for part in state.definitions[whole.group(1)]]
+        return [_substitute(line, path, state)]
+    except _TooLong:
+        where = Location(file=path, line=number, length=len(line), source_line=line)
+        message = f"definitions expand this line beyond {MAX_EXPANDED} characters (recursive?)"
+        state.diags.error(where, message, "definition")
+        return []
 
-    def substitute(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(2)
+
+def _substitute(line: str, path: str, state: _State) -> str:
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(3)
+        if m.group(2) and name != "_RANDOM":
+            return m.group(0)  # only _RANDOM takes parameters
         if name in state.definitions:
             return " ".join(state.definitions[name])
+        if name in _BUILTIN:
+            return _builtin(name, m.group(2) or "", path, state)
         return m.group(0)
 
-    return [_USE.sub(substitute, line)]
+    for _ in range(64):
+        expanded = _USE.sub(one, line)
+        if expanded == line:
+            return line
+        if len(expanded) > MAX_EXPANDED:
+            raise _TooLong
+        line = expanded
+    raise _TooLong
+
+
+def _builtin(name: str, params: str, path: str, state: _State) -> str:
+    """keepalived 2.2.7's built-in definitions."""
+    if name == "_PWD":
+        return os.path.dirname(os.path.abspath(path))
+    if name == "_INSTANCE":
+        return state.config_id
+    if name == "_HASH":
+        return LITERAL_HASH
+    if name == "_BANG":
+        return LITERAL_BANG
+    bounds = [int(p) for p in params.split()] + [0, 32767][len(params.split()) :]
+    low, high = bounds[0], bounds[1]
+    return str(random.randint(low, high) if high >= low else low)
 
 
 def _emit(line: str, source_line: str, path: str, number: int, state: _State) -> None:
