@@ -585,3 +585,13 @@ def test_builtin_definitions(tmp_path: Path) -> None:
     assert inst.notify.command == f"{tmp_path}/notify lb7 #1 !"
     assert inst.notify_master is not None
     assert inst.notify_master.command == "/bin/#"
+
+
+def test_ipv6_instance_without_version_runs_v3_despite_global_v2() -> None:
+    """As keepalived 2.2.7 decides (vrrp_complete_instance); only an explicit
+    'version 2' in an IPv6 instance is an error (broken/ipv6_with_vrrp2.conf)."""
+    text = "global_defs {\n    vrrp_version 2\n}\n" + INSTANCE.replace(
+        "192.168.1.10/24", "2001:db8::10/64"
+    ).replace("priority 100", "priority 100\n    advert_int 0.5")
+
+    assert load_text(text).diagnostics == ()

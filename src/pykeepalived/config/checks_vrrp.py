@@ -15,7 +15,9 @@ def check_vrrp(config: KeepalivedConfig, diags: Diagnostics) -> None:
     scripts = {s.name: s for s in config.vrrp_script}
     files = {f.name: f for f in config.vrrp_track_file}
     for inst in config.vrrp_instance:
-        version = inst.version or config.global_defs.vrrp_version
+        # keepalived (vrrp.c, vrrp_complete_instance): an IPv6 instance without its own
+        # 'version' runs VRRPv3 whatever global_defs' vrrp_version says.
+        version = inst.version or (3 if inst.family == 6 else config.global_defs.vrrp_version)
         _required(inst, diags)
         _advert_int(inst, version, diags)
         _families(inst, version, diags)
