@@ -35,6 +35,7 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import lzma
 import os
 import shlex
 import shutil
@@ -109,6 +110,7 @@ class Prepared:
     kernel: Kernel
     initramfs: Path
     cache: Path
+    boot_image: Path  # the uncompressed vmlinux when it can boot through PVH, else vmlinuz
 
 
 @dataclass(frozen=True)
@@ -336,6 +338,59 @@ def ensure_kernel(cache: Path, deadline: _Deadline, log: Log, *, refresh: bool =
     return kernel
 
 
+XEN_ELFNOTE_PHYS32_ENTRY = 18
+
+
+def _has_pvh_entry(elf: bytes) -> bool:
+    """True when an ELF64 kernel carries the Xen PVH entry note QEMU boots it through."""
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        return False
+    phoff = int.from_bytes(elf[32:40], "little")
+    phentsize = int.from_bytes(elf[54:56], "little")
+    for i in range(int.from_bytes(elf[56:58], "little")):
+        ph = phoff + i * phentsize
+        if int.from_bytes(elf[ph : ph + 4], "little") != 4:  # PT_NOTE
+            continue
+        at = int.from_bytes(elf[ph + 8 : ph + 16], "little")
+        end = at + int.from_bytes(elf[ph + 32 : ph + 40], "little")
+        while at + 12 <= end:
+            namesz, descsz, kind = (
+                int.from_bytes(elf[at + k : at + k + 4], "little") for k in (0, 4, 8)
+            )
+            name = elf[at + 12 : at + 12 + namesz]
+            if name.rstrip(b"\0") == b"Xen" and kind == XEN_ELFNOTE_PHYS32_ENTRY:
+                return True
+            at += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+    return False
+
+
+def pvh_vmlinux(kernel: Kernel) -> Path | None:
+    """The kernel uncompressed (once, in the cache), if it can boot through PVH.
+
+    QEMU then loads the ELF directly instead of the bzImage decompressing itself under TCG:
+    about 4 s less per boot. None (boot the vmlinuz) when the image is not XZ or has no note.
+    """
+    target = kernel.root / "boot" / f"vmlinux-{kernel.release}"
+    failed = target.with_suffix(".no-pvh")
+    if target.exists():
+        return target
+    if failed.exists():
+        return None
+    data = kernel.vmlinuz.read_bytes()
+    start = data.find(b"\xfd7zXZ\x00")
+    elf = b""
+    if start >= 0:
+        with contextlib.suppress(lzma.LZMAError):
+            elf = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data[start:])
+    if not _has_pvh_entry(elf):
+        failed.touch()
+        return None
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(elf)
+    tmp.rename(target)
+    return target
+
+
 def _module_deps(modules_dir: Path) -> dict[str, tuple[str, list[str]]]:
     """Module name -> (relative path, dependencies' relative paths), from modules.dep."""
     table: dict[str, tuple[str, list[str]]] = {}
@@ -549,7 +604,8 @@ def prepare(
     with _locked(cache):
         kernel = ensure_kernel(cache, deadline, log, refresh=refresh)
         initramfs = build_initramfs(cache, kernel)
-    return Prepared(kernel, initramfs, cache)
+        image = pvh_vmlinux(kernel) or kernel.vmlinuz
+    return Prepared(kernel, initramfs, cache, image)
 
 
 def _guest_env(env: Mapping[str, str] | None) -> dict[str, str]:
@@ -597,7 +653,7 @@ def qemu_argv(prepared: Prepared, run_dir: Path) -> list[str]:
         "none",
         "-no-reboot",
         "-kernel",
-        str(prepared.kernel.vmlinuz),
+        str(prepared.boot_image),
         "-initrd",
         str(prepared.initramfs),
         "-append",
