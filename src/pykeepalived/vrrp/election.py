@@ -13,7 +13,6 @@ from pykeepalived.vrrp.events import (
     AdvertReceived,
     Log,
     MasterRxLowerPriority,
-    PriorityChanged,
     SendAdvert,
     SendGratuitous,
 )
@@ -200,11 +199,9 @@ class Election:
             "CONFIGURATION ERROR: local instance and a remote instance are both configured as"
             " address owner, please fix - reducing local priority"
         )
-        changed = f"({self.name}) Changing effective priority from {PRIO_OWNER} to {PRIO_OWNER - 1}"
-        return [
-            Log(message=f"({self.name}) {text}"),
-            PriorityChanged(old=PRIO_OWNER, new=PRIO_OWNER - 1, message=changed),
-        ]
+        # keepalived changes the priority silently here: no "Changing effective priority" line,
+        # no priority notify; snapshots show the new value.
+        return [Log(message=f"({self.name}) {text}")]
 
     def _lower_rx(self, advert: AdvertReceived, now: float) -> list[Action]:
         """A lower-priority router thinks it is master: answer so it yields (keepalived)."""

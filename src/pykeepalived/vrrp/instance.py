@@ -264,9 +264,9 @@ class Instance(Election):
             self._garps = []
         self._refresh_at = now + p.garp_master_refresh_s if p.garp_master_refresh_s else None
         return [
-            *logs,
             SendAdvert(priority=self.effective_priority),
             changed,
+            *logs,
             AddVips(),
             SendGratuitous(repeat=p.garp_master_repeat),
         ]

@@ -131,6 +131,7 @@ class Lan:
     records: list[Record] = field(default_factory=list)
     cut: set[frozenset[str]] = field(default_factory=set)
     allow_split_brain: bool = False
+    muted: set[tuple[str, int]] = field(default_factory=set)  # (host, VRID) adverts dropped
     _queue: list[tuple[float, int, str, AdvertReceived]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _dual: dict[int, float | None] = field(default_factory=dict)
@@ -205,6 +206,8 @@ class Lan:
             priority=priority,
             advert_int_cs=p.advert_int_cs,
         )
+        if (host.name, p.virtual_router_id) in self.muted:
+            return
         for other in self.hosts.values():
             if other is host or frozenset((host.name, other.name)) in self.cut:
                 continue
