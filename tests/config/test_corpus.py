@@ -29,6 +29,15 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 # case -> [(file relative to the case, line, code, message)]: deprecations keepalived also reports.
 EXPECTED_WARNINGS: dict[str, list[tuple[str, int, str, str]]] = {
+    "linkbeat_updown": [
+        (
+            "linkbeat_updown.conf",
+            16,
+            "deprecated",
+            "'linkbeat_use_polling' in a vrrp_instance is deprecated; "
+            "list the interface in a linkbeat_interfaces block",
+        ),
+    ],
     "old_keywords": [
         (
             "old_keywords.conf",

@@ -207,12 +207,15 @@ def _in_sync_group(config: KeepalivedConfig, inst: VrrpInstance) -> bool:
 def _tracking(config: KeepalivedConfig, inst: VrrpInstance) -> dict[str, object]:
     out: dict[str, object] = {}
     # keepalived drops a vrrp_script whose program is missing here: compare the others only.
-    weights = {s.name: s.weight for s in config.vrrp_script if _runnable(s.script)}
+    # A line without ``weight`` takes the script's weight and reverse.
+    defaults = {s.name: s for s in config.vrrp_script if _runnable(s.script)}
     scripts = [
-        f"{t.name} weight {weights[t.name] if t.weight is None else t.weight}"
-        + (" reverse" if t.reverse else "")
+        f"{t.name} weight {defaults[t.name].weight}"
+        + (" reverse" if defaults[t.name].weight_reverse else "")
+        if t.weight is None
+        else f"{t.name} weight {t.weight}" + (" reverse" if t.reverse else "")
         for t in inst.track_script
-        if t.name in weights
+        if t.name in defaults
     ]
     if scripts:
         out["Tracked scripts"] = scripts

@@ -2,7 +2,7 @@
 
 Rules: ``KeepalivedConfig`` is what the loader returns and every other layer reads. Top-level
 keywords that only tune keepalived's own processes or namespaces (``net_namespace``,
-``linkbeat_interfaces``, ``child_wait_time``, ...) are accepted and kept verbatim as
+``instance``, ``child_wait_time``, ...) are accepted and kept verbatim as
 ``RawBlock`` so real configs load unchanged; pykeepalived does not act on them.
 """
 
@@ -21,10 +21,14 @@ from pykeepalived.config.model_lvs import (
 from pykeepalived.config.model_track import (
     BfdInstance,
     GarpGroup,
+    LinkbeatInterface,
     TrackGroup,
+    UpDownDelay,
     VrrpTrackProcess,
     bfd_instance,
     garp_group,
+    interface_up_down_delays,
+    linkbeat_interfaces,
     track_group,
     vrrp_track_process,
 )
@@ -40,7 +44,7 @@ from pykeepalived.config.model_vrrp import (
 )
 from pykeepalived.config.model_vrrp_items import RouteSpec, VirtualIp, route_line, virtual_ip_line
 from pykeepalived.config.tree import Statement
-from pykeepalived.config.values import block, lines
+from pykeepalived.config.values import block, flag, integer, lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,13 +90,13 @@ class KeepalivedConfig:
     bfd_instance: tuple[BfdInstance, ...] = kw((), bfd_instance, repeat=True)
     garp_group: tuple[GarpGroup, ...] = kw((), garp_group, repeat=True)
     track_group: tuple[TrackGroup, ...] = kw((), track_group, repeat=True)
-    linkbeat_interfaces: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
-    interface_up_down_delays: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    linkbeat_interfaces: tuple[LinkbeatInterface, ...] = kw((), linkbeat_interfaces)
+    interface_up_down_delays: tuple[UpDownDelay, ...] = kw((), interface_up_down_delays)
     net_namespace: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     net_namespace_ipvs: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     instance: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
     use_pid_dir: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
-    linkbeat_use_polling: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
-    namespace_with_ipsets: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
-    child_wait_time: tuple[RawBlock, ...] = kw((), raw(), repeat=True)
+    linkbeat_use_polling: bool = kw(False, flag())
+    namespace_with_ipsets: bool = kw(False, flag())
+    child_wait_time: int | None = kw(None, integer(0, 1 << 20))
     where: Where = where_field()

@@ -49,7 +49,11 @@ def script() -> Parse:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tracked:
-    """One line of a ``track_*`` block: ``NAME [weight W] [reverse]``."""
+    """One line of a ``track_*`` block: ``NAME [weight W [reverse|noreverse]]``.
+
+    ``weight`` None: the tracked object's own weight *and* reverse apply (keepalived reads
+    ``reverse`` only after ``weight W``).
+    """
 
     name: str
     weight: int | None = None
@@ -117,6 +121,18 @@ def deprecated_word(message: str) -> Parse:
         warn_extra(st, ctx, 1)
         ctx.diags.warning(st.location, message, "deprecated")
         return st.args[0].text
+
+    return parse
+
+
+def deprecated_flag(message: str) -> Parse:
+    """A keyword standing alone that keepalived still reads but deprecates: true, with a warning."""
+
+    def parse(st: Statement, ctx: Context) -> bool:
+        no_block(st)
+        warn_extra(st, ctx, 0)
+        ctx.diags.warning(st.location, message, "deprecated")
+        return True
 
     return parse
 

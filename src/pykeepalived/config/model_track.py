@@ -1,5 +1,5 @@
 """Model of the tracked-object and helper blocks: vrrp_track_process, bfd_instance, garp_group,
-track_group.
+track_group, linkbeat_interfaces, interface_up_down_delays.
 
 Rules: frozen dataclasses whose field names are keepalived's keywords (keepalived.conf(5));
 defaults are keepalived 2.2.7's. ``None`` means "not set here": keepalived then uses a value
@@ -24,6 +24,8 @@ from pykeepalived.config.values import (
     lines,
     no_block,
     number,
+    pick,
+    to_float,
     word,
 )
 
@@ -127,3 +129,44 @@ vrrp_track_process = block(VrrpTrackProcess, header_name)
 bfd_instance = block(BfdInstance, header_name)
 garp_group = block(GarpGroup)
 track_group = block(TrackGroup, header_name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkbeatInterface:
+    """A ``linkbeat_interfaces`` line: ``IFNAME [MII|ETHTOOL|IOCTL]`` (polled, not netlink)."""
+
+    name: str
+    method: str | None = None
+
+
+def _linkbeat_line(st: Statement, ctx: Context) -> LinkbeatInterface:
+    no_block(st)
+    if not st.args:
+        return LinkbeatInterface(name=st.keyword.text)
+    methods = {"MII": "MII", "ETHTOOL": "ETHTOOL", "IOCTL": "IOCTL"}
+    method = pick(st.args[0], methods, what="linkbeat polling method", ctx=ctx)
+    return LinkbeatInterface(name=st.keyword.text, method=method)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpDownDelay:
+    """An ``interface_up_down_delays`` line: ``IFNAME DOWN_S [UP_S]``; up defaults to down."""
+
+    name: str
+    down_delay_s: float
+    up_delay_s: float
+
+
+def _up_down_line(st: Statement, ctx: Context) -> UpDownDelay:
+    no_block(st)
+    if not st.args:
+        raise BadValue(st.keyword, f"'{st.name}' needs a down delay in seconds", "missing")
+    if len(st.args) > 2:
+        raise BadValue(st.args[2], f"unexpected '{st.args[2].text}' (IFNAME DOWN [UP])")
+    down = to_float(st.args[0], 0, 255)
+    up = to_float(st.args[1], 0, 255) if len(st.args) > 1 else down
+    return UpDownDelay(name=st.keyword.text, down_delay_s=down, up_delay_s=up)
+
+
+linkbeat_interfaces = lines(_linkbeat_line)
+interface_up_down_delays = lines(_up_down_line)

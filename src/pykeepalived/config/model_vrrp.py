@@ -15,6 +15,7 @@ from pykeepalived.config.model_common import (
     RunAs,
     Script,
     Tracked,
+    deprecated_flag,
     deprecated_word,
     init_file,
     run_as,
@@ -174,7 +175,13 @@ class VrrpInstance:
     notify_priority_changes: bool = kw(False, _bool_flag())
     smtp_alert: bool | None = kw(None, _bool_flag())
     kernel_rx_buf_size: int | None = kw(None, integer(0, 1 << 31))
-    linkbeat_use_polling: bool = kw(False, flag())
+    linkbeat_use_polling: bool = kw(
+        False,
+        deprecated_flag(
+            "'linkbeat_use_polling' in a vrrp_instance is deprecated; "
+            "list the interface in a linkbeat_interfaces block"
+        ),
+    )
     lvs_sync_daemon_interface: str | None = kw(
         None,
         deprecated_word(
