@@ -8,7 +8,8 @@ quorum state, following keepalived's ``check/ipwrapper.c``:
   weight its checkers report); a dead one is removed, or kept at weight 0 with
   ``inhibit_on_failure``;
 * quorum: the sum of live weights is compared with ``quorum`` -/+ ``hysteresis`` (gain needs
-  ``quorum + hysteresis``, loss happens below ``quorum - hysteresis`` or at zero);
+  ``quorum + hysteresis``, loss happens below ``quorum - hysteresis`` or at zero), both first
+  lowered as keepalived does when the real servers' configured weights cannot reach them;
 * while quorum is down and a ``sorry_server`` is set, the sorry server replaces the real
   servers (inhibited ones stay at weight 0); ``sorry_server_inhibit`` keeps it at weight 0
   otherwise;
@@ -131,13 +132,28 @@ def _inhibits(vs: VirtualServer, key: DestKey) -> bool:
     )
 
 
+def effective_quorum(vs: VirtualServer) -> tuple[int, int]:
+    """(quorum, hysteresis) as keepalived runs them (check_data.c validate_check_config).
+
+    A quorum above the real servers' total configured weight is lowered to that total (else
+    it could never be met), then a hysteresis >= quorum is lowered to quorum - 1.
+    """
+    quorum = min(vs.quorum, sum(rs.weight for rs in vs.real_server))
+    return quorum, min(vs.hysteresis, max(quorum - 1, 0))
+
+
 def _quorum(vs: VirtualServer, live_weight: int, was_up: bool | None) -> bool:
-    """keepalived's update_quorum_state; ``None`` is the first computation (start or new VS)."""
-    if was_up is None:
-        return live_weight >= vs.quorum + vs.hysteresis
+    """keepalived's update_quorum_state; ``None`` is the first computation (start or new VS).
+
+    With every configured weight 0, keepalived's quorum is 0 and its hysteresis wraps to
+    UINT_MAX: the quorum is never gained. We keep that outcome.
+    """
+    quorum, hysteresis = effective_quorum(vs)
+    if quorum == 0:
+        return False
     if not was_up:
-        return live_weight >= vs.quorum + vs.hysteresis
-    return not (live_weight == 0 or live_weight < vs.quorum - vs.hysteresis)
+        return live_weight >= quorum + hysteresis
+    return not (live_weight == 0 or live_weight < quorum - hysteresis)
 
 
 def _alpha(vs: VirtualServer, rs: RealServer) -> bool:
