@@ -163,28 +163,31 @@ async def _counters_match(backend: NftablesDataPlane, lab: SeedLab, requests: in
 
 
 async def _leave_while_streaming(backend: NftablesDataPlane, lab: SeedLab, method: Method) -> None:
-    """DR: the *other* server is removed; NAT: the streaming server itself goes to weight 0
-    (conntrack keeps its connection). Either way the stream must finish untouched."""
-    stream = lab.client_background("slow", VIP, "80", "30")  # 30 lines, 3 s
-    assert stream.stdout is not None
-    first = await asyncio.to_thread(stream.stdout.readline)
-    held = first.strip()
-    assert held in WEBS, first
-    other = WEBS[1] if held == WEBS[0] else WEBS[0]
-    if method is Method.DR:
-        weights, stays = {held: 1}, held
-    else:
-        weights, stays = {held: 0, other: 1}, other
-    gone = other if method is Method.DR else held
-    web_gone = "web1" if gone == WEBS[0] else "web2"
-    before = len(lab.seen_by(web_gone))
-    await program(backend, table(method, "wlc", weights))
-    got = await asyncio.to_thread(spread, lab, 50, 22000)
-    assert got == Counter({stays: 50})
-    assert len(lab.seen_by(web_gone)) == before  # no new connection to the one that left
-    out, _ = await asyncio.to_thread(stream.communicate, timeout=20)
-    summary = json.loads(out.strip().splitlines()[-1])
-    change = "removed" if method is Method.DR else "set to weight 0"
-    print(f"{lab.mode}: stream on {held}, {gone} {change}, 50 new to {stays}: {summary}")
-    assert summary["clean"]
-    assert summary["lines"] == 30
+    """While a 3 s stream runs on one server: (1) that server is drained (weight 0, a map
+    refill): NAT keeps the connection by conntrack, DR by its flow sets; (2) after the
+    weights are back, the *other* server is removed (a table replace). Each time the stream
+    must finish untouched and the server that left must get no new connection."""
+    for step, port in (("drain", 22000), ("remove", 23000)):
+        stream = lab.client_background("slow", VIP, "80", "30")  # 30 lines, 3 s
+        assert stream.stdout is not None
+        first = await asyncio.to_thread(stream.stdout.readline)
+        held = first.strip()
+        assert held in WEBS, first
+        other = WEBS[1] if held == WEBS[0] else WEBS[0]
+        if step == "drain":
+            weights, gone, stays, kind = {held: 0, other: 3}, held, other, "elements"
+        else:
+            weights, gone, stays, kind = {held: 3}, other, held, "replace"
+        web_gone = "web1" if gone == WEBS[0] else "web2"
+        before = len(lab.seen_by(web_gone))
+        await program(backend, table(method, "wlc", weights))
+        assert backend.last_apply == kind
+        got = await asyncio.to_thread(spread, lab, 50, port)
+        assert got == Counter({stays: 50})
+        assert len(lab.seen_by(web_gone)) == before  # no new connection to the one that left
+        out, _ = await asyncio.to_thread(stream.communicate, timeout=20)
+        summary = json.loads(out.strip().splitlines()[-1])
+        print(f"{lab.mode} {step}: stream on {held}, {gone} left, 50 new to {stays}: {summary}")
+        assert summary["clean"]
+        assert summary["lines"] == 30
+        await program(backend, table(method, "wlc", {WEBS[0]: 3, WEBS[1]: 3}))

@@ -17,9 +17,14 @@ destination ``j`` in sorted key order:
   director (their default route); we add no SNAT/masquerade. ``count_fwd`` counts packets
   and bytes per destination both ways from conntrack's original tuple.
 * DR: one ``ingress`` chain per ingress device matches ``meta pkttype host`` (a flooded
-  frame is not ours to forward) and sends the unchanged frame to the real server's MAC with
-  ``fwd ip to <rs> device <dev>``, the slot picked by ``jhash`` with an explicit seed (the
-  same on every director, so a failover keeps flows on their servers).
+  frame is not ours to forward) and jumps to chain ``s<i>``, which sends the unchanged frame
+  to the real server's MAC with ``fwd ip to <rs> device <dev>``. A flow already seen goes
+  where it went before: each real server's chain records ``saddr . sport`` in its dynamic
+  set ``s<i>d<j>f`` (idle timeout as IPVS's), and ``s<i>`` looks these up first; a new flow
+  is placed by ``jhash`` with an explicit seed (the same on every director) over the slots.
+  So a weight change or a drain to weight 0 (map refills, sets untouched) moves no
+  established flow; a table replace empties the sets, and then only the Maglev table keeps
+  flows in place.
 """
 
 from collections.abc import Iterable, Mapping
@@ -39,6 +44,9 @@ from pykeepalived.lvs.table import (
 
 TABLE = "pykeepalived"
 DEFAULT_SEED = 0x706B6C76  # "pklv": one constant, so every director hashes alike
+# DR flow pinning: idle time after which a flow may move (IPVS: tcp 900 s, udp 300 s).
+FLOW_TIMEOUT = {"tcp": "15m", "udp": "5m", "sctp": "15m"}
+FLOW_SET_SIZE = 65536  # flows remembered per real server; beyond, new flows are only hashed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +201,7 @@ class _Block:
         self.rules: list[str] = []
         self.count_maps: dict[str, list[tuple[str, str]]] = {}  # "tcp4" -> (tuple, counter)
         self.ingress: dict[str, list[str]] = {}
+        self.pickers: list[str] = []  # DR: per-service chains, after the maps they use
 
 
 def _slot_table(entry: ServiceEntry, how: Scheduling) -> list[int]:
@@ -285,17 +294,30 @@ def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
     _service_objects(block, i, entry)
     key = entry.service.key
     ip = "ip" if key.family == 4 else "ip6"
-    how = scheduling(entry.service, Method.DR)
-    pick = _pick(i, entry, how, env) if entry.destinations else ""
-    rule = f'{_match(key)} meta pkttype host counter name "s{i}" {pick}'.rstrip()
+    proto = key.protocol.lower()
+    flow = f"{ip} saddr . {proto} sport"
+    rule = f'{_match(key)} meta pkttype host counter name "s{i}"'
+    if entry.destinations:
+        rule += f" goto s{i}"
+        how = scheduling(entry.service, Method.DR)
+        pins = [f"{flow} @s{i}d{j}f goto s{i}d{j}" for j in range(len(entry.destinations))]
+        block.pickers.append(_chain(f"s{i}", [*pins, _pick(i, entry, how, env)]))
     for dev in _ingress(entry, env):
         block.ingress.setdefault(dev, []).append(rule)
+    addr_type = "ipv4_addr" if key.family == 4 else "ipv6_addr"
+    timeout = FLOW_TIMEOUT.get(proto, "15m")
     for j, dkey in enumerate(sorted(entry.destinations)):
-        dev = env.routes[dkey.address]
-        block.chains.append(
-            f'chain s{i}d{j} {{\n\t\tcounter name "s{i}d{j}" fwd {ip} to {dkey.address} '
-            f'device "{dev}"\n\t}}'
+        block.objects.append(
+            f"set s{i}d{j}f {{ type {addr_type} . inet_service; flags dynamic,timeout; "
+            f"timeout {timeout}; size {FLOW_SET_SIZE}; }}"
         )
+        dev = env.routes[dkey.address]
+        forward = f'counter name "s{i}d{j}" fwd {ip} to {dkey.address} device "{dev}"'
+        block.chains.append(_chain(f"s{i}d{j}", [f"update @s{i}d{j}f {{ {flow} }} {forward}"]))
+
+
+def _chain(name: str, rules: Iterable[str]) -> str:
+    return f"chain {name} {{\n" + "".join(f"\t\t{r}\n" for r in rules) + "\t}"
 
 
 def _ingress(entry: ServiceEntry, env: NftEnv) -> tuple[str, ...]:
@@ -342,7 +364,7 @@ def _script(env: NftEnv, inet: _Block, netdev: _Block) -> str:
         )
     out.append(_table("inet", env.table, body))
     if netdev.ingress:
-        body = netdev.objects + netdev.chains + netdev.maps
+        body = netdev.objects + netdev.chains + netdev.maps + netdev.pickers
         for n, (dev, rules) in enumerate(sorted(netdev.ingress.items())):
             hook = f'type filter hook ingress device "{dev}" priority filter'
             body.append(_base(f"ingress{n}", hook, rules))

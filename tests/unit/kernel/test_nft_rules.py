@@ -58,11 +58,20 @@ def slots(script: str, service: int = 0) -> list[str]:
 
 def test_dr_rule_is_the_hand_checked_form() -> None:
     script = render(seed(Method.DR), ENV).script
+    assert 'ip daddr 192.168.88.100 tcp dport 80 meta pkttype host counter name "s0" goto s0' in (
+        script
+    )
+    # Known flows first, then the hash over the slots for new ones.
     assert (
-        'ip daddr 192.168.88.100 tcp dport 80 meta pkttype host counter name "s0" '
-        "jhash ip saddr . tcp sport mod 251 seed 0x706b6c76 vmap @s0m"
+        "chain s0 {\n"
+        "\t\tip saddr . tcp sport @s0d0f goto s0d0\n"
+        "\t\tip saddr . tcp sport @s0d1f goto s0d1\n"
+        "\t\tjhash ip saddr . tcp sport mod 251 seed 0x706b6c76 vmap @s0m\n"
     ) in script
-    assert 'fwd ip to 192.168.88.10 device "eth1"' in script
+    assert (
+        'update @s0d0f { ip saddr . tcp sport } counter name "s0d0" '
+        'fwd ip to 192.168.88.10 device "eth1"'
+    ) in script
     assert 'hook ingress device "eth1"' in script
     assert "table netdev pykeepalived {" in script
 
