@@ -70,8 +70,9 @@ def scheduling(service: Service, method: Method) -> Scheduling:
         if method is Method.NAT:
             return Scheduling(done_as=done_as, counter=True, note=note)
         dr = (
-            f"{done_as} is a hash of source address and port over weighted slots (the "
-            "director keeps no connection table here: a counter would split a connection)"
+            f"{done_as} is a hash of source address and port over weighted slots (a "
+            "counter would split a connection whose flow the director does not remember: "
+            "after a table replace, a failover, or a full flow set)"
         )
         return Scheduling(
             done_as=done_as,
