@@ -28,7 +28,7 @@ destination ``j`` in sorted key order:
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pykeepalived.kernel.nft_meta import Scheduling, encode_dest, encode_service, scheduling
 from pykeepalived.lvs.maglev import maglev, smooth_round_robin, table_size
@@ -148,8 +148,8 @@ def weight_update(old: Table, new: Table, env: NftEnv, generation: int = 0) -> s
     return "".join(line + "\n" for line in lines)
 
 
-def _without_weight(dest: Destination) -> tuple[object, ...]:
-    return (dest.key, dest.method, dest.upper_threshold, dest.lower_threshold, dest.tunnel_type)
+def _without_weight(dest: Destination) -> Destination:
+    return replace(dest, weight=0)
 
 
 def _check(entry: ServiceEntry, env: NftEnv) -> None:
