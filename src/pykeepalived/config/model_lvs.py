@@ -251,6 +251,7 @@ class VirtualServer:
     quorum_up: Script | None = kw(None, script())
     quorum_down: Script | None = kw(None, script())
     ip_family: str | None = kw(None, choice({"inet": "inet", "inet6": "inet6"}, what="family"))
+    # A sorry server without a port uses the service's port (none for a fwmark service).
     sorry_server: ServerAddress | None = kw(None, server_address())
     sorry_server_inhibit: bool = kw(False, _bool_or_flag())
     sorry_server_lvs_method: LvsMethod | None = kw(None, parse_lvs_method())
@@ -375,8 +376,18 @@ _virtual_server_block = block(VirtualServer, _virtual_server_header)
 
 
 def virtual_server(st: Statement, ctx: Context) -> VirtualServer:
-    """A virtual_server block; a real server without ``weight`` takes the service's ``weight``."""
+    """A virtual_server block; a real server without ``weight`` takes the service's ``weight``.
+
+    Without ``protocol`` an address service is TCP here, but keepalived 2.2.7 makes it UDP
+    (and reports that): say so, since the same file then means different services.
+    """
     vs: VirtualServer = _virtual_server_block(st, ctx)
+    if vs.ip is not None and "protocol" not in vs.where.keywords:
+        message = (
+            f"virtual_server {vs.key} has no 'protocol': TCP is used, but keepalived 2.2.7 "
+            "uses UDP; write 'protocol TCP' (or UDP/SCTP)"
+        )
+        ctx.diags.warning(st.location, message, "default")
     if all("weight" in rs.where.keywords for rs in vs.real_server):
         return vs
     servers = tuple(
