@@ -46,6 +46,7 @@ class SyncGroup:
         self.state = State.INIT
         self._members = {m.name: m for m in members}
         self._holder = f"sync_group:{name}"
+        self._held_pending = False  # the group's hold on members is only "no result yet"
         for member in members:
             member.master_gate = partial(self.can_goto_master, member)
 
@@ -62,10 +63,14 @@ class SyncGroup:
         """Group state first (keepalived ``vrrp_sync_set_group``), then each member."""
         owners = all(m.params.is_address_owner and m.wants_master for m in self.members)
         out: list[Tagged] = []
-        if any(m.faults for m in self.members):
+        faulty = [m for m in self.members if m.faults]
+        if faulty:
             out += self._group_to(State.FAULT, "a member is faulty at start")
+            self._held_pending = all(m.only_pending for m in faulty)
+            why = "sync group member faulty"
             for m in self.members:
-                out += self._tag(m, m.hold_fault(self._holder, "sync group member faulty", now))
+                held = m.hold_fault(self._holder, why, now, pending=self._held_pending)
+                out += self._tag(m, held)
         else:
             out += self._group_to(State.MASTER if owners else State.BACKUP, "start")
         for m in self.members:
@@ -92,16 +97,25 @@ class SyncGroup:
         m = self._members[member]
         return self._after(m, m.set_priority(priority, now), now)
 
-    def hold_fault(self, member: str, holder: str, reason: str, now: float) -> list[Tagged]:
-        """A member's own tracking says FAULT: the whole group follows."""
+    def hold_fault(
+        self, member: str, holder: str, reason: str, now: float, *, pending: bool = False
+    ) -> list[Tagged]:
+        """A member's own tracking says FAULT: the whole group follows.
+
+        ``pending`` (no tracker result yet) holds the others as pending too, so they keep
+        wanting MASTER (keepalived ``num_member_init``); a real fault makes them give that up
+        (keepalived ``vrrp_sync_fault`` sets every member's wantstate to FAULT).
+        """
         m = self._members[member]
-        out = self._tag(m, m.hold_fault(holder, reason, now))
-        if self.state is State.FAULT:
+        out = self._tag(m, m.hold_fault(holder, reason, now, pending=pending))
+        if self.state is State.FAULT and (pending or not self._held_pending):
             return out
-        out += self._group_to(State.FAULT, f"{member}: {reason}")
+        if self.state is not State.FAULT:
+            out += self._group_to(State.FAULT, f"{member}: {reason}")
+        self._held_pending = pending
+        why = f"sync group {self.name} member {member} in FAULT"
         for other in self.members:
-            why = f"sync group {self.name} member {member} in FAULT"
-            out += self._tag(other, other.hold_fault(self._holder, why, now))
+            out += self._tag(other, other.hold_fault(self._holder, why, now, pending=pending))
         return out
 
     def release_fault(self, member: str, holder: str, now: float) -> list[Tagged]:
@@ -121,9 +135,10 @@ class SyncGroup:
     def apply_verdict(self, member: str, result: Verdict, now: float) -> list[Tagged]:
         """Tracking of one member (see ``tracking.apply_verdict``), with the group following."""
         out = self.set_priority(member, result.priority, now)
-        if result.faults:
-            reason = "; ".join(result.faults)
-            return out + self.hold_fault(member, TRACKING_HOLDER, reason, now)
+        if result.faults or result.pending:
+            reason = "; ".join(result.faults + result.pending)
+            pending = not result.faults
+            return out + self.hold_fault(member, TRACKING_HOLDER, reason, now, pending=pending)
         return out + self.release_fault(member, TRACKING_HOLDER, now)
 
     def shutdown(self, now: float) -> list[Tagged]:

@@ -51,6 +51,7 @@ class Instance(Election):
         super().__init__(params)
         self.master_gate: Callable[[], bool] | None = None
         self._faults: dict[str, str] = {}
+        self._pending: set[str] = set()  # holders whose hold is only "no result yet"
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -58,6 +59,11 @@ class Instance(Election):
     def faults(self) -> dict[str, str]:
         """Who holds this instance in FAULT, and why (a copy)."""
         return dict(self._faults)
+
+    @property
+    def only_pending(self) -> bool:
+        """Held in FAULT only by trackers without a result yet (keepalived's script init)."""
+        return bool(self._faults) and set(self._faults) <= self._pending
 
     def start(self, now: float, *, fast: bool = False) -> list[Action]:
         """Leave INIT (keepalived ``vrrp_init_state``).
@@ -71,7 +77,8 @@ class Instance(Election):
         if p.startup_delay_s:
             self._not_before = now + p.startup_delay_s
         if self._faults:
-            return [self._transition(State.FAULT, self._fault_text(), suffix=" (init)")]
+            message = f"({self.name}) entering FAULT state"  # keepalived vrrp_complete_init
+            return [self._transition(State.FAULT, self._fault_text(), message=message)]
         owner_master = p.is_address_owner and p.initial_state is State.MASTER
         if owner_master and self._not_before is None and self._gate_open():
             # keepalived gets there through a 1 us BACKUP timeout, hence its log line
@@ -182,21 +189,35 @@ class Instance(Election):
         message = f"({self.name}) Changing effective priority from {old} to {priority}"
         return [PriorityChanged(old=old, new=priority, message=message)]
 
-    def hold_fault(self, holder: str, reason: str, now: float) -> list[Action]:
-        """``holder`` (tracking, a sync group...) says we must be in FAULT, because ``reason``."""
+    def hold_fault(
+        self, holder: str, reason: str, now: float, *, pending: bool = False
+    ) -> list[Action]:
+        """``holder`` (tracking, a sync group...) says we must be in FAULT, because ``reason``.
+
+        ``pending``: not a failure but a tracker with no result yet (keepalived's script init
+        state); it holds the instance down without forgetting that it wants to be MASTER, so an
+        address owner whose first script result is OK goes MASTER at once.
+        """
         first = not self._faults
+        was_real = bool(set(self._faults) - self._pending)
         self._faults[holder] = reason
+        if pending:
+            self._pending.add(holder)
+        else:
+            self._pending.discard(holder)
+            if not was_real:
+                self.wants_master = False  # keepalived down_instance: wantstate FAULT
         if not first or self.state in (State.INIT, State.STOP, State.FAULT):
             return []
         if self.state is State.MASTER:
             return self._leave_master(State.FAULT, reason, now)
         self._deadline = None
         self._preempt_at = None
-        self.wants_master = False
         return [self._transition(State.FAULT, reason)]
 
     def release_fault(self, holder: str, now: float) -> list[Action]:
         """``holder`` no longer holds us in FAULT; the last release brings us up."""
+        self._pending.discard(holder)
         if self._faults.pop(holder, None) is None or self._faults:
             return []
         if self.state is not State.FAULT:
@@ -288,11 +309,13 @@ class Instance(Election):
         return [changed, RemoveVips()]
 
     def _leave_fault(self, now: float) -> list[Action]:
-        """keepalived ``try_up_instance``: an owner with state MASTER goes straight to MASTER."""
+        """keepalived ``try_up_instance``: only an address owner that still wants MASTER (it was
+        held by trackers without results, never by a failure) goes straight to MASTER; anything
+        else, owners included, comes back as BACKUP with a full Master_Down wait."""
         p = self.params
         self.master_adver_int_us = p.advert_int_us
-        owner_master = p.is_address_owner and p.initial_state is State.MASTER
-        self.wants_master = owner_master  # keepalived try_up_instance
+        owner_master = p.is_address_owner and self.wants_master
+        self.wants_master = owner_master
         if owner_master and self._gate_open():
             return self._become_master(now, "fault cleared (address owner)")
         changed = self._transition(State.BACKUP, "fault cleared")

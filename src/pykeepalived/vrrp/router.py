@@ -89,12 +89,14 @@ class Router:
         inst = self._instances[name]
         return _tag(inst, apply_verdict(inst, result, now))
 
-    def hold_fault(self, name: str, holder: str, reason: str, now: float) -> list[Tagged]:
+    def hold_fault(
+        self, name: str, holder: str, reason: str, now: float, *, pending: bool = False
+    ) -> list[Tagged]:
         group = self._group_of.get(name)
         if group is not None:
-            return group.hold_fault(name, holder, reason, now)
+            return group.hold_fault(name, holder, reason, now, pending=pending)
         inst = self._instances[name]
-        return _tag(inst, inst.hold_fault(holder, reason, now))
+        return _tag(inst, inst.hold_fault(holder, reason, now, pending=pending))
 
     def release_fault(self, name: str, holder: str, now: float) -> list[Tagged]:
         group = self._group_of.get(name)

@@ -12,8 +12,9 @@ keepalived 2.2.7's rules (``vrrp_track.c``, ``trackers/track_file.c``, keepalive
   FAULT while it is down (while it is *up* with ``reverse``).
 - With a weight, it adds to the configured priority: a positive weight when up, a negative weight
   when down; ``reverse`` flips the sign of the adjustment.
-- A weight-0 script that has not reported yet holds the instance in FAULT (keepalived's
-  "script init" state); a weighted one contributes nothing until its first result.
+- A weight-0 script that has not reported yet holds the instance in FAULT as *pending*
+  (keepalived's "script init" state: an address owner whose first result is OK then goes MASTER
+  at once); a weighted one contributes nothing until its first result.
 - A tracked file's number is multiplied by the weight (and by -1 with ``reverse``), clamped to
   -254..253; -254 or less means FAULT, anything else is added. With weight 0, a non-zero number
   means FAULT (a zero number with ``reverse``).
@@ -69,18 +70,22 @@ class Track:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Effect:
-    """What one tracker does to an instance: a priority delta, or a FAULT reason."""
+    """What one tracker does to an instance: a priority delta, a FAULT reason, or ``pending``:
+    the tracker has no result yet and holds the instance down without counting as a failure."""
 
     delta: int = 0
     fault: str | None = None
+    pending: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
-    """Effective priority and FAULT reasons (empty: not faulty) for one instance."""
+    """Effective priority and FAULT reasons (empty: not faulty) for one instance; ``pending``
+    lists trackers still without a result (FAULT too, but keepalived's "script init")."""
 
     priority: int
     faults: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
 
 
 def boolean_effect(track: Track, up: bool | None) -> Effect:
@@ -88,7 +93,7 @@ def boolean_effect(track: Track, up: bool | None) -> Effect:
     if up is None:
         if track.weight:
             return Effect()
-        return Effect(fault=f"{track.kind.value} {track.name} has no result yet")
+        return Effect(pending=f"{track.kind.value} {track.name} has no result yet")
     multiplier = -1 if track.reverse else 1
     if not track.weight:
         if up != (multiplier == 1):
@@ -104,8 +109,8 @@ def file_effect(track: Track, value: int) -> Effect:
     """A tracked file holding ``value`` (keepalived reads it with strtol; 0 if unreadable)."""
     multiplier = -1 if track.reverse else 1
     if not track.weight:
-        if (value != 0) == (multiplier == 1):
-            return Effect(fault=f"tracked file {track.name} has status {value}")
+        if (value != 0) == (multiplier == 1):  # keepalived reports the computed status, -254
+            return Effect(fault=f"tracked file {track.name} has status {_FILE_FAULT}")
         return Effect()
     status = max(_FILE_FAULT, min(_FILE_MAX, value * track.weight * multiplier))
     if status <= _FILE_FAULT:
@@ -116,10 +121,12 @@ def file_effect(track: Track, value: int) -> Effect:
 def verdict(base_priority: int, effects: list[Effect]) -> Verdict:
     """Combine the effects: sum the deltas onto the base priority, clamp, collect faults."""
     faults = tuple(e.fault for e in effects if e.fault is not None)
+    pending = tuple(e.pending for e in effects if e.pending is not None)
     if base_priority == PRIO_OWNER:
-        return Verdict(priority=PRIO_OWNER, faults=faults)
+        return Verdict(priority=PRIO_OWNER, faults=faults, pending=pending)
     total = base_priority + sum(e.delta for e in effects if e.fault is None)
-    return Verdict(priority=max(1, min(PRIO_OWNER - 1, total)), faults=faults)
+    priority = max(1, min(PRIO_OWNER - 1, total))
+    return Verdict(priority=priority, faults=faults, pending=pending)
 
 
 def apply_verdict(instance: Instance, result: Verdict, now: float) -> list[Action]:
@@ -128,8 +135,10 @@ def apply_verdict(instance: Instance, result: Verdict, now: float) -> list[Actio
     Sync-group members go through ``SyncGroup.apply_verdict`` so the whole group follows.
     """
     actions = instance.set_priority(result.priority, now)
-    if result.faults:
-        return actions + instance.hold_fault(TRACKING_HOLDER, "; ".join(result.faults), now)
+    if result.faults or result.pending:
+        reason = "; ".join(result.faults + result.pending)
+        pending = not result.faults
+        return actions + instance.hold_fault(TRACKING_HOLDER, reason, now, pending=pending)
     return actions + instance.release_fault(TRACKING_HOLDER, now)
 
 

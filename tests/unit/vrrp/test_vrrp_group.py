@@ -122,7 +122,7 @@ def test_a_member_faulty_before_start_starts_the_whole_group_in_fault() -> None:
     lan = Lan(hosts={A: host, B: grouped_host(B, 90)})
     lan.start()
     assert [i.state for i in host.instances] == [State.FAULT, State.FAULT]
-    assert "(VI_1) Entering FAULT STATE (init)" in lan.logs(A)
+    assert "(VI_1) entering FAULT state" in lan.logs(A)
     lan.run(10)
     assert lan.masters(51) == lan.masters(52) == {B}
 

@@ -293,7 +293,7 @@ def test_fault_before_start_starts_in_fault() -> None:
         old=State.INIT,
         new=State.FAULT,
         reason="script chk has no result yet",
-        message="(VI_1) Entering FAULT STATE (init)",
+        message="(VI_1) entering FAULT state",
     )
 
 
@@ -308,13 +308,36 @@ def test_faults_from_several_holders_all_must_clear() -> None:
     assert inst.get_timer() == pytest.approx(T0 + 1 + 3 + 156 / 256)
 
 
-def test_address_owner_leaving_fault_goes_straight_to_master() -> None:
+def test_address_owner_leaving_a_fault_comes_back_as_backup_like_keepalived() -> None:
+    """keepalived 2.2.7 in netns: owner, track file FAULT then OK -> BACKUP, MASTER 3.004 s on."""
     inst = Instance(params(ip=OURS, priority=255))
     inst.start(T0)
-    inst.hold_fault("tracking", "x", T0 + 1)
+    inst.hold_fault("tracking", "tracked file tf has status -254", T0 + 1)
     actions = inst.release_fault("tracking", T0 + 2)
+    assert kinds(actions) == [StateChanged]
+    assert state(inst) is State.BACKUP
+    assert inst.get_timer() == pytest.approx(T0 + 2 + 3 + 1 / 256)
+
+
+def test_address_owner_whose_first_script_result_is_ok_goes_master_at_once() -> None:
+    inst = Instance(params(ip=OURS, priority=255))
+    inst.hold_fault("tracking", "script chk has no result yet", T0, pending=True)
+    inst.start(T0)
+    assert state(inst) is State.FAULT
+    assert inst.only_pending
+    actions = inst.release_fault("tracking", T0 + 1)
     assert state(inst) is State.MASTER
     assert SendAdvert(priority=255) in actions
+
+
+def test_a_first_script_result_that_fails_turns_pending_into_a_real_fault() -> None:
+    inst = Instance(params(ip=OURS, priority=255))
+    inst.hold_fault("tracking", "script chk has no result yet", T0, pending=True)
+    inst.start(T0)
+    inst.hold_fault("tracking", "script chk down", T0 + 1)
+    assert not inst.only_pending
+    inst.release_fault("tracking", T0 + 2)
+    assert state(inst) is State.BACKUP  # it gave up wanting MASTER, as keepalived does
 
 
 def test_shutdown_of_a_master_sends_priority_0_then_stops_for_good() -> None:
@@ -405,7 +428,7 @@ def test_snapshot_is_a_frozen_copy() -> None:
     assert inst.snapshot().faults == (("tracking", "x"),)
 
 
-def test_group_of_address_owners_returns_from_fault_as_master_at_once() -> None:
+def test_group_of_address_owners_returns_from_fault_via_backup_together() -> None:
     vi1 = Instance(params(ip=OURS, priority=255))
     vi2 = Instance(params(name="VI_2", virtual_router_id=52, ip=OURS, priority=255))
     group = SyncGroup("G", [vi1, vi2])
@@ -415,8 +438,25 @@ def test_group_of_address_owners_returns_from_fault_as_master_at_once() -> None:
     assert state(vi1) is state(vi2) is State.FAULT
     assert not vi1.wants_master
     group.release_fault("VI_2", "tracking", T0 + 2)
+    assert state(vi1) is state(vi2) is State.BACKUP
+    up = T0 + 2 + 3 + 1 / 256
+    assert group.get_timer() == pytest.approx(up)
+    group.handle_timer(up)
     assert state(vi1) is state(vi2) is State.MASTER
     assert group.state is State.MASTER
+
+
+def test_group_waiting_for_first_script_results_keeps_wanting_master() -> None:
+    vi1 = Instance(params(ip=OURS, priority=255))
+    vi2 = Instance(params(name="VI_2", virtual_router_id=52, ip=OURS, priority=255))
+    group = SyncGroup("G", [vi1, vi2])
+    group.hold_fault("VI_1", "tracking", "script chk has no result yet", T0, pending=True)
+    group.start(T0)
+    assert state(vi1) is state(vi2) is State.FAULT
+    assert vi1.wants_master
+    assert vi2.wants_master
+    group.release_fault("VI_1", "tracking", T0 + 1)
+    assert state(vi1) is state(vi2) is State.MASTER
 
 
 def test_group_member_still_gated_keeps_wanting_master_through_a_group_backup() -> None:

@@ -227,3 +227,37 @@ def test_trace_sync_group_member_held_back_then_pulled_up() -> None:
         "VRRP_Group(G) Syncing instances to MASTER state",
         "(VI_1) Entering MASTER STATE",
     ]
+
+
+def test_trace_address_owner_fault_and_recovery_goes_through_backup() -> None:
+    lan, _ = b_master_a_returns(state=State.MASTER, priority=255)
+    lan.run(4)
+    mark = len(lan.records)
+    lan.track(A, verdict(255, [Effect(fault="tracked file tf has status -254")]))
+    lan.run(3)
+    recovered = lan.now
+    lan.track(A, verdict(255, []))
+    lan.run(4)
+    discard = "(VI_1) received lower priority (99) advert from 10.99.0.2 - discarding"
+    assert lines_since(lan, A, mark) == [
+        "(VI_1) Entering FAULT STATE",
+        "(VI_1) sent 0 priority",
+        "(VI_1) Entering BACKUP STATE",
+        discard,
+        discard,
+        discard,
+        "(VI_1) Receive advertisement timeout",
+        "(VI_1) Entering MASTER STATE",
+    ]
+    # keepalived: BACKUP at 2107.544, MASTER at 2110.549 (3 s + 1/256 s)
+    assert lan.became(A, State.MASTER, after=recovered) - recovered == pytest.approx(
+        3 + 1 / 256, abs=1e-6
+    )
+
+
+def test_trace_start_in_fault() -> None:
+    inst = node(A, 255, state=State.MASTER)
+    lan = Lan.of(inst, node(B, 99), delay_s=0.0005)
+    lan.hosts[A].router.hold_fault("VI_1", "tracking", "tracked file tf has status -254", lan.now)
+    lan.start()
+    assert lan.logs(A) == ["(VI_1) entering FAULT state"]

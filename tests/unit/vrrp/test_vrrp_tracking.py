@@ -67,7 +67,7 @@ def test_weight_0_failure_is_a_fault_and_reverse_inverts_it() -> None:
 
 
 def test_a_script_without_result_yet_holds_fault_only_when_unweighted() -> None:
-    assert boolean_effect(script(), None).fault == "script chk has no result yet"
+    assert boolean_effect(script(), None) == Effect(pending="script chk has no result yet")
     assert boolean_effect(script(-20), None) == Effect()
 
 
@@ -90,8 +90,8 @@ def test_interface_down_is_fault_unless_weighted() -> None:
         (-1, False, 5, Effect(delta=-5)),
         (1, True, 5, Effect(delta=-5)),
         (0, False, 0, Effect()),
-        (0, False, 7, Effect(fault="tracked file /run/prio has status 7")),
-        (0, True, 0, Effect(fault="tracked file /run/prio has status 0")),
+        (0, False, 7, Effect(fault="tracked file /run/prio has status -254")),
+        (0, True, 0, Effect(fault="tracked file /run/prio has status -254")),
         (0, True, 3, Effect()),
     ],
 )
@@ -228,7 +228,7 @@ def test_instance_tracking_reports_only_changes() -> None:
         ],
     )
     # a weight-0 script without result yet holds FAULT (keepalived's script init state)
-    assert tracking.verdict() == Verdict(priority=100, faults=("script gate has no result yet",))
+    assert tracking.verdict() == Verdict(priority=100, pending=("script gate has no result yet",))
     assert tracking.observe(Kind.SCRIPT, "gate", True) == Verdict(priority=100)
     assert tracking.observe(Kind.SCRIPT, "chk", True) is None  # OK with a negative weight: 0
     assert tracking.observe(Kind.SCRIPT, "chk", False) == Verdict(priority=80)
