@@ -68,8 +68,9 @@ class SendGratuitous:
 class StateChanged:
     """The instance moved ``old -> new``: notify scripts, FIFO, SNMP traps, metrics.
 
-    ``message`` is keepalived's log line (``(VI_1) Entering MASTER STATE``); ``reason`` says why
-    in words, for our own logs and the API. ``resumed``: a reloaded instance took over the state
+    ``message`` is keepalived's log line (``(VI_1) Entering MASTER STATE``), empty where
+    keepalived changes state without one; ``reason`` says why in words, for our own logs and the
+    API. ``resumed``: a reloaded instance took over the state
     its predecessor was in; keepalived runs no notify script for that.
     """
 

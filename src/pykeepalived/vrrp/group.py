@@ -115,21 +115,31 @@ class SyncGroup:
         self._held_pending = pending
         why = f"sync group {self.name} member {member} in FAULT"
         for other in self.members:
-            out += self._tag(other, other.hold_fault(self._holder, why, now, pending=pending))
+            held = other.hold_fault(self._holder, why, now, pending=pending, by_group=True)
+            out += self._tag(other, held)
         return out
 
     def release_fault(self, member: str, holder: str, now: float) -> list[Tagged]:
-        """A member's own fault cleared; the group comes up when no member has one left."""
+        """A member's own fault cleared; the group comes up when no member has one left.
+
+        keepalived's order: that member comes up first, then "Syncing instances to BACKUP
+        state", then the others; the group rules (a MASTER pulling the rest) apply after all.
+        """
         m = self._members[member]
         out = self._tag(m, m.release_fault(holder, now))
         if self.state is not State.FAULT or any(self._own_faults(x) for x in self.members):
             return out
+        first = m.release_fault(self._holder, now)
+        out += self._tag(m, first)
         out += self._group_to(State.BACKUP, "no member faulty")
-        # Release every member before applying the group rules, so a member that comes up as
-        # MASTER (an address owner) pulls the others up at once instead of after their timers.
-        released = [(other, other.release_fault(self._holder, now)) for other in self.members]
+        released = [(m, first)]
+        for other in self.members:
+            if other is not m:
+                actions = other.release_fault(self._holder, now)
+                out += self._tag(other, actions)
+                released.append((other, actions))
         for other, actions in released:
-            out += self._after(other, actions, now)
+            out += self._consequences(other, actions, now)
         return out
 
     def apply_verdict(self, member: str, result: Verdict, now: float) -> list[Tagged]:
@@ -162,8 +172,11 @@ class SyncGroup:
         )
 
     def _after(self, member: Instance, actions: list[Action], now: float) -> list[Tagged]:
+        return self._tag(member, actions) + self._consequences(member, actions, now)
+
+    def _consequences(self, member: Instance, actions: list[Action], now: float) -> list[Tagged]:
         """Apply the TSM: MASTER pulls the others up, leaving MASTER pushes them down."""
-        out = self._tag(member, actions)
+        out: list[Tagged] = []
         for action in actions:
             if not isinstance(action, StateChanged):
                 continue

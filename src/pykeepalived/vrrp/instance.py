@@ -190,13 +190,21 @@ class Instance(Election):
         return [PriorityChanged(old=old, new=priority, message=message)]
 
     def hold_fault(
-        self, holder: str, reason: str, now: float, *, pending: bool = False
+        self,
+        holder: str,
+        reason: str,
+        now: float,
+        *,
+        pending: bool = False,
+        by_group: bool = False,
     ) -> list[Action]:
         """``holder`` (tracking, a sync group...) says we must be in FAULT, because ``reason``.
 
         ``pending``: not a failure but a tracker with no result yet (keepalived's script init
         state); it holds the instance down without forgetting that it wants to be MASTER, so an
         address owner whose first script result is OK goes MASTER at once.
+        ``by_group``: a sync group follows another member (keepalived ``vrrp_sync_fault``): a
+        MASTER sends priority 0 once, not twice, and a BACKUP changes without a log line.
         """
         first = not self._faults
         was_real = bool(set(self._faults) - self._pending)
@@ -210,10 +218,10 @@ class Instance(Election):
         if not first or self.state in (State.INIT, State.STOP, State.FAULT):
             return []
         if self.state is State.MASTER:
-            return self._leave_master(State.FAULT, reason, now)
+            return self._leave_master(State.FAULT, reason, now, stops=1 if by_group else 2)
         self._deadline = None
         self._preempt_at = None
-        return [self._transition(State.FAULT, reason)]
+        return [self._transition(State.FAULT, reason, message="" if by_group else None)]
 
     def release_fault(self, holder: str, now: float) -> list[Action]:
         """``holder`` no longer holds us in FAULT; the last release brings us up."""
@@ -292,7 +300,7 @@ class Instance(Election):
             SendGratuitous(repeat=p.garp_master_repeat),
         ]
 
-    def _leave_master(self, new: State, reason: str, now: float) -> list[Action]:
+    def _leave_master(self, new: State, reason: str, now: float, *, stops: int = 2) -> list[Action]:
         """MASTER -> BACKUP (a better master) or FAULT (tracking): drop VIPs, arm timers."""
         self._garps = []
         self._refresh_at = None
@@ -300,11 +308,13 @@ class Instance(Election):
         self.wants_master = False  # keepalived: wantstate BACKUP or FAULT
         changed = self._transition(new, reason)
         if new is State.FAULT:
-            # keepalived sends priority 0 twice here (vrrp_state_leave_master, then
-            # vrrp_restore_interface); a peer sees both, so do we.
+            # keepalived sends priority 0 twice on its own fault (vrrp_state_leave_master, then
+            # vrrp_restore_interface), once when its sync group drags it; a peer sees each.
             self._deadline = None
-            stop = SendAdvert(priority=PRIO_STOP)
-            return [changed, stop, stop, self._sent_zero(), RemoveVips()]
+            sent: list[Action] = [SendAdvert(priority=PRIO_STOP)] * stops
+            if stops > 1:
+                sent.append(self._sent_zero())
+            return [changed, *sent, RemoveVips()]
         self._arm_master_down(now)
         return [changed, RemoveVips()]
 

@@ -532,3 +532,16 @@ def test_a_v3_backup_becoming_master_goes_back_to_its_own_interval() -> None:
         in actions
     )
     assert inst.master_adver_int_us == 1_000_000
+
+
+def test_a_member_dragged_into_fault_by_its_group_sends_priority_0_once() -> None:
+    vi1 = Instance(params(ip=OURS, priority=255))
+    vi2 = Instance(params(name="VI_2", virtual_router_id=52, ip=OURS, priority=255))
+    group = SyncGroup("G", [vi1, vi2])
+    group.start(T0)
+    out = group.hold_fault("VI_1", "tracking", "interface eth0 down", T0 + 1)
+    zeros = {
+        name: sum(1 for t in out if t.source == name and t.action == SendAdvert(priority=0))
+        for name in ("VI_1", "VI_2")
+    }
+    assert zeros == {"VI_1": 2, "VI_2": 1}  # keepalived: down_instance vs vrrp_sync_fault

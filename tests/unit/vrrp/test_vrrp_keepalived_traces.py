@@ -33,7 +33,7 @@ def lines_since(lan: Lan, host: str, mark: int) -> list[str]:
     return [
         line
         for r in lan.records[mark:]
-        if r.host == host and (line := getattr(r.action, "message", None)) is not None
+        if r.host == host and (line := getattr(r.action, "message", None))
     ]
 
 
@@ -261,3 +261,35 @@ def test_trace_start_in_fault() -> None:
     lan.hosts[A].router.hold_fault("VI_1", "tracking", "tracked file tf has status -254", lan.now)
     lan.start()
     assert lan.logs(A) == ["(VI_1) entering FAULT state"]
+
+
+def test_trace_sync_group_fault_and_recovery() -> None:
+    def instances(ip: str, prio: int) -> list[Instance]:
+        return [
+            Instance(params(name="VI_1", virtual_router_id=51, ip=ip, priority=prio)),
+            Instance(params(name="VI_2", virtual_router_id=52, ip=ip, priority=prio)),
+        ]
+
+    b = Host(B, instances(B, 90), {"G": ["VI_1", "VI_2"]})
+    lan = Lan(hosts={A: Host(A, instances(A, 100)), B: b}, delay_s=0.0005)
+    lan.start()
+    lan.run(7)
+    mark = len(lan.records)
+    lan.track(B, verdict(90, [Effect(fault="tracked file tf has status -254")]), name="VI_1")
+    lan.run(2)
+    lan.track(B, verdict(90, []), name="VI_1")
+    lan.run(5)
+    assert lines_since(lan, B, mark) == [
+        "(VI_1) Entering FAULT STATE",
+        "VRRP_Group(G) Syncing instances to FAULT state",
+        "(VI_1) Entering BACKUP STATE",
+        "VRRP_Group(G) Syncing instances to BACKUP state",
+        "(VI_2) Entering BACKUP STATE",
+    ]
+    # VI_2's move to FAULT had no line in keepalived, but it is still a state change to notify
+    silent = [
+        r.action
+        for r in lan.records[mark:]
+        if r.host == B and r.source == "VI_2" and getattr(r.action, "message", None) == ""
+    ]
+    assert len(silent) == 1

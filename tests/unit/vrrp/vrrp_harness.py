@@ -270,6 +270,7 @@ class Lan:
             r.action.message
             for r in self.records
             if isinstance(r.action, Log | StateChanged | PriorityChanged)
+            and r.action.message
             and (host is None or r.host == host)
         ]
 
