@@ -293,3 +293,39 @@ def test_trace_sync_group_fault_and_recovery() -> None:
         if r.host == B and r.source == "VI_2" and getattr(r.action, "message", None) == ""
     ]
     assert len(silent) == 1
+
+
+def test_trace_sync_group_fault_while_master_and_back_to_master() -> None:
+    def instances() -> list[Instance]:
+        return [
+            Instance(params(name="VI_1", virtual_router_id=51, ip=B, priority=90)),
+            Instance(params(name="VI_2", virtual_router_id=52, ip=B, priority=90)),
+        ]
+
+    lan = Lan(hosts={B: Host(B, instances(), {"G": ["VI_1", "VI_2"]})}, delay_s=0.0005)
+    lan.start()
+    lan.run(8)
+    mark = len(lan.records)
+    lan.track(B, verdict(90, [Effect(fault="tracked file tf has status -254")]), name="VI_1")
+    lan.run(2)
+    recovered = lan.now
+    lan.track(B, verdict(90, []), name="VI_1")
+    lan.run(5)
+    assert lines_since(lan, B, mark) == [
+        "(VI_1) Entering FAULT STATE",
+        "(VI_1) sent 0 priority",
+        "VRRP_Group(G) Syncing instances to FAULT state",
+        "(VI_2) Entering FAULT STATE",
+        "(VI_1) Entering BACKUP STATE",
+        "VRRP_Group(G) Syncing instances to BACKUP state",
+        "(VI_2) Entering BACKUP STATE",
+        "(VI_1) Receive advertisement timeout",
+        "(VI_2) Receive advertisement timeout",
+        "(VI_2) Entering MASTER STATE",
+        "VRRP_Group(G) Syncing instances to MASTER state",
+        "(VI_1) Entering MASTER STATE",
+    ]
+    # keepalived: BACKUP at 2387.692, MASTER at 2391.341 (3 + 166/256 s)
+    assert lan.became(B, State.MASTER, after=recovered) - recovered == pytest.approx(
+        3 + 166 / 256, abs=1e-6
+    )
