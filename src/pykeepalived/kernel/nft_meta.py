@@ -169,6 +169,8 @@ def _checked(comment: str) -> str:
         raise ValueError(f"too long for an nft comment ({len(comment)} > {COMMENT_MAX})")
     if '"' in comment or "\\" in comment:
         raise ValueError("quotes or backslashes cannot go into an nft comment")
+    if any("=" not in word for word in comment.split()):
+        raise ValueError(f"a value with a space cannot be read back: {comment!r}")
     return comment
 
 

@@ -38,6 +38,17 @@ def _weights(maps: Mapping[str, Mapping[str, Any]]) -> dict[int, dict[int, int]]
     return out
 
 
+def generation_of(items: Iterable[Mapping[str, Any]]) -> int | None:
+    """The number in set ``generation`` (see ``nft_rules``), None if absent."""
+    for item in items:
+        body = item.get("set", {})
+        if body.get("name") == "generation" and body.get("family") == "inet":
+            elements = body.get("elem", [])
+            if len(elements) == 1 and isinstance(elements[0], int):
+                return elements[0]
+    return None
+
+
 def parse_table(items: Iterable[Mapping[str, Any]]) -> dict[ServiceKey, ServiceEntry]:
     items = list(items)
     counters = _named(items, "counter")

@@ -18,7 +18,7 @@ from typing import Any
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.dataplane import BackendInfo, OpFailure, ServiceCounters
-from pykeepalived.kernel.nft_observe import objects, parse_counters, parse_table
+from pykeepalived.kernel.nft_observe import generation_of, objects, parse_counters, parse_table
 from pykeepalived.kernel.nft_rules import (
     DEFAULT_SEED,
     TABLE,
@@ -66,19 +66,20 @@ class NftablesDataPlane:
         proves the table is still the one we wrote; otherwise the whole table is parsed."""
         if self._installed is not None and await self._generation_in_kernel() == self._generation:
             return dict(self._installed)
-        self._installed = None
-        return parse_table(objects(await self._list()))
+        items = objects(await self._list())
+        table = parse_table(items)
+        found = generation_of(items)
+        # Adopt what we read (a restart): later observes are one small read again.
+        self._installed = table if found is not None else None
+        self._generation = found if found is not None else self._generation
+        return table
 
     async def _generation_in_kernel(self) -> int | None:
         argv = (self._nft, "-j", "list", "set", "inet", self._table, "generation")
         code, out, _ = await self._exec(argv, b"")
         if code != 0:
             return None
-        for item in objects([json.loads(out)]):
-            elements = item.get("set", {}).get("elem", [])
-            if len(elements) == 1 and isinstance(elements[0], int):
-                return elements[0]
-        return None
+        return generation_of(objects([json.loads(out)]))
 
     async def counters(self) -> Mapping[ServiceKey, ServiceCounters]:
         return parse_counters(objects(await self._list("counters")))

@@ -108,6 +108,14 @@ def test_an_empty_table_leaves_no_table_of_ours() -> None:
     assert render({}, ENV).script == delete_script()
 
 
+def test_a_comment_that_cannot_be_read_back_is_refused() -> None:
+    table = seed(Method.NAT)
+    entry = next(iter(table.values()))
+    spaced = Service(key=entry.service.key, scheduler="rr", persistence_engine="s i p")
+    rendered = render({spaced.key: ServiceEntry(service=spaced)}, ENV)
+    assert "cannot be read back" in rendered.refused[spaced.key]
+
+
 def test_unsupported_services_are_refused_with_a_reason() -> None:
     tun = seed(Method.TUN)
     no_route = seed(Method.DR)
