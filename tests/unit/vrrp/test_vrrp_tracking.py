@@ -3,6 +3,8 @@
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from vrrp_harness import LANS, Lan, assert_never_two_masters_longer_than_an_interval, params
 
 from pykeepalived.vrrp.instance import Instance
@@ -249,3 +251,45 @@ def test_script_log_lines_are_keepalived_s() -> None:
     assert script_log("chk", False, status=1) == "VRRP_Script(chk) failed (exited with status 1)"
     assert script_log("chk", False, signal=9) == "VRRP_Script(chk) failed (due to signal 9)"
     assert script_log("chk", False) == "VRRP_Script(chk) timed_out"
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+
+@given(
+    base=st.integers(1, 255),
+    deltas=st.lists(st.integers(-300, 300), max_size=6),
+    faults=st.lists(st.text(min_size=1, max_size=5), max_size=2),
+)
+def test_verdict_priority_is_always_in_range(
+    base: int, deltas: list[int], faults: list[str]
+) -> None:
+    effects = [Effect(delta=d) for d in deltas] + [Effect(fault=f) for f in faults]
+    result = verdict(base, effects)
+    if base == 255:
+        assert result.priority == 255
+    else:
+        assert 1 <= result.priority <= 254
+    assert result.faults == tuple(faults)
+
+
+@given(
+    rise=st.integers(1, 5),
+    fall=st.integers(1, 5),
+    init_fail=st.booleans(),
+    history=st.lists(st.booleans(), max_size=30),
+)
+def test_script_result_rise_and_fall_from_any_history(
+    rise: int, fall: int, init_fail: bool, history: list[bool]
+) -> None:
+    s = ScriptResult(rise=rise, fall=fall, init_fail=init_fail)
+    for outcome in history:
+        s.record(outcome)
+    for _ in range(fall):
+        s.record(False)
+    assert s.ok is False
+    for _ in range(rise):
+        s.record(True)
+    assert s.ok is True
+    changes = [s.record(False) for _ in range(fall)]
+    assert changes == [None] * (fall - 1) + [False]
