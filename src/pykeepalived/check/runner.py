@@ -1,22 +1,30 @@
 """One asyncio scheduler for every health check: probes on time, none waiting for another.
 
 Rules: the runner owns *when* (a heap of due times fed by each checker's ``Hysteresis``) and
-*isolation* (every probe is its own named task under one TaskGroup, bounded by a hard
-``asyncio.timeout``); the hysteresis owns *what a result means*; the caller owns *what to do*
-with state changes (``emit`` gets every event, in order per checker). It never imports a
-concrete probe: a ``Check`` carries a zero-argument coroutine function.
+*isolation* (every probe is its own named task under one TaskGroup, cut by the runner's
+watchdog ``HARD_TIMEOUT_GRACE_S`` after its own timeout); the hysteresis owns *what a result
+means*; the caller owns *what to do* with state changes (``emit`` gets every event, in order
+per checker). It never imports a concrete probe: a ``Check`` carries a zero-argument
+coroutine function.
 
 Spread: each checker's first probe waits ``start_delay_s + warmup_s * fraction`` where
 ``fraction`` is a stable hash of its key, so 10,000 checkers at delay_loop 1 s start spread
 over the second, deterministically (same keys, same schedule, run after run); afterwards each
 re-arms from its own completion time, so the spread persists.
 
+Cost (10,000 probes a second is the goal): the scheduler is a timer callback, not a task, so
+a finished probe costs a heap push and no wake-up; the watchdog is one heap of deadlines
+swept by that callback, not a timer per probe; task names are built once per checker.
+
+Stats: ``stats`` counts probes started, how many started more than ``late_after_s`` after
+their due time (measured when the probe's task first runs, so loop lag counts), finished and
+failed: the figures a metrics page and the bench need.
+
 Shutdown: set the ``stop`` event; in-flight probes are cancelled (MISC_CHECK kills its process
 group on cancel) and ``run`` returns once they are gone.
 """
 
 import asyncio
-import contextlib
 import hashlib
 import heapq
 import logging
@@ -45,6 +53,17 @@ class Check:
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
             raise ValueError("timeout_s must be > 0")
+
+
+@dataclass(slots=True)
+class RunnerStats:
+    """Counters since start; read them, do not write them."""
+
+    started: int = 0
+    started_late: int = 0
+    max_lateness_s: float = 0.0
+    done: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,8 +102,11 @@ class CheckRunner:
         *,
         clock: Clock | None = None,
         max_in_flight: int | None = None,
+        late_after_s: float = 0.1,
     ) -> None:
         self._clock = clock or MonotonicClock()
+        self.stats = RunnerStats()
+        self._late_after_s = late_after_s
         self._emit = emit
         self._checks: dict[Hashable, Check] = {}
         for check in checks:
@@ -95,12 +117,16 @@ class CheckRunner:
         self._states: dict[Hashable, Hysteresis] = {}
         self._last: dict[Hashable, ProbeResult] = {}
         self._count: dict[Hashable, int] = {}
+        self._names: dict[Hashable, str] = {}
         self._heap: list[tuple[float, int, Hashable]] = []
         self._queued: dict[Hashable, int] = {}  # key -> seq of its live heap entry
         self._seq = 0
         self._in_flight: dict[Hashable, asyncio.Task[None]] = {}
-        self._wake = asyncio.Event()
-        self._running = False
+        self._deadlines: list[tuple[float, int, asyncio.Task[None]]] = []
+        self._expired: set[asyncio.Task[None]] = set()  # cut by the watchdog
+        self._tg: asyncio.TaskGroup | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
         self._poked: set[Hashable] = set()  # poked while in flight: probe again on return
 
     def initial_states(self) -> dict[Hashable, bool]:
@@ -121,9 +147,8 @@ class CheckRunner:
         if check.key in self._checks:
             raise ValueError(f"duplicate check key {check.key!r}")
         self._checks[check.key] = check
-        if self._running:
+        if self._tg is not None:
             self._start(check.key, self._clock.now())
-            self._wake.set()
 
     def remove(self, key: Hashable) -> None:
         """Forget a checker (reload): its probe in flight is cancelled, its events stop.
@@ -136,6 +161,7 @@ class CheckRunner:
         self._queued.pop(key, None)
         self._last.pop(key, None)
         self._count.pop(key, None)
+        self._names.pop(key, None)
         self._poked.discard(key)
         task = self._in_flight.pop(key, None)
         if task is not None:
@@ -152,60 +178,105 @@ class CheckRunner:
             return
         if state.expedite(self._clock.now()):
             self._push(key)
-            self._wake.set()
         else:
             self._poked.add(key)
 
     async def run(self, stop: asyncio.Event) -> None:
-        now = self._clock.now()
-        for key in self._checks:
-            self._start(key, now)
-        self._running = True
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._stopper(stop), name="check-runner:stop")
-                await self._schedule(tg, stop)
+                self._tg = tg
+                now = self._clock.now()
+                for key in self._checks:
+                    self._start(key, now)
+                await stop.wait()
+                self._tg = None
+                self._disarm()
                 for task in self._in_flight.values():
                     task.cancel()
         finally:
-            self._running = False
+            self._tg = None
+            self._disarm()
+
+    # -- scheduling ----------------------------------------------------------------------
 
     def _start(self, key: Hashable, now: float) -> None:
         check = self._checks[key]
         h = Hysteresis(check.hysteresis, now=now, warmup_fraction=spread_fraction(key))
         self._states[key] = h
+        self._names[key] = f"check:{key!r}"
         self._push(key)
-
-    async def _stopper(self, stop: asyncio.Event) -> None:
-        await stop.wait()
-        self._wake.set()
-
-    async def _schedule(self, tg: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-        """Launch what is due, then sleep until the next due time or a wake-up."""
-        while not stop.is_set():
-            now = self._clock.now()
-            while self._heap and self._heap[0][0] <= now:
-                _, seq, key = heapq.heappop(self._heap)
-                if self._queued.get(key) == seq:  # else removed or re-added: a stale entry
-                    del self._queued[key]
-                    self._launch(tg, key, now)
-            delay = self._heap[0][0] - now if self._heap else None
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
 
     def _push(self, key: Hashable) -> None:
         self._seq += 1
         self._queued[key] = self._seq
-        heapq.heappush(self._heap, (self._states[key].next_due(), self._seq, key))
+        due = self._states[key].next_due()
+        heapq.heappush(self._heap, (due, self._seq, key))
+        if due < self._timer_at:
+            self._arm(due)
 
-    def _launch(self, tg: asyncio.TaskGroup, key: Hashable, now: float) -> None:
+    def _arm(self, at: float) -> None:
+        """(Re)set the one timer to ``at`` (while running)."""
+        if self._tg is None:
+            return
+        self._disarm()
+        self._timer_at = at
+        delay = max(at - self._clock.now(), 0.0)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, float("inf")
+
+    def _tick(self) -> None:
+        """The timer fired: launch what is due, cut what overran, re-arm for the next."""
+        self._timer, self._timer_at = None, float("inf")
+        tg = self._tg
+        if tg is None:
+            return
+        now = self._clock.now()
+        heap, queued = self._heap, self._queued
+        while heap and heap[0][0] <= now:
+            due, seq, key = heapq.heappop(heap)
+            if queued.get(key) == seq:  # else removed or re-added: a stale entry
+                del queued[key]
+                self._launch(tg, key, now, due)
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            task = heapq.heappop(deadlines)[2]
+            if not task.done():
+                self._expired.add(task)
+                task.cancel()
+        nxt = min(heap[0][0] if heap else float("inf"),
+                  deadlines[0][0] if deadlines else float("inf"))  # fmt: skip
+        if nxt < float("inf"):
+            self._arm(nxt)
+
+    def _launch(self, tg: asyncio.TaskGroup, key: Hashable, now: float, due: float) -> None:
         self._states[key].begin(now)
-        task = tg.create_task(self._probe_once(key), name=f"check:{key!r}")
+        task = tg.create_task(self._probe_once(key, due), name=self._names[key])
         self._in_flight[key] = task
 
-    async def _probe_once(self, key: Hashable) -> None:
+    def _watch(self, task: asyncio.Task[None], check: Check) -> None:
+        self._seq += 1
+        deadline = self._clock.now() + check.timeout_s + HARD_TIMEOUT_GRACE_S
+        heapq.heappush(self._deadlines, (deadline, self._seq, task))
+        if deadline < self._timer_at:
+            self._arm(deadline)
+
+    # -- one probe -----------------------------------------------------------------------
+
+    def _started(self, due: float) -> None:
+        stats = self.stats
+        stats.started += 1
+        late = self._clock.now() - due
+        if late > self._late_after_s:
+            stats.started_late += 1
+        if late > stats.max_lateness_s:
+            stats.max_lateness_s = late
+
+    async def _probe_once(self, key: Hashable, due: float) -> None:
+        self._started(due)
         check = self._checks[key]
         try:
             if self._limit is None:
@@ -219,6 +290,9 @@ class CheckRunner:
         state = self._states.get(key)
         if state is None or self._checks.get(key) is not check:
             return  # removed (or replaced) while the probe ran: its result is moot
+        self.stats.done += 1
+        if not result.ok:
+            self.stats.failed += 1
         events = state.record(result, self._clock.now())
         self._last[key] = result
         self._count[key] = self._count.get(key, 0) + 1
@@ -228,15 +302,20 @@ class CheckRunner:
             self._poked.discard(key)
             state.expedite(self._clock.now())
         self._push(key)
-        self._wake.set()
 
     async def _bounded(self, check: Check) -> ProbeResult:
         """The hard timeout; a probe that raises is a bug: logged loudly, counted as failure."""
-        limit = check.timeout_s + HARD_TIMEOUT_GRACE_S
+        task = asyncio.current_task()
+        assert task is not None
+        self._watch(task, check)
         try:
-            async with asyncio.timeout(limit):
-                return await check.probe()
-        except TimeoutError:
+            return await check.probe()
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise  # removed, or the runner stops
+            self._expired.discard(task)
+            task.uncancel()
+            limit = check.timeout_s + HARD_TIMEOUT_GRACE_S
             return ProbeResult(ok=False, reason=f"hard timeout after {limit:g}s", latency_s=limit)
         except Exception as exc:
             log.exception("probe for %r raised (a bug in the probe)", check.key)

@@ -14,7 +14,7 @@ import socket
 import ssl
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pykeepalived.check.result import ProbeResult
@@ -38,9 +38,18 @@ class ProbeTarget:
     bind_if: str | None = None
     fwmark: int | None = None
     connect_timeout_s: float = 5.0
+    # Derived once here, not per probe (10,000 probes a second read them).
+    _family: socket.AddressFamily = field(init=False, repr=False, compare=False)
+    _sockaddr: tuple[str, int] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ipaddress.ip_address(self.connect_ip)  # raises ValueError on a name or garbage
+        version = ipaddress.ip_address(self.connect_ip).version  # ValueError on a name
+        family = socket.AF_INET6 if version == 6 else socket.AF_INET
+        object.__setattr__(self, "_family", family)
+        scoped = family == socket.AF_INET6 and self.bind_if
+        object.__setattr__(
+            self, "_sockaddr", None if scoped else (self.connect_ip, self.connect_port)
+        )
         if self.bindto is not None:
             bind_family = ipaddress.ip_address(self.bindto).version
             if bind_family != ipaddress.ip_address(self.connect_ip).version:
@@ -59,6 +68,8 @@ class ProbeTarget:
 
     def sockaddr(self, port: int | None = None) -> tuple[str, int] | tuple[str, int, int, int]:
         """The address tuple for connect(); IPv6 gets bind_if's scope (link-local needs it)."""
+        if port is None and self._sockaddr is not None:
+            return self._sockaddr
         port = self.connect_port if port is None else port
         if self.family == socket.AF_INET6 and self.bind_if:
             return (self.connect_ip, port, 0, socket.if_nametoindex(self.bind_if))
@@ -66,8 +77,7 @@ class ProbeTarget:
 
     @property
     def family(self) -> socket.AddressFamily:
-        version = ipaddress.ip_address(self.connect_ip).version
-        return socket.AF_INET6 if version == 6 else socket.AF_INET
+        return self._family
 
     @property
     def host_for_header(self) -> str:
@@ -143,4 +153,10 @@ async def guarded(timeout_s: float, body: Coroutine[Any, Any, ProbeResult]) -> P
         result = ProbeResult(ok=False, reason=describe_os_error(exc))
     except RemoteProtocolError as exc:
         result = ProbeResult(ok=False, reason=str(exc))
-    return replace(result, latency_s=time.monotonic() - start)
+    return ProbeResult(
+        ok=result.ok,
+        reason=result.reason,
+        latency_s=time.monotonic() - start,
+        weight=result.weight,
+        weight_delta=result.weight_delta,
+    )

@@ -19,20 +19,30 @@ url and fails on the first bad one, so all probes share the one hysteresis.
 """
 
 import asyncio
+import errno
 import functools
 import hashlib
+import os
 import re
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pykeepalived.check.probes.common import ProbeTarget, drop, guarded, open_stream
+from pykeepalived.check.probes.common import (
+    ProbeTarget,
+    drop,
+    guarded,
+    make_socket,
+    open_stream,
+)
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.errors import RemoteProtocolError
 
 HTTP_PROTOCOLS = ("1.0", "1.0C", "1.1")
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d\s+(\d{3})")
 _READ_CHUNK = 64 * 1024
+_MAX_HEAD = 64 * 1024  # as asyncio's StreamReader limit on the streams path
 _MAX_REGEX_BODY = 1024 * 1024  # the regex sees at most this much of the body
 _REGEX_OPTIONS = {
     "caseless": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL,
@@ -124,7 +134,52 @@ class HttpParams:
 
 
 async def probe(target: ProbeTarget, params: HttpParams) -> ProbeResult:
-    return await guarded(target.connect_timeout_s, _check_all(target, params))
+    if params.ssl or any(u.digest is not None or u.regex is not None for u in params.urls):
+        return await guarded(target.connect_timeout_s, _check_all(target, params))
+    return await guarded(target.connect_timeout_s, _check_statuses(target, params))
+
+
+async def _check_statuses(target: ProbeTarget, params: HttpParams) -> ProbeResult:
+    """The common case, plain HTTP judged on the status alone: the lean path (no streams)."""
+    for url in params.urls:
+        status = await plain_status(target, build_request(target, params, url))
+        if not url.accepts(status):
+            return ProbeResult(ok=False, reason=f"status {status} on {url.path}")
+    return ProbeResult(ok=True, reason=f"{len(params.urls)} url(s) ok")
+
+
+async def plain_status(target: ProbeTarget, request: bytes) -> int:
+    """One GET over a bare non-blocking socket; the status of the reply's header block.
+
+    The request is sent right after ``connect()``: on a fast path (loopback, a near server)
+    the handshake is already done and this saves a wait for writability; a socket still
+    connecting answers EAGAIN and we wait as usual. Errors propagate as on the streams path.
+    """
+    loop = asyncio.get_running_loop()
+    sock = make_socket(target, socket.SOCK_STREAM)
+    try:
+        address = target.sockaddr()
+        err = sock.connect_ex(address)
+        if err not in (0, errno.EINPROGRESS):
+            raise OSError(err, os.strerror(err))  # e.g. ConnectionRefusedError
+        try:
+            sent = sock.send(request)
+        except BlockingIOError:  # still connecting: wait for it (and its SO_ERROR)
+            await loop.sock_connect(sock, address)
+            sent = 0
+        if sent < len(request):
+            await loop.sock_sendall(sock, request[sent:])
+        head = b""
+        while (end := head.find(b"\r\n\r\n")) < 0:
+            if len(head) > _MAX_HEAD:
+                raise RemoteProtocolError("oversized_head", f"{len(head)} bytes, no end")
+            chunk = await loop.sock_recv(sock, _READ_CHUNK)
+            if not chunk:
+                raise asyncio.IncompleteReadError(head, None)
+            head += chunk
+        return parse_head(head[: end + 4])[0]
+    finally:
+        sock.close()
 
 
 async def _check_all(target: ProbeTarget, params: HttpParams) -> ProbeResult:

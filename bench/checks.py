@@ -1,0 +1,293 @@
+"""HTTP health checks at delay_loop 1: our CheckRunner vs HAProxy, against loopback nginx.
+
+One process (this one) checks N HTTP real servers with ``check.from_config`` + ``CheckRunner``,
+exactly as the daemon would build them from a keepalived.conf with N ``HTTP_GET`` checkers
+(``delay_loop 1``, ``connect_timeout 1``, ``url { path / status_code 200 }``). Each real server
+is an ip:port pair on 127.1.0.0/16 x a few ports; nginx (Debian's, installed with apt-get if
+missing) listens on those ports (wildcard address, ``allow 127.0.0.0/8; deny all``) and
+answers 200. Then HAProxy (Debian's, same servers, ``option httpchk GET /``, ``inter 1s``)
+checks the same servers for a window of the same length; nginx's request counter gives both
+sides' achieved rate.
+
+Figures per side, over the measurement window: checks/s; on-time ratio (probes started within
+100 ms of their due time: ours from the runner's counters; HAProxy does not say); CPU time
+per check (ours: ``getrusage(RUSAGE_SELF)``, user + system; HAProxy: utime + stime of its
+process from /proc/PID/stat); the ratio ours / HAProxy. The two sides run one after the
+other in the same run, each alone with nginx (the fairer comparison on a 2-core machine),
+over windows of the same length.
+
+Usage: .venv/bin/python bench/checks.py --servers 1000,3000,10000 --duration 20
+Not part of the test suite.
+"""
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from pykeepalived.check.from_config import build
+from pykeepalived.check.runner import CheckEvent, CheckRunner, RunnerStats
+from pykeepalived.config.loader import load
+
+PORTS = (18081, 18082, 18083, 18084)
+STATUS_PORT = 18080
+SETTLE_S = 4.0  # bootstrap delay (1 s) + warmup spread (1 s) + margin
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Side:
+    name: str
+    checks_per_s: float
+    on_time: float | None  # ratio in [0, 1]; None when not measurable
+    cpu_us_per_check: float
+    cpu_share: float  # of one core
+    failed: int | None = None
+    max_late_ms: float | None = None
+
+
+def ensure(binary: str, package: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        print(f"installing {package} with apt-get ...", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", package], check=True, env=env)
+        path = shutil.which(binary)
+    assert path is not None, f"{binary} not found after installing {package}"
+    return path
+
+
+def servers(n: int) -> list[tuple[str, int]]:
+    """n distinct ip:port pairs: 127.1.a.b x PORTS."""
+    out = []
+    for i in range(n):
+        host, port = divmod(i, len(PORTS))
+        out.append((f"127.1.{host // 250}.{host % 250 + 1}", PORTS[port]))
+    return out
+
+
+# -- nginx ---------------------------------------------------------------------------------
+
+
+def start_nginx(nginx: str, workdir: Path, workers: int) -> subprocess.Popen[bytes]:
+    listens = "\n".join(f"    listen {port} backlog=4096;" for port in PORTS)
+    conf = f"""
+worker_processes {workers};
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log crit;
+events {{ worker_connections 8192; multi_accept on; }}
+http {{
+  access_log off;
+  keepalive_timeout 0;
+  server {{
+{listens}
+    allow 127.0.0.0/8;
+    deny all;
+    location / {{ return 200 "ok\\n"; }}
+  }}
+  server {{
+    listen 127.0.0.1:{STATUS_PORT};
+    location / {{ stub_status; }}
+  }}
+}}
+"""
+    (workdir / "nginx.conf").write_text(conf)
+    for sub in ("client_body_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp"):
+        (workdir / sub).mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [nginx, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"]
+    )
+    for _ in range(50):
+        try:
+            nginx_requests()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("nginx did not come up")
+
+
+def nginx_requests() -> int:
+    """Total requests nginx has served (stub_status), the status request itself included."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{STATUS_PORT}/", timeout=2) as reply:
+        lines = reply.read().decode().splitlines()
+    return int(lines[2].split()[2])
+
+
+def cpu_of(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+# -- our side ------------------------------------------------------------------------------
+
+
+def keepalived_conf(pairs: list[tuple[str, int]]) -> str:
+    out = []
+    per_vs = 1000
+    for v in range(0, len(pairs), per_vs):
+        out.append(
+            f"virtual_server 192.0.2.{v // per_vs + 1} 80 {{\n delay_loop 1\n lvs_method NAT\n"
+        )
+        for ip, port in pairs[v : v + per_vs]:
+            out.append(
+                f" real_server {ip} {port} {{\n  HTTP_GET {{\n   url {{\n    path /\n"
+                "    status_code 200\n   }\n   connect_timeout 1\n  }\n }\n"
+            )
+        out.append("}\n")
+    return "".join(out)
+
+
+async def run_ours(pairs: list[tuple[str, int]], duration: float) -> Side:
+    result = load("bench.conf", text=keepalived_conf(pairs))
+    assert result.config is not None, [d.render() for d in result.errors]
+    plan = build(result.config)
+    assert len(plan.checks) == len(pairs), plan.notes[:3]
+    downs: list[CheckEvent] = []
+
+    def emit(event: CheckEvent) -> None:
+        if type(event.event).__name__ == "CheckerDown":
+            downs.append(event)
+
+    runner = CheckRunner(plan.checks, emit)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop), name="runner")
+    await asyncio.sleep(SETTLE_S)
+    runner.stats = RunnerStats()
+    cpu0, t0 = _self_cpu(), time.monotonic()
+    await asyncio.sleep(duration)
+    cpu1, t1 = _self_cpu(), time.monotonic()
+    stats = runner.stats
+    stop.set()
+    await task
+    if downs:
+        print(f"  ours: {len(downs)} checker(s) went down, first: {downs[0]}", file=sys.stderr)
+    done = max(stats.done, 1)
+    return Side(
+        name="pykeepalived",
+        checks_per_s=stats.done / (t1 - t0),
+        on_time=1 - stats.started_late / max(stats.started, 1),
+        cpu_us_per_check=(cpu1 - cpu0) / done * 1e6,
+        cpu_share=(cpu1 - cpu0) / (t1 - t0),
+        failed=stats.failed,
+        max_late_ms=stats.max_lateness_s * 1000,
+    )
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# -- HAProxy -------------------------------------------------------------------------------
+
+
+def haproxy_conf(pairs: list[tuple[str, int]]) -> str:
+    out = [
+        "global\n  nbthread 1\n  maxconn 4096\n",
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout check 1s\n"
+        "  timeout client 5s\n  timeout server 5s\n",
+        "frontend idle\n  bind 127.0.0.1:18090\n  default_backend b0\n",  # haproxy needs one
+    ]
+    per_backend = 1000
+    for b in range(0, len(pairs), per_backend):
+        out.append(f"backend b{b // per_backend}\n  option httpchk GET /\n")
+        out.append("  http-check expect status 200\n")
+        for i, (ip, port) in enumerate(pairs[b : b + per_backend]):
+            out.append(f"  server s{b + i} {ip}:{port} check inter 1s\n")
+    return "".join(out)
+
+
+def run_haproxy(
+    haproxy: str, workdir: Path, pairs: list[tuple[str, int]], duration: float
+) -> tuple[Side, subprocess.Popen[bytes]]:
+    (workdir / "haproxy.cfg").write_text(haproxy_conf(pairs))
+    proc = subprocess.Popen([haproxy, "-db", "-q", "-f", str(workdir / "haproxy.cfg")])
+    time.sleep(SETTLE_S)
+    if proc.poll() is not None:
+        raise RuntimeError(f"haproxy exited with {proc.returncode}")
+    req0, cpu0, t0 = nginx_requests(), cpu_of(proc.pid), time.monotonic()
+    time.sleep(duration)
+    req1, cpu1, t1 = nginx_requests(), cpu_of(proc.pid), time.monotonic()
+    checks = req1 - req0 - 1
+    side = Side(
+        name="haproxy",
+        checks_per_s=checks / (t1 - t0),
+        on_time=None,
+        cpu_us_per_check=(cpu1 - cpu0) / max(checks, 1) * 1e6,
+        cpu_share=(cpu1 - cpu0) / (t1 - t0),
+    )
+    return side, proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# -- main ----------------------------------------------------------------------------------
+
+
+def step(n: int, args: argparse.Namespace, nginx: str, haproxy: str, workdir: Path) -> None:
+    pairs = servers(n)
+    print(f"\n== {n} servers, delay_loop/inter 1 s, {args.duration:g} s window ==")
+    load_before = os.getloadavg()
+    req0 = nginx_requests()
+    ours = asyncio.run(run_ours(pairs, args.duration))
+    req1 = nginx_requests()
+    served = (req1 - req0 - 1) / (args.duration + SETTLE_S)
+    theirs, proc = run_haproxy(haproxy, workdir, pairs, args.duration)
+    stop(proc)
+    load_after = os.getloadavg()
+    for side in (ours, theirs):
+        on_time = "n/a" if side.on_time is None else f"{side.on_time:.4f}"
+        extra = "" if side.failed is None else (
+            f"  failed {side.failed}  max lateness {side.max_late_ms:.0f} ms"
+        )  # fmt: skip
+        cpu = f"CPU {side.cpu_us_per_check:6.1f} us/check ({side.cpu_share:.2f} core)"
+        rate = f"{side.checks_per_s:8.0f} checks/s"
+        print(f"  {side.name:13} {rate}  on time {on_time:>6}  {cpu}{extra}")
+    ratio = ours.cpu_us_per_check / theirs.cpu_us_per_check
+    print(f"  CPU per check, ours / HAProxy: {ratio:.2f}x   "
+          f"(nginx saw ~{served:.0f} req/s during our run; load average "
+          f"{load_before[0]:.2f} -> {load_after[0]:.2f})")  # fmt: skip
+    print(f"  | {n} | {ours.checks_per_s:.0f} | {ours.on_time:.4f} | {ours.max_late_ms:.0f} | "
+          f"{ours.cpu_us_per_check:.0f} | {theirs.checks_per_s:.0f} | "
+          f"{theirs.cpu_us_per_check:.0f} | {ratio:.2f} | {load_after[0]:.1f} |")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", default="1000,3000,10000")
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--nginx-workers", type=int, default=2)
+    args = parser.parse_args()
+    nginx = ensure("nginx", "nginx-light")
+    haproxy = ensure("haproxy", "haproxy")
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with tempfile.TemporaryDirectory(prefix="bench-checks-") as tmp:
+        workdir = Path(tmp)
+        proc = start_nginx(nginx, workdir, args.nginx_workers)
+        try:
+            for n in (int(x) for x in args.servers.split(",")):
+                step(n, args, nginx, haproxy, workdir)
+        finally:
+            stop(proc)
+
+
+if __name__ == "__main__":
+    main()
