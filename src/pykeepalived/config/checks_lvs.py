@@ -15,7 +15,7 @@ def check_lvs(config: KeepalivedConfig, diags: Diagnostics) -> None:
     groups = {g.name: g for g in config.virtual_server_group}
     seen: dict[tuple[str, str], Location] = {}
     for vs in config.virtual_server:
-        where = _at(vs.where.block)
+        where = _at(vs.where.of("ip") if vs.ip is not None else vs.where.block)
         key = (vs.key, vs.protocol)
         if key in seen:
             message = f"virtual_server {vs.key} {vs.protocol} defined twice (first at line "
@@ -23,7 +23,7 @@ def check_lvs(config: KeepalivedConfig, diags: Diagnostics) -> None:
         seen.setdefault(key, where)
         if vs.group is not None and vs.group not in groups:
             message = f"virtual_server_group '{vs.group}' is not defined"
-            diags.error(where, message, "reference")
+            diags.error(_at(vs.where.of("group")), message, "reference")
         _port(vs, diags)
         _real_servers(vs, diags)
         _sorry_server(vs, diags)
@@ -38,7 +38,7 @@ def _port(vs: VirtualServer, diags: Diagnostics) -> None:
 def _real_servers(vs: VirtualServer, diags: Diagnostics) -> None:
     seen: dict[tuple[str, int | None], Location] = {}
     for rs in vs.real_server:
-        where = _at(rs.where.block)
+        where = _at(rs.where.of("ip"))
         key = (str(rs.ip), rs.port)
         if key in seen:
             message = f"real_server {rs.ip} {rs.port or ''} defined twice in {vs.key}".replace(
@@ -64,7 +64,7 @@ def _family(vs: VirtualServer, rs: RealServer, method: str, diags: Diagnostics) 
         return
     message = f"real_server {rs.ip} is IPv{rs.ip.version} but virtual_server {vs.key} is "
     message += f"IPv{vs.ip.version} (only TUN may mix families)"
-    diags.error(_at(rs.where.block), message, "family")
+    diags.error(_at(rs.where.of("ip")), message, "family")
 
 
 def _sorry_server(vs: VirtualServer, diags: Diagnostics) -> None:

@@ -42,7 +42,7 @@ def _unique_names(config: KeepalivedConfig, diags: Diagnostics) -> None:
     ):
         seen: dict[str, Location] = {}
         for item in items:
-            where = _at(item.where.block)
+            where = _at(item.where.of("name"))
             if item.name in seen:
                 message = (
                     f"{kind} '{item.name}' defined twice (first at line {seen[item.name].line})"

@@ -137,12 +137,17 @@ def parse_block(
     ctx: Context,
     *,
     header: Mapping[str, Any] | None = None,
+    header_places: Mapping[str, Location] | None = None,
     location: Location | None = None,
 ) -> T | None:
-    """Build ``cls`` from a block's statements; ``None`` if it cannot be built at all."""
+    """Build ``cls`` from a block's statements; ``None`` if it cannot be built at all.
+
+    ``header`` holds the fields the block's own line gave (``vrrp_instance NAME``) and
+    ``header_places`` where each was written, so that checks can point at them.
+    """
     table = keyword_table(cast(Any, cls))
     values: dict[str, Any] = dict(header or {})
-    places: dict[str, Location] = {}
+    places: dict[str, Location] = dict(header_places or {})
     for st in _split_glued(statements, table):
         _apply(cls, st, table, values, places, ctx)
     for name, value in list(values.items()):

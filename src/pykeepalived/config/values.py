@@ -10,6 +10,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from pykeepalived.config.diagnostics import Location
 from pykeepalived.config.grammar import BadValue, Context, Parse, parse_block
 from pykeepalived.config.lexer import Token
 from pykeepalived.config.tree import Statement
@@ -215,12 +216,27 @@ def block(cls: type[T], header: Callable[[Statement], Mapping[str, Any]] | None 
         head = header(st) if header else {}
         if header is None:
             warn_extra(st, ctx, 0)
-        built = parse_block(cls, st.block, ctx, header=head, location=st.location)
+        places = _header_places(st, head)
+        built = parse_block(
+            cls, st.block, ctx, header=head, header_places=places, location=st.location
+        )
         if built is None:
             raise BadValue(st.keyword, f"'{st.name}' block is invalid", "invalid")
         return built
 
     return parse
+
+
+def _header_places(st: Statement, head: Mapping[str, Any]) -> dict[str, Location]:
+    """Where each header field was written: the argument that reads as its value."""
+    places: dict[str, Location] = {}
+    for name, value in head.items():
+        text = str(value)
+        for token in st.args:
+            if token.text == text:
+                places[name] = token.location
+                break
+    return places
 
 
 def lines(item: Callable[[Statement, Context], T]) -> Parse:
