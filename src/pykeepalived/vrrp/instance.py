@@ -215,7 +215,7 @@ class Instance(Election):
             self._pending.discard(holder)
             if not was_real:
                 self.wants_master = False  # keepalived down_instance: wantstate FAULT
-        if not first or self.state in (State.INIT, State.STOP, State.FAULT):
+        if not first or self.state in (State.INIT, State.STOP, State.DELETED, State.FAULT):
             return []
         if self.state is State.MASTER:
             return self._leave_master(State.FAULT, reason, now, stops=1 if by_group else 2)
@@ -234,14 +234,22 @@ class Instance(Election):
 
     def shutdown(self, now: float) -> list[Action]:
         """Stop: a MASTER sends priority 0 (peers take over after skew time) and drops its VIPs."""
-        if self.state is State.STOP:
+        return self._end(State.STOP, "shutdown", f"({self.name}) Stopped")
+
+    def delete(self, now: float) -> list[Action]:
+        """Removed from the configuration by a reload (keepalived ``clear_diff_vrrp``): like a
+        shutdown, then DELETED (notify ``DELETED``, or ``FAULT`` without ``notify_deleted``)."""
+        return self._end(State.DELETED, "removed by reload", "")
+
+    def _end(self, final: State, reason: str, message: str) -> list[Action]:
+        if self.state in (State.STOP, State.DELETED):
             return []
         actions: list[Action] = []
         if self.state is State.MASTER:
             actions += [SendAdvert(priority=PRIO_STOP), self._sent_zero(), RemoveVips()]
         self._deadline = None
         self._garps = []
-        actions.append(self._transition(State.STOP, "shutdown", message=f"({self.name}) Stopped"))
+        actions.append(self._transition(final, reason, message=message))
         return actions
 
     # -- used by sync groups ------------------------------------------------------------------

@@ -6,7 +6,8 @@ instance core (``instance.py``) decides *when* to move and asks :func:`check_tra
 so an impossible move is a loud local bug, never a silent corruption.
 
 States follow RFC 5798 section 6.4 (Initialize, Backup, Master) plus keepalived's internal
-FAULT (a tracked interface, script or file says we must not serve) and STOP (shut down; final).
+FAULT (a tracked interface, script or file says we must not serve), STOP (shut down; final) and
+DELETED (removed from the configuration by a reload; final).
 """
 
 from enum import Enum
@@ -22,6 +23,7 @@ class State(Enum):
     MASTER = "MASTER"
     FAULT = "FAULT"
     STOP = "STOP"
+    DELETED = "DELETED"
 
 
 class InvalidTransitionError(PyKeepalivedError):
@@ -36,9 +38,13 @@ class InvalidTransitionError(PyKeepalivedError):
 # Every allowed (from, to) pair. Staying in a state is not a transition and is never listed.
 # INIT -> MASTER: an address owner (priority 255) configured `state MASTER` takes over at once.
 # FAULT -> MASTER: an address owner leaving FAULT, or a sync group pulling a member up.
-# BACKUP <-> MASTER: the RFC 5798 election. Any live state -> FAULT (tracking) or STOP (shutdown).
+# BACKUP <-> MASTER: the RFC 5798 election. Any live state -> FAULT (tracking), STOP (shutdown)
+# or DELETED (gone from the config at a reload).
+_LIVE = (State.INIT, State.BACKUP, State.MASTER, State.FAULT)
+
 TRANSITIONS: frozenset[tuple[State, State]] = frozenset(
-    {
+    {(live, State.DELETED) for live in _LIVE}
+    | {
         (State.INIT, State.BACKUP),
         (State.INIT, State.MASTER),
         (State.INIT, State.FAULT),

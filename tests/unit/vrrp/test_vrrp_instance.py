@@ -545,3 +545,19 @@ def test_a_member_dragged_into_fault_by_its_group_sends_priority_0_once() -> Non
         for name in ("VI_1", "VI_2")
     }
     assert zeros == {"VI_1": 2, "VI_2": 1}  # keepalived: down_instance vs vrrp_sync_fault
+
+
+def test_an_instance_removed_by_reload_leaves_like_a_stop_and_ends_deleted() -> None:
+    inst = master()
+    actions = inst.delete(T0 + 5)
+    assert kinds(actions) == [SendAdvert, Log, RemoveVips, StateChanged]
+    changed = actions[-1]
+    assert isinstance(changed, StateChanged)
+    assert changed.new is State.DELETED
+    assert changed.message == ""  # keepalived logs nothing, it notifies
+    assert inst.get_timer() is None
+    assert inst.delete(T0 + 6) == []
+    assert inst.shutdown(T0 + 6) == []
+    assert inst.hold_fault("tracking", "x", T0 + 6) == []
+    with pytest.raises(InvalidTransitionError):
+        check_transition("VI_1", State.DELETED, State.BACKUP)
