@@ -65,14 +65,16 @@ class SyncGroup:
         out: list[Tagged] = []
         faulty = [m for m in self.members if m.faults]
         if faulty:
-            out += self._group_to(State.FAULT, "a member is faulty at start")
+            # keepalived initialise_tracking_priorities' wording
+            text = f"VRRP_Group({self.name}): Syncing {faulty[0].name} to FAULT state"
+            out += self._group_to(State.FAULT, "a member is faulty at start", text)
             self._held_pending = all(m.only_pending for m in faulty)
             why = "sync group member faulty"
             for m in self.members:
                 held = m.hold_fault(self._holder, why, now, pending=self._held_pending)
                 out += self._tag(m, held)
-        else:
-            out += self._group_to(State.MASTER if owners else State.BACKUP, "start")
+        else:  # keepalived logs nothing here (it only notifies)
+            out += self._group_to(State.MASTER if owners else State.BACKUP, "start", "")
         for m in self.members:
             out += self._tag(m, m.start(now, fast=self.state is State.BACKUP))
         return out
@@ -200,12 +202,13 @@ class SyncGroup:
                 out += self._tag(other, other.force_backup(reason, now))
         return out
 
-    def _group_to(self, new: State, reason: str) -> list[Tagged]:
+    def _group_to(self, new: State, reason: str, message: str | None = None) -> list[Tagged]:
         if new is self.state:
             return []
         check_transition(f"VRRP_Group({self.name})", self.state, new)
         old, self.state = self.state, new
-        message = f"VRRP_Group({self.name}) Syncing instances to {new.value} state"
+        if message is None:
+            message = f"VRRP_Group({self.name}) Syncing instances to {new.value} state"
         changed = StateChanged(old=old, new=new, reason=reason, message=message)
         return [Tagged(source=self.name, action=changed)]
 
