@@ -24,6 +24,8 @@ class Environment(Protocol):
 
 class MachineEnvironment:
     def has_interface(self, name: str) -> bool:
+        if not name or "/" in name or name in (".", "..") or "\0" in name:
+            return False
         return os.path.exists(os.path.join("/sys/class/net", name))
 
     def script_problem(self, command: str, *, secure: bool) -> str | None:
@@ -38,7 +40,7 @@ class MachineEnvironment:
             return None
         try:
             info = os.stat(program)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the name
             return f"'{program}' does not exist"
         if not os.access(program, os.X_OK):
             return f"'{program}' is not executable"
@@ -49,6 +51,6 @@ class MachineEnvironment:
     def resolves(self, host: str) -> bool:
         try:
             socket.getaddrinfo(host, None)
-        except OSError:
+        except (OSError, UnicodeError, ValueError):  # UnicodeError: a label over 63 bytes
             return False
         return True
