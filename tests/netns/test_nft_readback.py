@@ -4,6 +4,7 @@ One scratch namespace (random name) with a veth pair so that DR real servers hav
 """
 
 import asyncio
+import json
 import secrets
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from ipaddress import ip_address
 
 import pytest
 
+from pykeepalived.kernel.nft_observe import objects, parse_counters
 from pykeepalived.kernel.nftables import NftablesDataPlane
 from pykeepalived.lvs.reconcile import OpKind, plan
 from pykeepalived.lvs.table import (
@@ -140,6 +142,26 @@ async def _readback(netns: str) -> None:
         await fresh.apply([], desired)
         assert await backend.observe() == desired
         counters = await backend.counters()
+        # The netlink dump and nft's own listing agree.
+        listed = [
+            json.loads(
+                run(
+                    "ip",
+                    "netns",
+                    "exec",
+                    netns,
+                    "nft",
+                    "-j",
+                    "list",
+                    "counters",
+                    "table",
+                    f,
+                    "pykeepalived",
+                )
+            )
+            for f in ("inet", "netdev")
+        ]
+        assert parse_counters(objects(listed)) == counters
         assert set(counters) == set(desired)
         assert set(counters[web].destinations) == set(desired[web].destinations)
         # The controller's graceful stop: delete every service, then the port's close().

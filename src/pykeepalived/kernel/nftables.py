@@ -2,8 +2,9 @@
 
 Rules: thin. The rules are made by ``nft_rules`` (pure) and read back by ``nft_observe``
 (pure); this adapter only runs ``nft -f -`` / ``nft -j list table`` and ``ip -j route get``
-(the interface towards each DR real server) as asyncio subprocesses, with a hard timeout,
-optionally inside a network namespace (``ip netns exec``). Every apply is one nft
+(the interface towards each DR real server) as asyncio subprocesses with a hard timeout,
+optionally inside a network namespace (``ip netns exec``); counters come from a netlink
+object dump (``nft_netlink``), which skips nft's cache. Every apply is one nft
 transaction: either the whole new table is in, or the old one stays. A change of weights
 only is done by refilling the maps of the services concerned, not by a table replace.
 Applying an empty table removes our tables (the controller's graceful stop leaves nothing
@@ -18,6 +19,7 @@ from typing import Any
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.dataplane import BackendInfo, OpFailure, ServiceCounters
+from pykeepalived.kernel.nft_netlink import dump_counters
 from pykeepalived.kernel.nft_observe import generation_of, objects, parse_counters, parse_table
 from pykeepalived.kernel.nft_rules import (
     DEFAULT_SEED,
@@ -48,6 +50,7 @@ class NftablesDataPlane:
         self._table = table
         self._seed = seed
         self._ingress = tuple(ingress_devices)
+        self._netns = netns
         self._prefix = ("ip", "netns", "exec", netns) if netns else ()
         self._nft = nft
         self._timeout_s = timeout_s
@@ -82,7 +85,13 @@ class NftablesDataPlane:
         return generation_of(objects([json.loads(out)]))
 
     async def counters(self) -> Mapping[ServiceKey, ServiceCounters]:
-        return parse_counters(objects(await self._list("counters")))
+        """From the kernel's object dump (fast); from ``nft list counters`` if that fails."""
+        items: Sequence[Mapping[str, Any]]
+        try:
+            items = await asyncio.to_thread(dump_counters, self._table, self._netns)
+        except OSError:
+            items = objects(await self._list("counters"))
+        return parse_counters(items)
 
     async def apply(self, ops: Sequence[Op], desired: Table) -> list[OpFailure]:
         env = NftEnv(

@@ -1,6 +1,7 @@
 """nftables rules from an LVS table: pure text, checked without root."""
 
 import re
+import struct
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pykeepalived.kernel.nft_meta import (
     encode_service,
     scheduling,
 )
+from pykeepalived.kernel.nft_netlink import _attr, _counter
 from pykeepalived.kernel.nft_rules import NftEnv, delete_script, render, weight_update
 from pykeepalived.lvs.table import (
     SCHED_FLAGS,
@@ -239,3 +241,21 @@ def test_choose_backend() -> None:
 def test_ipvs_probe_agrees_with_proc() -> None:
     # Asking netlink for the family loads ip_vs where it can; then /proc/net/ip_vs exists.
     assert ipvs_present() == Path("/proc/net/ip_vs").exists()
+
+
+def test_netlink_counter_message_decodes() -> None:
+    data = _attr(1, struct.pack(">Q", 1234)) + _attr(2, struct.pack(">Q", 7))
+    userdata = bytes([0, 6]) + b"a=1 b\0"
+    payload = (
+        struct.pack("=BBH", 1, 0, 0)
+        + _attr(2, b"s0d1\0")
+        + _attr(4 | 0x8000, data)
+        + _attr(8, userdata)
+    )
+    assert _counter("inet", payload) == {
+        "family": "inet",
+        "name": "s0d1",
+        "bytes": 1234,
+        "packets": 7,
+        "comment": "a=1 b",
+    }
