@@ -46,7 +46,7 @@ class Election:
         self._garps: list[tuple[float, int]] = []  # MASTER: delayed GARP rounds (when, repeat)
         self._not_before: float | None = None  # vrrp_startup_delay: no takeover before this
         self._refresh_at: float | None = None  # MASTER: periodic GARP, checked at advert time
-        self._preempt_at: float | None = None  # BACKUP: preempt_delay running since ...
+        self._preempt_at: float | None = None  # BACKUP: when a running preempt_delay ends
 
     # -- timers -------------------------------------------------------------------------------
 
