@@ -595,3 +595,15 @@ def test_ipv6_instance_without_version_runs_v3_despite_global_v2() -> None:
     ).replace("priority 100", "priority 100\n    advert_int 0.5")
 
     assert load_text(text).diagnostics == ()
+
+
+def test_files_including_each_other_by_glob_are_bounded(tmp_path: Path) -> None:
+    for n in range(8):  # each includes all: not one loop but 8! paths without a bound
+        write(tmp_path / f"f{n}.conf", "include *.conf\n")
+    start = time.process_time()
+
+    result = load(str(tmp_path / "f0.conf"), environment=None)
+
+    assert time.process_time() - start < 1.0
+    assert len(result.diagnostics) <= 8 * 8 + 1
+    assert {d.code for d in result.diagnostics} == {"include"}

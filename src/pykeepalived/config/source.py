@@ -19,6 +19,9 @@ from pykeepalived.config.diagnostics import Diagnostics, Location
 from pykeepalived.config.lexer import LITERAL_BANG, LITERAL_HASH, Token, tokenize
 
 MAX_INCLUDE_DEPTH = 32
+# Files including each other by glob (each `include *.conf`) are not loops but would be read
+# n! times; real configs include a few dozen files.
+MAX_INCLUDES = 1000
 _DEFINITION = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 # ``${NAME}`` (``${_RANDOM 1 10}`` takes numbers) or ``$NAME`` followed by a blank, ',', ')' or
 # the end of the line, as keepalived's find_definition() accepts them.
@@ -45,6 +48,8 @@ class _State:
     definitions: dict[str, list[str]] = field(default_factory=dict)
     stack: list[str] = field(default_factory=list)
     lines: list[list[Token]] = field(default_factory=list)
+    includes: int = 0  # files included so far, up to MAX_INCLUDES
+    loops: set[tuple[str, int, str]] = field(default_factory=set)  # reported once each
 
 
 def load_lines(
@@ -230,12 +235,21 @@ def _include(tokens: list[Token], path: str, state: _State) -> None:
 
 def _include_one(match: str, where: Location, state: _State) -> None:
     if os.path.abspath(match) in state.stack:
-        start = state.stack.index(os.path.abspath(match))
-        chain = " -> ".join(os.path.basename(p) for p in [*state.stack[start:], match])
-        state.diags.error(where, f"include loop: {chain}", "include")
+        key = (where.file, where.line, match)
+        if key not in state.loops:
+            state.loops.add(key)
+            start = state.stack.index(os.path.abspath(match))
+            chain = " -> ".join(os.path.basename(p) for p in [*state.stack[start:], match])
+            state.diags.error(where, f"include loop: {chain}", "include")
         return
     if len(state.stack) >= MAX_INCLUDE_DEPTH:
         state.diags.error(where, f"includes nested deeper than {MAX_INCLUDE_DEPTH}", "include")
+        return
+    if state.includes >= MAX_INCLUDES:
+        if state.includes == MAX_INCLUDES:
+            message = f"more than {MAX_INCLUDES} files included: the rest are ignored"
+            state.diags.error(where, message, "include")
+            state.includes += 1
         return
     if os.path.isdir(match):
         return
@@ -247,4 +261,5 @@ def _include_one(match: str, where: Location, state: _State) -> None:
     except OSError as exc:
         state.diags.error(where, f"cannot read included file '{match}': {exc.strerror}", "env")
         return
+    state.includes += 1
     _process_text(text.removeprefix("\ufeff"), match, state)
