@@ -5,12 +5,17 @@ arguments. Exit codes: 0 success (warnings allowed), 1 config errors, 2 usage er
 """
 
 import argparse
+import asyncio
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
 from pykeepalived import __version__
 from pykeepalived.config.dump import dump_json
 from pykeepalived.config.loader import LoadResult, load_machine
+from pykeepalived.daemon import Daemon, DaemonOptions
+from pykeepalived.runtime import adapters, setup_logging
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 EXIT_OK, EXIT_CONFIG, EXIT_USAGE = 0, 1, 2
@@ -48,23 +53,70 @@ def build_parser() -> argparse.ArgumentParser:
         ("-g", "--log-file"),
     ):
         daemon.add_argument(*flags, metavar="VALUE")
+    daemon.add_argument(
+        "--lvs-backend",
+        choices=("auto", "ipvs", "nftables"),
+        default="auto",
+        help="LVS data plane (pykeepalived extension): auto picks IPVS when the kernel has it",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not (args.dump_config or args.config_test):
+        return run_daemon(args)
     result = load_machine(args.config, config_id=args.config_id, strict=args.check_environment)
     if args.dump_config:
         _report(result, quiet_ok=True)
         if result.config is not None and result.ok:
             sys.stdout.write(dump_json(result.config))
         return EXIT_OK if result.ok else EXIT_CONFIG
-    if args.config_test:
-        return _report(result, quiet_ok=False)
-    print(
-        "pykeepalived: the daemon is not implemented yet; use -t or --dump-config", file=sys.stderr
+    return _report(result, quiet_ok=False)
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    """keepalived's daemon mode: fork unless -n, pid files, then the asyncio daemon."""
+    if os.geteuid() != 0:
+        print("pykeepalived: the daemon needs root (raw sockets, netlink)", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.dont_fork:
+        _daemonize()
+    setup_logging(
+        console=args.log_console or (args.dont_fork and not args.log_file),
+        detail=args.log_detail,
+        log_file=args.log_file,
+        facility=args.log_facility,
     )
-    return EXIT_USAGE
+    pid_files = [p for p in (args.pid, args.vrrp_pid, args.checkers_pid) if p]
+    for path in pid_files:
+        with open(path, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    options = DaemonOptions(
+        run_vrrp=args.vrrp or not args.check,
+        run_checkers=args.check or not args.vrrp,
+        log_detail=args.log_detail,
+    )
+    try:
+        daemon = Daemon(options, adapters(args.config, args.config_id, args.lvs_backend))
+        return asyncio.run(daemon.run())
+    finally:
+        for path in pid_files:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _daemonize() -> None:
+    """The classic double fork: detach from the terminal and the session."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
 
 
 def _report(result: LoadResult, *, quiet_ok: bool) -> int:

@@ -1,0 +1,108 @@
+"""Composition of the real adapters: netlink, raw sockets, packet sockets, IPVS or nftables.
+
+Rules: L6, beside ``cli``: the only place that names concrete kernel adapters. Everything it
+builds is handed to the daemon as factories (``daemon.Adapters``).
+"""
+
+import logging
+import logging.handlers
+import os
+import sys
+from collections.abc import Callable
+from ipaddress import ip_address
+
+from pyroute2 import AsyncIPRoute
+
+from pykeepalived.clock import MonotonicClock
+from pykeepalived.config.loader import load_machine
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.daemon import Adapters
+from pykeepalived.errors import KernelError
+from pykeepalived.kernel.announce import PacketAnnouncer
+from pykeepalived.kernel.backend import choose_backend, ipvs_present
+from pykeepalived.kernel.dataplane import DataPlane
+from pykeepalived.kernel.ipvs import IpvsDataPlane
+from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
+from pykeepalived.kernel.nftables import NftablesDataPlane
+from pykeepalived.kernel.ports import IPAddress, VrrpTransport
+from pykeepalived.kernel.vrrp_socket import VrrpSocket
+from pykeepalived.notify import ScriptRunner
+from pykeepalived.vrrp.node import VrrpPorts
+
+
+async def primary_address(ifname: str, family: int) -> IPAddress:
+    """The address our adverts come from: the interface's first IPv4 address, or for IPv6 its
+    link-local address (RFC 5798 5.1.2.1), as keepalived picks them."""
+    async with AsyncIPRoute() as ipr:
+        found = await ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise KernelError(f"interface {ifname} does not exist")
+        dump = await ipr.addr("dump", index=found[0], family=2 if family == 4 else 10)
+        addresses = [ip_address(m.get("IFA_ADDRESS")) async for m in dump]
+    if family == 6:
+        addresses = [a for a in addresses if a.is_link_local] or addresses
+    if not addresses:
+        raise KernelError(f"interface {ifname} has no IPv{family} address to send VRRP from")
+    return addresses[0]
+
+
+def open_transport(ifname: str, src: IPAddress, group: IPAddress | None) -> VrrpTransport:
+    return VrrpSocket(ifname, src, group=group)
+
+
+def vrrp_ports(config: KeepalivedConfig, scripts: ScriptRunner) -> VrrpPorts:
+    del config
+    return VrrpPorts(
+        addresses=NetlinkAddresses(),
+        announcer=PacketAnnouncer(),
+        links=NetlinkLinks(),
+        open_transport=open_transport,
+        primary_address=primary_address,
+        scripts=scripts,
+        clock=MonotonicClock(),
+    )
+
+
+def dataplane_factory(requested: str | None) -> Callable[[KeepalivedConfig], DataPlane]:
+    def make(config: KeepalivedConfig) -> DataPlane:
+        info = choose_backend(requested, ipvs_present=ipvs_present())
+        if info.name == "ipvs":
+            return IpvsDataPlane(reason=info.reason)
+        devices = sorted({i.interface for i in config.vrrp_instance if i.interface})
+        return NftablesDataPlane(reason=info.reason, ingress_devices=devices)
+
+    return make
+
+
+def adapters(config_path: str, config_id: str | None, backend: str | None) -> Adapters:
+    return Adapters(
+        load=lambda: load_machine(config_path, config_id=config_id),
+        vrrp_ports=vrrp_ports,
+        dataplane=dataplane_factory(backend),
+        clock=MonotonicClock(),
+    )
+
+
+def setup_logging(
+    *, console: bool, detail: bool, log_file: str | None, facility: str | None
+) -> None:
+    handlers: list[logging.Handler] = []
+    fmt = "%(asctime)s %(name)s[%(process)d]: %(message)s"
+    if console:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    if log_file:
+        handlers.append(logging.FileHandler(log_file))
+    if not handlers and os.path.exists("/dev/log"):
+        local = int(facility) if facility and facility.isdigit() else 0
+        syslog = logging.handlers.SysLogHandler(
+            "/dev/log", facility=logging.handlers.SysLogHandler.LOG_LOCAL0 + local
+        )
+        syslog.setFormatter(logging.Formatter("Keepalived_%(name)s: %(message)s"))
+        handlers.append(syslog)
+    for handler in handlers:
+        if handler.formatter is None:
+            handler.setFormatter(logging.Formatter(fmt))
+    logging.basicConfig(level=logging.DEBUG if detail else logging.INFO, handlers=handlers,
+                        force=True)  # fmt: skip
+    for noisy in ("pyroute2", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,138 @@
+"""From the config model to what the VRRP cores take: instance parameters, receive
+expectations, tracking entries.
+
+Rules: pure; keepalived's inheritance (instance value, else global_defs value, else default) is
+resolved here and nowhere else. The primary address (source of our adverts) is found at run
+time by the driver and passed in.
+"""
+
+from typing import TypeVar
+
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.model_common import Tracked
+from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.vrrp.events import IPAddress
+from pykeepalived.vrrp.packet import AuthType, Family, pass_auth_data
+from pykeepalived.vrrp.params import InstanceParams
+from pykeepalived.vrrp.receive import Expected
+from pykeepalived.vrrp.states import State
+from pykeepalived.vrrp.tracking import Kind, Track
+
+
+def version_of(inst: VrrpInstance, config: KeepalivedConfig) -> int:
+    """keepalived: an IPv6 instance is VRRPv3 whatever vrrp_version says."""
+    if inst.version is not None:
+        return inst.version
+    if inst.family == 6:
+        return 3
+    return config.global_defs.vrrp_version
+
+
+T = TypeVar("T")
+
+
+def _pick(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+def instance_params(
+    inst: VrrpInstance, config: KeepalivedConfig, primary_ip: IPAddress
+) -> InstanceParams:
+    g = config.global_defs
+    assert inst.virtual_router_id is not None  # the config checks refuse a missing VRID
+    explicit_state = "state" in inst.where.keywords
+    master_delay = _pick(inst.garp_master_delay, g.vrrp_garp_master_delay)
+    return InstanceParams(
+        name=inst.name,
+        virtual_router_id=inst.virtual_router_id,
+        priority=inst.priority,
+        advert_int_s=inst.advert_int,
+        version=version_of(inst, config),
+        state=State[inst.state] if explicit_state else None,
+        nopreempt=inst.nopreempt,
+        preempt_delay_s=inst.preempt_delay,
+        primary_ip=primary_ip,
+        down_timer_adverts=_pick(inst.down_timer_adverts, g.vrrp_down_timer_adverts),
+        lower_prio_no_advert=_pick(inst.lower_prio_no_advert, g.vrrp_lower_prio_no_advert),
+        higher_prio_send_advert=_pick(inst.higher_prio_send_advert, g.vrrp_higher_prio_send_advert),
+        garp_master_delay_s=float(master_delay),
+        garp_master_repeat=_pick(inst.garp_master_repeat, g.vrrp_garp_master_repeat),
+        garp_master_refresh_s=float(_pick(inst.garp_master_refresh, g.vrrp_garp_master_refresh)),
+        garp_master_refresh_repeat=_pick(
+            inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat
+        ),
+        garp_lower_prio_repeat=_pick(
+            inst.garp_lower_prio_repeat, _pick(g.vrrp_garp_lower_prio_repeat, 0)
+        ),
+        garp_lower_prio_delay_s=float(
+            _pick(inst.garp_lower_prio_delay, _pick(g.vrrp_garp_lower_prio_delay, master_delay))
+        ),
+        startup_delay_s=g.vrrp_startup_delay,
+    )
+
+
+def expected(inst: VrrpInstance, config: KeepalivedConfig) -> Expected:
+    version = version_of(inst, config)
+    family = Family.IPV6 if inst.family == 6 else Family.IPV4
+    auth_type, auth_data = AuthType.NONE, b""
+    auth = inst.authentication
+    if version == 2 and auth is not None and auth.auth_type == "PASS":
+        auth_type = AuthType.PASS
+        auth_data = pass_auth_data(auth.auth_pass or "")
+    skip = inst.skip_check_adv_addr
+    if skip is None:
+        skip = config.global_defs.vrrp_skip_check_adv_addr
+    return Expected(
+        family=family,
+        version=version,
+        vrids=frozenset({inst.virtual_router_id or 0}),
+        advert_int_cs=round(inst.advert_int * 100),
+        auth_type=auth_type,
+        auth_data=auth_data,
+        addresses=None if skip else tuple(v.address.ip for v in inst.virtual_ipaddress),
+        unicast=bool(inst.unicast_peer),
+        v3_checksum_as_v2=config.global_defs.v3_checksum_as_v2,
+    )
+
+
+def tracks(inst: VrrpInstance, config: KeepalivedConfig, *, in_sync_group: bool) -> list[Track]:
+    """The instance's trackers with keepalived's weights.
+
+    A track_script line without a weight takes the vrrp_script's; sync-group members track
+    with weight 0 (faults only) unless ``sync_group_tracking_weight`` is set on the group.
+    """
+    keep_weights = not in_sync_group or _group_keeps_weights(inst, config)
+    scripts = {s.name: s for s in config.vrrp_script}
+    files = {f.name: f for f in config.vrrp_track_file}
+    out: list[Track] = []
+    for t in inst.track_script:
+        script = scripts.get(t.name)
+        default = (script.weight, script.weight_reverse) if script else (0, False)
+        out.append(_track(Kind.SCRIPT, t, default, keep_weights))
+    for t in inst.track_interface:
+        out.append(_track(Kind.INTERFACE, t, (0, False), keep_weights))
+    for t in inst.track_file:
+        tracked_file = files.get(t.name)
+        default = (1, False)
+        if tracked_file is not None:
+            default = (tracked_file.weight, tracked_file.weight_reverse)
+        out.append(_track(Kind.FILE, t, default, keep_weights))
+    own = inst.interface
+    if own and not inst.dont_track_primary and own not in {t.name for t in inst.track_interface}:
+        out.append(Track(kind=Kind.INTERFACE, name=own))
+    return out
+
+
+def _track(kind: Kind, t: Tracked, default: tuple[int, bool], keep: bool) -> Track:
+    weight = default[0] if t.weight is None else t.weight
+    reverse = t.reverse or (t.weight is None and default[1])
+    if kind is Kind.FILE and not keep:
+        weight = 0
+    return Track(kind=kind, name=t.name, weight=weight if keep else 0, reverse=reverse)
+
+
+def _group_keeps_weights(inst: VrrpInstance, config: KeepalivedConfig) -> bool:
+    for group in config.vrrp_sync_group:
+        if inst.name in {m.name for m in group.group}:
+            return group.sync_group_tracking_weight
+    return True

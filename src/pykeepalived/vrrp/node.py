@@ -1,0 +1,305 @@
+"""The VRRP driver: every vrrp_instance of a config, on real sockets, addresses and links.
+
+Rules: asyncio glue (L3) around the pure cores. It builds one unit per sync group or standalone
+instance, opens one VRRP socket per (interface, family, source, multicast or unicast), feeds
+received adverts and timer expiries to the cores and performs the actions they return, in
+order, under one lock. It depends on the kernel *ports* only (``kernel.ports``); the
+composition root passes real adapters. Bad packets are dropped, counted by reason and logged
+at a limited rate; they never change state.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+
+from pykeepalived.clock import Clock
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.config.model_vrrp_items import VirtualIp
+from pykeepalived.kernel.ports import (
+    AddressPort,
+    AnnouncePort,
+    IPAddress,
+    LinkPort,
+    Received,
+    VipSpec,
+    VrrpTransport,
+)
+from pykeepalived.notify import ScriptRunner
+from pykeepalived.vrrp.events import AdvertReceived, InstanceSnapshot
+from pykeepalived.vrrp.from_config import expected, instance_params, tracks, version_of
+from pykeepalived.vrrp.group import SyncGroup, Tagged
+from pykeepalived.vrrp.instance import Instance
+from pykeepalived.vrrp.ipheader import split_ipv4
+from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO
+from pykeepalived.vrrp.packet import VrrpPacketError, parse
+from pykeepalived.vrrp.receive import validate
+from pykeepalived.vrrp.tracking import InstanceTracking, Kind
+from pykeepalived.vrrp.units import Solo, Unit
+
+log = logging.getLogger("pykeepalived.vrrp")
+
+OpenTransport = Callable[[str, IPAddress, IPAddress | None], VrrpTransport]
+
+
+@dataclass
+class VrrpPorts:
+    addresses: AddressPort
+    announcer: AnnouncePort
+    links: LinkPort
+    open_transport: OpenTransport
+    primary_address: Callable[[str, int], Awaitable[IPAddress]]
+    scripts: ScriptRunner
+    clock: Clock
+
+
+@dataclass
+class VrrpNode:
+    config: KeepalivedConfig
+    ports: VrrpPorts
+    log_detail: bool = False
+    errors: Counter[str] = field(default_factory=Counter)
+    _units: dict[str, Unit] = field(default_factory=dict)
+    _unit_of: dict[str, Unit] = field(default_factory=dict)
+    _io: dict[str, InstanceIO] = field(default_factory=dict)
+    _trackings: dict[str, InstanceTracking] = field(default_factory=dict)
+    _watched_links: set[str] = field(default_factory=set)
+    _sockets: dict[tuple[str, int, IPAddress, bool], VrrpTransport] = field(default_factory=dict)
+    _by_socket: dict[tuple[tuple[str, int, IPAddress, bool], int], str] = field(
+        default_factory=dict
+    )
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _performer: ActionPerformer | None = None
+
+    # -- building ---------------------------------------------------------------------------
+
+    async def build(self) -> None:
+        in_group = {m.name for g in self.config.vrrp_sync_group for m in g.group}
+        instances: dict[str, Instance] = {}
+        for inst in self.config.vrrp_instance:
+            io = await self._instance_io(inst)
+            self._io[inst.name] = io
+            core = Instance(instance_params(inst, self.config, io.src))
+            instances[inst.name] = core
+            entries = tracks(inst, self.config, in_sync_group=inst.name in in_group)
+            self._trackings[inst.name] = InstanceTracking(inst.priority, entries)
+            self._watched_links |= {t.name for t in entries if t.kind is Kind.INTERFACE}
+        for group in self.config.vrrp_sync_group:
+            members = [instances[m.name] for m in group.group if m.name in instances]
+            unit = SyncGroup(group.name, members)
+            self._units[group.name] = unit
+            for member in members:
+                self._unit_of[member.name] = unit
+        for name, core in instances.items():
+            if name not in self._unit_of:
+                solo = Solo(core)
+                self._units[name] = solo
+                self._unit_of[name] = solo
+        self._performer = ActionPerformer(
+            config=self.config,
+            ports=self.ports,
+            io=self._io,
+            transport_of=self._transport_of,
+            log_detail=self.log_detail,
+        )
+
+    def _transport_of(self, io: InstanceIO) -> VrrpTransport:
+        return self._sockets[(io.ifname, io.family, io.src, io.unicast)]
+
+    async def _instance_io(self, inst: VrrpInstance) -> InstanceIO:
+        family = inst.family or 4
+        ifname = inst.interface or ""
+        src = inst.unicast_src_ip or inst.mcast_src_ip
+        if src is None:
+            src = await self.ports.primary_address(ifname, family)
+        version = version_of(inst, self.config)
+        group = self._multicast_group(family)
+        dsts = tuple(p.address for p in inst.unicast_peer) or (group,)
+        return InstanceIO(
+            config=inst,
+            ifname=ifname,
+            family=family,
+            src=src,
+            destinations=dsts,
+            unicast=bool(inst.unicast_peer),
+            version=version,
+            expected=expected(inst, self.config),
+            vips=tuple(_vip_spec(v, ifname) for v in inst.virtual_ipaddress),
+            excluded=tuple(_vip_spec(v, ifname) for v in inst.virtual_ipaddress_excluded),
+        )
+
+    def _multicast_group(self, family: int) -> IPAddress:
+        g = self.config.global_defs
+        if family == 4:
+            return g.vrrp_mcast_group4 or ip_address("224.0.0.18")
+        return g.vrrp_mcast_group6 or ip_address("ff02::12")
+
+    def _open_sockets(self) -> None:
+        for name, io in self._io.items():
+            key = (io.ifname, io.family, io.src, io.unicast)
+            if key not in self._sockets:
+                group = None if io.unicast else io.destinations[0]
+                self._sockets[key] = self.ports.open_transport(io.ifname, io.src, group)
+            self._by_socket[(key, io.config.virtual_router_id or 0)] = name
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Clean stale VIPs, start every unit, run until ``stop``, then stop gracefully."""
+        if not self._units:
+            await self.build()
+        assert self._performer is not None
+        await self._performer.remove_stale_vips()
+        self._open_sockets()
+        async with self._lock:
+            now = self.ports.clock.now()
+            for unit in self._units.values():
+                await self._perform(unit.start(now))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._timers(stop), name="vrrp-timers")
+                for key, sock in self._sockets.items():
+                    tg.create_task(self._receiver(key, sock, stop), name=f"vrrp-rx-{key[0]}")
+                tg.create_task(self._watch_links(stop), name="vrrp-links")
+                tg.create_task(_stopper(stop), name="vrrp-stop")
+        except* _Stop:
+            pass
+        finally:
+            await self._shutdown()
+
+    async def _timers(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            timers = [t for t in (u.get_timer() for u in self._units.values()) if t is not None]
+            delay = max(0.0, min(timers) - self.ports.clock.now()) if timers else 1.0
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            async with self._lock:
+                now = self.ports.clock.now()
+                for unit in self._units.values():
+                    timer = unit.get_timer()
+                    if timer is not None and timer <= now:
+                        await self._perform(unit.handle_timer(now))
+
+    async def _receiver(
+        self, key: tuple[str, int, IPAddress, bool], sock: VrrpTransport, stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            received = await sock.receive()
+            await self._on_datagram(key, received)
+
+    async def _on_datagram(self, key: tuple[str, int, IPAddress, bool], rx: Received) -> None:
+        try:
+            name, advert_in = self._decode(key, rx)
+        except VrrpPacketError as exc:
+            self._count(exc.reason, f"{exc} from {rx.src}")
+            return
+        if name is None or advert_in is None:
+            return
+        async with self._lock:
+            unit = self._unit_of[name]
+            await self._perform(unit.handle_advert(name, advert_in, self.ports.clock.now()))
+        self._wake.set()
+
+    def _decode(
+        self, key: tuple[str, int, IPAddress, bool], rx: Received
+    ) -> tuple[str | None, AdvertReceived | None]:
+        ttl: int | None
+        if rx.has_ip_header:
+            datagram = split_ipv4(rx.data)
+            payload, src, dst, ttl = datagram.payload, datagram.src, datagram.dst, datagram.ttl
+        else:
+            if rx.dst is None:
+                self._count("destination", f"no destination address from {rx.src}")
+                return None, None
+            payload, src, dst, ttl = rx.data, rx.src, rx.dst, rx.ttl
+        as_v2 = self.config.global_defs.v3_checksum_as_v2
+        advert = parse(payload, src=src, dst=dst, v3_checksum_as_v2=as_v2)
+        name = self._by_socket.get((key, advert.vrid))
+        if name is None:
+            return None, None  # another router's VRID: not ours (keepalived: log_unknown_vrids)
+        io = self._io[name]
+        if src == io.src:
+            return None, None
+        validate(advert, io.expected, dst=dst, ttl=ttl)
+        if io.unicast and src not in io.destinations:
+            self._count("source", f"({name}) advert from {src}, not a unicast_peer")
+            return None, None
+        return name, AdvertReceived(
+            source=src,
+            vrid=advert.vrid,
+            version=advert.version,
+            priority=advert.priority,
+            advert_int_cs=advert.advert_int_cs,
+        )
+
+    def _count(self, reason: str, message: str) -> None:
+        self.errors[reason] += 1
+        if self.errors[reason] <= 10 or self.errors[reason] % 1000 == 0:
+            log.warning("bad VRRP packet (%s, #%d): %s", reason, self.errors[reason], message)
+
+    async def _watch_links(self, stop: asyncio.Event) -> None:
+        if not self._watched_links:
+            await stop.wait()
+            return
+        for ifname in sorted(self._watched_links):
+            await self.observe(Kind.INTERFACE, ifname, await self.ports.links.is_up(ifname))
+        async for state in self.ports.links.watch():
+            if state.ifname in self._watched_links:
+                await self.observe(Kind.INTERFACE, state.ifname, state.up)
+
+    async def observe(self, kind: Kind, name: str, value: bool | int | None) -> None:
+        """A tracker observation (script result, link state, file value) for every instance."""
+        async with self._lock:
+            now = self.ports.clock.now()
+            for inst_name, tracking in self._trackings.items():
+                verdict = tracking.observe(kind, name, value)
+                if verdict is not None:
+                    unit = self._unit_of[inst_name]
+                    await self._perform(unit.apply_verdict(inst_name, verdict, now))
+        self._wake.set()
+
+    async def _perform(self, actions: list[Tagged]) -> None:
+        assert self._performer is not None
+        await self._performer.perform(actions)
+
+    async def _shutdown(self) -> None:
+        async with self._lock:
+            now = self.ports.clock.now()
+            for unit in self._units.values():
+                await self._perform(unit.shutdown(now))
+        for sock in self._sockets.values():
+            sock.close()
+        await self.ports.scripts.drain()
+
+    def snapshot(self) -> list[InstanceSnapshot]:
+        return [m.snapshot() for u in self._units.values() for m in u.members]
+
+
+def _vip_spec(vip: VirtualIp, default_ifname: str) -> VipSpec:
+    return VipSpec(
+        address=vip.address,
+        ifname=vip.dev or default_ifname,
+        label=vip.label,
+        scope=vip.scope,
+        broadcast=vip.brd if not isinstance(vip.brd, str) else None,
+        peer=vip.peer,
+        noprefixroute=vip.noprefixroute,
+        nodad=vip.nodad,
+        home=vip.home,
+    )
+
+
+async def _stopper(stop: asyncio.Event) -> None:
+    await stop.wait()
+    raise _Stop
+
+
+class _Stop(Exception):
+    """Raised inside the task group to end every task when ``stop`` is set."""

@@ -1,0 +1,201 @@
+"""Performing the cores' actions: adverts on the wire, VIPs through netlink, gratuitous ARP/NA,
+notify scripts and keepalived's log lines.
+
+Rules: asyncio glue (L3), used by ``node`` only. One method per action type; a kernel error on
+one VIP is logged and the others still go through (no half-applied silence).
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.model_common import Script
+from pykeepalived.config.model_vrrp import VrrpInstance, VrrpSyncGroup
+from pykeepalived.errors import KernelError
+from pykeepalived.kernel.ports import IPAddress, VipSpec, VrrpTransport
+from pykeepalived.notify import NotifyFifo, ScriptSpec, fifo_line, instance_notify_args
+from pykeepalived.vrrp.events import (
+    AddVips,
+    Log,
+    MasterRxLowerPriority,
+    PriorityChanged,
+    RemoveVips,
+    SendAdvert,
+    SendGratuitous,
+    StateChanged,
+)
+from pykeepalived.vrrp.group import Tagged
+from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode
+from pykeepalived.vrrp.receive import Expected
+from pykeepalived.vrrp.states import State
+
+if TYPE_CHECKING:
+    from pykeepalived.vrrp.node import VrrpPorts
+
+log = logging.getLogger("pykeepalived.vrrp")
+NOTIFY_BY_STATE = {
+    State.MASTER: "notify_master",
+    State.BACKUP: "notify_backup",
+    State.FAULT: "notify_fault",
+    State.STOP: "notify_stop",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceIO:
+    """What the driver knows of one instance's I/O: where it speaks and what it owns."""
+
+    config: VrrpInstance
+    ifname: str
+    family: int
+    src: IPAddress
+    destinations: tuple[IPAddress, ...]
+    unicast: bool
+    version: int
+    expected: Expected
+    vips: tuple[VipSpec, ...]
+    excluded: tuple[VipSpec, ...]
+
+    @property
+    def all_vips(self) -> tuple[VipSpec, ...]:
+        return self.vips + self.excluded
+
+
+@dataclass
+class ActionPerformer:
+    config: KeepalivedConfig
+    ports: "VrrpPorts"
+    io: dict[str, InstanceIO]
+    transport_of: Callable[[InstanceIO], VrrpTransport]
+    log_detail: bool = False
+
+    async def perform(self, actions: list[Tagged]) -> None:
+        for tagged in actions:
+            await self._one(tagged)
+
+    async def _one(self, tagged: Tagged) -> None:
+        action, io = tagged.action, self.io.get(tagged.source)
+        if isinstance(action, Log):
+            if self.log_detail or not action.detail:
+                log.info("%s", action.message)
+        elif isinstance(action, StateChanged):
+            self._state_changed(tagged.source, action)
+        elif isinstance(action, PriorityChanged):
+            log.info("%s", action.message)
+        elif io is None:
+            return
+        elif isinstance(action, SendAdvert):
+            self._send_advert(io, action.priority)
+        elif isinstance(action, AddVips):
+            await self._add_vips(io)
+        elif isinstance(action, RemoveVips):
+            await self._remove_vips(io)
+        elif isinstance(action, SendGratuitous):
+            self._announce(io, action.repeat)
+        elif isinstance(action, MasterRxLowerPriority):
+            self._run(io.config.notify_master_rx_lower_pri, why="notify_master_rx_lower_pri")
+
+    def _send_advert(self, io: InstanceIO, priority: int) -> None:
+        inst = io.config
+        auth = inst.authentication
+        pass_auth = io.version == 2 and auth is not None and auth.auth_type == "PASS"
+        advert = Advert(
+            version=io.version,
+            vrid=inst.virtual_router_id or 0,
+            priority=priority,
+            advert_int_cs=round(inst.advert_int * 100),
+            family=Family.IPV4 if io.family == 4 else Family.IPV6,
+            addresses=tuple(v.address.ip for v in io.vips),
+            auth_type=AuthType.PASS if pass_auth else AuthType.NONE,
+            auth_data=io.expected.auth_data if pass_auth else b"",
+        )
+        for dst in io.destinations:
+            payload = encode(
+                advert, src=io.src, dst=dst, v3_checksum_as_v2=io.expected.v3_checksum_as_v2
+            )
+            try:
+                self.transport_of(io).send(payload, dst)
+            except KernelError as exc:
+                log.error("(%s) %s", inst.name, exc)
+
+    async def _add_vips(self, io: InstanceIO) -> None:
+        for vip in io.all_vips:
+            try:
+                await self.ports.addresses.add(vip)
+            except KernelError as exc:
+                log.error("(%s) %s", io.config.name, exc)
+        if self.log_detail:
+            log.info("(%s) Setting VIPs.", io.config.name)
+
+    async def _remove_vips(self, io: InstanceIO) -> None:
+        for vip in io.all_vips:
+            try:
+                await self.ports.addresses.remove(vip)
+            except KernelError as exc:
+                log.error("(%s) %s", io.config.name, exc)
+
+    async def remove_stale_vips(self) -> None:
+        """VIPs of configured instances left on an interface (a crash) go before we start."""
+        for io in self.io.values():
+            for vip in io.all_vips:
+                try:
+                    removed = await self.ports.addresses.remove(vip)
+                except KernelError as exc:
+                    log.warning("(%s) stale VIP check: %s", io.config.name, exc)
+                    continue
+                if removed:
+                    log.info("(%s) removed stale VIP %s from %s", io.config.name, vip.address,
+                             vip.ifname)  # fmt: skip
+
+    def _announce(self, io: InstanceIO, repeat: int) -> None:
+        name = io.config.name
+        for vip in io.all_vips:
+            if self.log_detail or repeat:
+                kind = "gratuitous ARPs" if vip.address.version == 4 else "unsolicited NAs"
+                log.info("(%s) Sending/queueing %s on %s for %s", name, kind, vip.ifname,
+                         vip.address.ip)  # fmt: skip
+            for _ in range(repeat):
+                try:
+                    self.ports.announcer.announce(vip.ifname, vip.address.ip)
+                except KernelError as exc:
+                    log.error("(%s) %s", name, exc)
+                    break
+
+    def _state_changed(self, source: str, change: StateChanged) -> None:
+        log.info("%s", change.message)
+        if change.resumed:
+            return
+        inst = self.io[source].config if source in self.io else None
+        group = None if inst is not None else self._group(source)
+        holder: VrrpInstance | VrrpSyncGroup | None = inst or group
+        if holder is None:
+            return
+        kind = "INSTANCE" if inst is not None else "GROUP"
+        script_name = NOTIFY_BY_STATE.get(change.new)
+        if script_name is not None:
+            self._run(getattr(holder, script_name, None), why=script_name)
+        priority = inst.priority if inst is not None else 0
+        self._run(
+            holder.notify,
+            *instance_notify_args(kind, source, change.new.name, priority),
+            why="notify",
+        )
+        fifo = self.config.global_defs.notify_fifo or self.config.global_defs.vrrp_notify_fifo
+        if fifo is not None:
+            NotifyFifo(fifo.path).write(fifo_line(kind, source, change.new.name, priority))
+
+    def _group(self, name: str) -> VrrpSyncGroup | None:
+        for group in self.config.vrrp_sync_group:
+            if group.name == name:
+                return group
+        return None
+
+    def _run(self, script: Script | None, *args: str, why: str) -> None:
+        if script is None:
+            return
+        spec = ScriptSpec(
+            command=script.command, username=script.username, groupname=script.groupname
+        )
+        self.ports.scripts.run(spec, *args, why=why)
