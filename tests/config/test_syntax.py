@@ -607,3 +607,19 @@ def test_files_including_each_other_by_glob_are_bounded(tmp_path: Path) -> None:
     assert time.process_time() - start < 1.0
     assert len(result.diagnostics) <= 8 * 8 + 1
     assert {d.code for d in result.diagnostics} == {"include"}
+
+
+def test_findings_are_grouped_by_file_in_the_order_files_were_read(tmp_path: Path) -> None:
+    main = write(
+        tmp_path / "z-main.conf",
+        "junk_before 1\ninclude a-sub/*.conf\njunk_after 1\n",
+    )
+    write(tmp_path / "a-sub" / "x.conf", "junk_inside 1\n")
+
+    result = load(str(main), environment=None)
+
+    assert [(Path(d.location.file).name, d.location.line) for d in result.diagnostics] == [
+        ("z-main.conf", 1),
+        ("z-main.conf", 3),
+        ("x.conf", 1),
+    ]

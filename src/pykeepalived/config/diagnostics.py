@@ -92,6 +92,7 @@ class Diagnostics:
     """An append-only collection that the pipeline stages share."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    files: dict[str, int] = field(default_factory=dict)  # file -> order in which it was read
 
     def error(self, location: Location, message: str, code: str = "") -> None:
         message = _shorten(message)
@@ -112,8 +113,19 @@ class Diagnostics:
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.items)
 
+    def file_read(self, file: str) -> None:
+        """Record that ``file`` is being read, so findings come out in reading order."""
+        self.files.setdefault(file, len(self.files))
+
     def __iter__(self) -> Iterator[Diagnostic]:
-        return iter(sorted(self.items, key=_order))
+        """In reading order: by file (as first read), then line, then column."""
+        last = len(self.files)
+
+        def order(d: Diagnostic) -> tuple[int, str, int, int]:
+            loc = d.location
+            return (self.files.get(loc.file, last), loc.file, loc.line, loc.column)
+
+        return iter(sorted(self.items, key=order))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -127,7 +139,3 @@ def _shorten(message: str) -> str:
     if len(message) <= 200:
         return message
     return _LONG_QUOTE.sub(r"'\1...'", message)[:1000]
-
-
-def _order(d: Diagnostic) -> tuple[str, int, int]:
-    return (d.location.file, d.location.line, d.location.column)

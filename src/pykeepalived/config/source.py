@@ -75,6 +75,7 @@ def load_lines(
 
 
 def _process_text(text: str, path: str, state: _State) -> None:
+    state.diags.file_read(path)
     state.stack.append(os.path.abspath(path))
     physical = _physical_lines(text)
     i = 0
