@@ -53,7 +53,12 @@ def ops(partitions: bool) -> st.SearchStrategy[list[Op]]:
     kinds = [
         st.builds(Op, kind=st.just("run"), value=st.floats(0, 6)),
         st.builds(Op, kind=st.sampled_from(["kill", "stop", "revive"]), host=host),
-        st.builds(Op, kind=st.sampled_from(["fault", "unfault"]), host=host, other=host),
+        st.builds(
+            Op,
+            kind=st.sampled_from(["fault", "unfault", "pending", "resolved"]),
+            host=host,
+            other=host,
+        ),
         st.builds(Op, kind=st.just("prio"), host=host, value=st.integers(-120, 120)),
     ]
     if partitions:
@@ -78,6 +83,8 @@ def apply(lan: Lan, configs: list[InstanceParams], op: Op) -> None:
         lan.revive(name, Instance(cfg))
     elif op.kind in ("fault", "unfault") and alive:
         lan.fault(name, op.kind == "fault")
+    elif op.kind in ("pending", "resolved") and alive:
+        lan.pending(name, op.kind == "pending")
     elif op.kind == "prio" and alive:
         lan.track(name, verdict(cfg.priority, [Effect(delta=int(op.value))]))
     elif op.kind == "cut" and op.other < len(configs) and op.other != op.host:
@@ -92,6 +99,7 @@ def settle(lan: Lan, configs: list[InstanceParams]) -> None:
     for cfg in configs:
         if lan.hosts[str(cfg.primary_ip)].alive:
             lan.fault(str(cfg.primary_ip), False)
+            lan.pending(str(cfg.primary_ip), False)
     delays = max(2 * c.preempt_delay_s + c.startup_delay_s for c in configs)
     quiet = delays + 8 * configs[0].advert_int_s + 10
     lan.run(quiet)
@@ -202,6 +210,7 @@ def test_sync_groups_move_together_and_elect_one_master(
         if lan.hosts[str(cfg.primary_ip)].alive:
             for member in ("VI_1", "VI_2"):
                 lan.fault(str(cfg.primary_ip), False, name=member)
+            lan.pending(str(cfg.primary_ip), False)
     lan.run(max(2 * c.preempt_delay_s + c.startup_delay_s for c in configs) + 30)
     live = [h for h in lan.hosts.values() if h.alive]
     for host in live:

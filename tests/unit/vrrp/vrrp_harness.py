@@ -285,6 +285,17 @@ class Lan:
         h = self.hosts[host]
         self._apply(h, h.fault(name, on, self.now))
 
+    def pending(self, host: str, on: bool, name: str = "VI_1") -> None:
+        """A tracker without a result yet holds ``name`` (keepalived's script init), or not."""
+        router = self.hosts[host].router
+        if on:
+            held = router.hold_fault(
+                name, "init", "script has no result yet", self.now, pending=True
+            )
+        else:
+            held = router.release_fault(name, "init", self.now)
+        self._apply(self.hosts[host], held)
+
     def partition(self, a: str, b: str) -> None:
         """Cut the wire between ``a`` and ``b``: both may be master until :meth:`heal`."""
         self.allow_split_brain = True
