@@ -66,6 +66,8 @@ def messages(result: LoadResult) -> list[tuple[str, int, str]]:
         ('notify "/bin/a b ! c # d"', ["notify", "/bin/a b ! c # d"]),
         ('notify "say \\"hi\\""', ["notify", 'say "hi"']),
         ('auth_pass ""', ["auth_pass", ""]),
+        ("auth_pass ab\\#1\\!2 # comment", ["auth_pass", "ab#1!2"]),
+        ("path C:\\dir\\x", ["path", "C:\\dir\\x"]),
     ],
 )
 def test_lexer_words(line: str, expected: list[str]) -> None:

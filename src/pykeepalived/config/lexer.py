@@ -2,9 +2,10 @@
 
 Rules: this module knows keepalived's token syntax and nothing of keywords or files:
 whitespace separates words, ``"..."`` groups words into one token, ``{`` and ``}`` are tokens of
-their own even when glued to a word, ``!`` or ``#`` outside quotes starts a comment (as in
-keepalived's parser), and text that is clearly an unrendered template (``{{ x }}``, ``${VAR}``,
-``<placeholder>``) is flagged so the grammar does not pile second errors onto it.
+their own even when glued to a word, ``!`` or ``#`` outside quotes starts a comment unless
+written ``\\#`` / ``\\!`` (keepalived's decomment()), and text that is clearly an unrendered
+template (``{{ x }}``, ``${VAR}``, ``<placeholder>``) is flagged so the grammar does not pile
+second errors onto it.
 """
 
 import re
@@ -27,7 +28,7 @@ _TOKEN = re.compile(
     | (?P<template>\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$))
     | (?P<brace>[{}])
     | (?P<quoted>"(?:\\"|[^"])*(?P<end>"?))
-    | (?P<word>(?:\$\{[^}\s]*\}|[^\s{}!\#"])+)
+    | (?P<word>(?:\\[!\#]|\$\{[^}\s]*\}|[^\s{}!\#"])+)
     """,
     re.VERBOSE,
 )
@@ -129,6 +130,8 @@ def tokenize(
             break
         word = m.group()
         if kind == "word":
+            if "\\" in word:  # keepalived's decomment(): \# and \! are a literal # and !
+                word = word.replace("\\#", "#").replace("\\!", "!")
             template = ("$" in word or "<" in word) and _flag_template(word, start, issues)
             tokens.append(Token(word, file, line, start + 1, stop - start, source, False, template))
         elif kind == "brace":
