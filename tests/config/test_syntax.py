@@ -102,6 +102,7 @@ def test_lexer_unterminated_quote_is_one_issue_up_to_the_end_of_line() -> None:
         ("priority <priority>", "<priority>", 10),
         ('notify "/bin/x {{ arg }}"', "{{ arg }}", 8),
         ("{% if master %}", "{% if master %}", 1),
+        ("priority <%= @priority %>", "<%= @priority %>", 10),
     ],
 )
 def test_lexer_flags_unrendered_templates_once(line: str, template: str, column: int) -> None:

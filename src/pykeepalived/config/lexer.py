@@ -19,13 +19,13 @@ LITERAL_HASH, LITERAL_BANG = "\ue000", "\ue001"
 _LITERALS = str.maketrans({LITERAL_HASH: "#", LITERAL_BANG: "!"})
 _PLACEHOLDER = re.compile(r"<[A-Za-z_][A-Za-z0-9_ .:-]*>")
 _ENV_TEMPLATE = re.compile(r"\$\{[^}]*\}")
-_JINJA = re.compile(r"\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$)")
+_JINJA = re.compile(r"\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$)|<%.*?(?:%>|$)")
 # One alternative per token kind, tried in this order at each position of the line.
 _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
     | (?P<comment>[!\#])
-    | (?P<template>\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$))
+    | (?P<template>\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$)|<%.*?(?:%>|$))
     | (?P<brace>[{}])
     | (?P<quoted>"(?:\\"|[^"])*(?P<end>"?))
     | (?P<word>(?:\\[!\#]|\$\{[^}\s]*\}|[^\s{}!\#"])+)
@@ -138,7 +138,8 @@ def tokenize(
             tokens.append(Token(word, file, line, start + 1, 1, source))
         elif kind == "template":
             tokens.append(Token(word, file, line, start + 1, stop - start, source, False, True))
-            issues.append(_template_issue(word, start, stop - start, "a Jinja/Go template"))
+            kind_name = "an ERB template" if word.startswith("<%") else "a Jinja/Go template"
+            issues.append(_template_issue(word, start, stop - start, kind_name))
         else:
             tokens.append(_quoted(m, text, source, file, line, issues))
     if LITERAL_HASH in text or LITERAL_BANG in text:
