@@ -1,0 +1,78 @@
+"""Hostile input: bounded work and bounded output, and the GC left as found."""
+
+import gc
+import time
+
+import pytest
+from syntax_helpers import load_text
+
+from pykeepalived.config.diagnostics import Diagnostic, Location, Severity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "global_defs " + "{ " * 5000 + "}" * 5000,
+        "vrrp_instance X {\n" + "a {\n" * 3000,
+        "{\n" * 20000,
+        "{{ x }} " * 20000,
+        "x" * 200_000 + "\n",
+        "vrrp_instance V {\n" + "priorty 1\n" * 5000 + "}\n",
+        '"' * 100_000,
+        "\x00" * 10_000,
+    ],
+    ids=[
+        "deep",
+        "deep-unclosed",
+        "open-only",
+        "templates",
+        "long-word",
+        "unknown",
+        "quotes",
+        "nul",
+    ],
+)
+def test_hostile_input_loads_quickly(text: str) -> None:
+    start = time.process_time()
+
+    result = load_text(text)
+
+    assert time.process_time() - start < 1.0
+    assert not result.ok
+    assert len(result.diagnostics) <= text.count("\n") + 200
+    assert all(len(d.render()) < 600 for d in result.diagnostics)
+
+
+def test_nesting_deeper_than_the_limit_is_one_error() -> None:
+    result = load_text("vrrp_instance X {\n" + "track_script {\n" * 100 + "}\n" * 101)
+
+    assert [d.message for d in result.errors if "deeper" in d.message] == [
+        "blocks nested deeper than 64: their content is ignored"
+    ]
+
+
+def test_long_line_is_shown_as_a_window_around_the_caret() -> None:
+    line = "    notify " + "x" * 1000 + " bad\tvalue"
+    column = line.index("bad") + 1
+    d = Diagnostic(
+        severity=Severity.ERROR,
+        location=Location(file="f", line=1, column=column, length=3, source_line=line),
+        message="m",
+    )
+
+    _, shown, caret = d.render().splitlines()
+    assert shown.startswith("    ...")
+    assert len(shown) < 200
+    assert shown[caret.index("^") :].startswith("bad value")
+    assert caret.endswith("^~~")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_load_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        load_text("junk {\n")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
