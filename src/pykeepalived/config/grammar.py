@@ -9,7 +9,7 @@ frozen dataclass. It knows no keyword itself.
 
 import dataclasses
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any, TypeVar, cast
@@ -54,6 +54,31 @@ class KwSpec:
     max_args: int | None = None
     aliases: tuple[str, ...] = ()
     deprecated: tuple[str, ...] = ()
+
+
+class Places(Mapping[str, Location]):
+    """keyword -> where its value was written; keeps the tokens and builds each ``Location`` only
+    when asked (most are never asked for, and building them all was a tenth of a large load)."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self, tokens: dict[str, Token]) -> None:
+        self._tokens = tokens
+
+    def __getitem__(self, key: str) -> Location:
+        return self._tokens[key].location
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._tokens
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tokens)
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def __repr__(self) -> str:
+        return f"Places({sorted(self._tokens)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +162,7 @@ def parse_block(
     ctx: Context,
     *,
     header: Mapping[str, Any] | None = None,
-    header_places: Mapping[str, Location] | None = None,
+    header_places: Mapping[str, Token] | None = None,
     location: Location | None = None,
 ) -> T | None:
     """Build ``cls`` from a block's statements; ``None`` if it cannot be built at all.
@@ -147,14 +172,14 @@ def parse_block(
     """
     table = keyword_table(cast(Any, cls))
     values: dict[str, Any] = dict(header or {})
-    places: dict[str, Location] = dict(header_places or {})
+    places: dict[str, Token] = dict(header_places or {})
     for st in _split_glued(statements, table):
         _apply(cls, st, table, values, places, ctx)
     for name, value in list(values.items()):
         if isinstance(value, list):
             values[name] = tuple(value)
     if _has_where(cast(Any, cls)):
-        values["where"] = Where(block=location, keywords=places)
+        values["where"] = Where(block=location, keywords=Places(places))
     try:
         return cls(**values)
     except (ValueError, TypeError) as exc:
@@ -167,7 +192,7 @@ def _apply(
     st: Statement,
     table: Mapping[str, _Entry],
     values: dict[str, Any],
-    places: dict[str, Location],
+    places: dict[str, Token],
     ctx: Context,
 ) -> None:
     entry = table.get(st.name)
@@ -181,7 +206,7 @@ def _apply(
     # Where the keyword's value was written (the caret of a later cross-keyword check goes
     # there). A keyword given with a bad or unrendered value still counts as given, so that
     # "X is required" does not follow "bad value for X".
-    where = st.args[0].location if st.args else st.location
+    where = st.args[0] if st.args else st.keyword
     if st.block is None and any(t.template for t in st.args):
         places.setdefault(entry.field, where)
         return

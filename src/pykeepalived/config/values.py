@@ -10,7 +10,6 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from pykeepalived.config.diagnostics import Location
 from pykeepalived.config.grammar import BadValue, Context, Parse, parse_block
 from pykeepalived.config.lexer import Token
 from pykeepalived.config.tree import Statement
@@ -227,14 +226,14 @@ def block(cls: type[T], header: Callable[[Statement], Mapping[str, Any]] | None 
     return parse
 
 
-def _header_places(st: Statement, head: Mapping[str, Any]) -> dict[str, Location]:
+def _header_places(st: Statement, head: Mapping[str, Any]) -> dict[str, Token]:
     """Where each header field was written: the argument that reads as its value."""
-    places: dict[str, Location] = {}
+    places: dict[str, Token] = {}
     for name, value in head.items():
         text = str(value)
         for token in st.args:
             if token.text == text:
-                places[name] = token.location
+                places[name] = token
                 break
     return places
 
