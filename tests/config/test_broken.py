@@ -126,3 +126,19 @@ def test_cli_as_a_subprocess() -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert "matches no file" in ok.stderr
+
+
+def test_cli_on_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.conf"
+
+    assert main(["-t", "-f", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert f"({missing}: Line 0) error: cannot read config file" in err
+
+
+def test_cli_on_a_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    binary = tmp_path / "bin.conf"
+    binary.write_bytes(bytes(range(256)) * 64)
+
+    assert main(["-t", "-f", str(binary)]) == 1
+    assert "config check FAILED" in capsys.readouterr().err
