@@ -14,7 +14,8 @@ re-arms from its own completion time, so the spread persists.
 
 Cost (10,000 probes a second is the goal): the scheduler is a timer callback, not a task, so
 a finished probe costs a heap push and no wake-up; the watchdog is one heap of deadlines
-swept by that callback, not a timer per probe; task names are built once per checker.
+swept by that callback, not a timer per probe; task names are built once per checker; the
+hot path holds a checker's slot, never hashes its key (a dataclass key hashes in Python).
 
 Stats: ``stats`` counts probes started, how many started more than ``late_after_s`` after
 their due time (measured when the probe's task first runs, so loop lag counts), finished and
@@ -92,6 +93,23 @@ def spread_fraction(key: Hashable) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+class _Slot:
+    """One checker's runtime state; heap entries point here, so the hot path never hashes."""
+
+    __slots__ = ("check", "count", "last", "live", "name", "poked", "seq", "state", "task")
+
+    def __init__(self, check: Check, state: Hysteresis) -> None:
+        self.check = check
+        self.state = state
+        self.name = f"check:{check.key!r}"
+        self.seq = 0  # of its live heap entry; 0: none
+        self.task: asyncio.Task[None] | None = None
+        self.last: ProbeResult | None = None
+        self.count = 0
+        self.poked = False  # poked while in flight: probe again on return
+        self.live = True  # False once removed
+
+
 class CheckRunner:
     """Runs checks until ``stop``; see the module rules."""
 
@@ -114,20 +132,14 @@ class CheckRunner:
                 raise ValueError(f"duplicate check key {check.key!r}")
             self._checks[check.key] = check
         self._limit = asyncio.Semaphore(max_in_flight) if max_in_flight else None
-        self._states: dict[Hashable, Hysteresis] = {}
-        self._last: dict[Hashable, ProbeResult] = {}
-        self._count: dict[Hashable, int] = {}
-        self._names: dict[Hashable, str] = {}
-        self._heap: list[tuple[float, int, Hashable]] = []
-        self._queued: dict[Hashable, int] = {}  # key -> seq of its live heap entry
+        self._slots: dict[Hashable, _Slot] = {}
+        self._heap: list[tuple[float, int, _Slot]] = []
         self._seq = 0
-        self._in_flight: dict[Hashable, asyncio.Task[None]] = {}
         self._deadlines: list[tuple[float, int, asyncio.Task[None]]] = []
         self._expired: set[asyncio.Task[None]] = set()  # cut by the watchdog
         self._tg: asyncio.TaskGroup | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
-        self._poked: set[Hashable] = set()  # poked while in flight: probe again on return
 
     def initial_states(self) -> dict[Hashable, bool]:
         """Each checker's state before any probe (alpha: down), for the aggregators."""
@@ -136,10 +148,10 @@ class CheckRunner:
     def status(self) -> list[CheckStatus]:
         return [
             CheckStatus(
-                key=key, up=h.is_up, phase=h.phase.value, last=self._last.get(key),
-                probes=self._count.get(key, 0),
+                key=key, up=slot.state.is_up, phase=slot.state.phase.value, last=slot.last,
+                probes=slot.count,
             )
-            for key, h in self._states.items()
+            for key, slot in self._slots.items()
         ]  # fmt: skip
 
     def add(self, check: Check) -> None:
@@ -148,7 +160,7 @@ class CheckRunner:
             raise ValueError(f"duplicate check key {check.key!r}")
         self._checks[check.key] = check
         if self._tg is not None:
-            self._start(check.key, self._clock.now())
+            self._start(check, self._clock.now())
 
     def remove(self, key: Hashable) -> None:
         """Forget a checker (reload): its probe in flight is cancelled, its events stop.
@@ -157,15 +169,12 @@ class CheckRunner:
         its state, which is how a reload avoids flapping.
         """
         del self._checks[key]
-        self._states.pop(key, None)
-        self._queued.pop(key, None)
-        self._last.pop(key, None)
-        self._count.pop(key, None)
-        self._names.pop(key, None)
-        self._poked.discard(key)
-        task = self._in_flight.pop(key, None)
-        if task is not None:
-            task.cancel()
+        slot = self._slots.pop(key, None)
+        if slot is None:
+            return
+        slot.live = False
+        if slot.task is not None:
+            slot.task.cancel()
 
     def poke(self, key: Hashable) -> None:
         """Probe ``key`` now rather than at its due time (FILE_CHECK's inotify, "check now").
@@ -173,44 +182,43 @@ class CheckRunner:
         A probe in flight may have read stale data, so it is followed by another at once.
         Unknown keys are ignored: a watcher may outlive a reload.
         """
-        state = self._states.get(key)
-        if state is None:
+        slot = self._slots.get(key)
+        if slot is None:
             return
-        if state.expedite(self._clock.now()):
-            self._push(key)
+        if slot.state.expedite(self._clock.now()):
+            self._push(slot)
         else:
-            self._poked.add(key)
+            slot.poked = True
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 now = self._clock.now()
-                for key in self._checks:
-                    self._start(key, now)
+                for check in self._checks.values():
+                    self._start(check, now)
                 await stop.wait()
                 self._tg = None
                 self._disarm()
-                for task in self._in_flight.values():
-                    task.cancel()
+                for slot in self._slots.values():
+                    if slot.task is not None:
+                        slot.task.cancel()
         finally:
             self._tg = None
             self._disarm()
 
     # -- scheduling ----------------------------------------------------------------------
 
-    def _start(self, key: Hashable, now: float) -> None:
-        check = self._checks[key]
-        h = Hysteresis(check.hysteresis, now=now, warmup_fraction=spread_fraction(key))
-        self._states[key] = h
-        self._names[key] = f"check:{key!r}"
-        self._push(key)
+    def _start(self, check: Check, now: float) -> None:
+        h = Hysteresis(check.hysteresis, now=now, warmup_fraction=spread_fraction(check.key))
+        slot = self._slots[check.key] = _Slot(check, h)
+        self._push(slot)
 
-    def _push(self, key: Hashable) -> None:
+    def _push(self, slot: _Slot) -> None:
         self._seq += 1
-        self._queued[key] = self._seq
-        due = self._states[key].next_due()
-        heapq.heappush(self._heap, (due, self._seq, key))
+        slot.seq = self._seq
+        due = slot.state.next_due()
+        heapq.heappush(self._heap, (due, self._seq, slot))
         if due < self._timer_at:
             self._arm(due)
 
@@ -235,12 +243,13 @@ class CheckRunner:
         if tg is None:
             return
         now = self._clock.now()
-        heap, queued = self._heap, self._queued
+        heap = self._heap
         while heap and heap[0][0] <= now:
-            due, seq, key = heapq.heappop(heap)
-            if queued.get(key) == seq:  # else removed or re-added: a stale entry
-                del queued[key]
-                self._launch(tg, key, now, due)
+            due, seq, slot = heapq.heappop(heap)
+            if slot.seq == seq and slot.live:  # else removed or re-pushed: a stale entry
+                slot.seq = 0
+                slot.state.begin(now)
+                slot.task = tg.create_task(self._probe_once(slot, due), name=slot.name)
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
             task = heapq.heappop(deadlines)[2]
@@ -251,11 +260,6 @@ class CheckRunner:
                   deadlines[0][0] if deadlines else float("inf"))  # fmt: skip
         if nxt < float("inf"):
             self._arm(nxt)
-
-    def _launch(self, tg: asyncio.TaskGroup, key: Hashable, now: float, due: float) -> None:
-        self._states[key].begin(now)
-        task = tg.create_task(self._probe_once(key, due), name=self._names[key])
-        self._in_flight[key] = task
 
     def _watch(self, task: asyncio.Task[None], check: Check) -> None:
         self._seq += 1
@@ -275,33 +279,32 @@ class CheckRunner:
         if late > stats.max_lateness_s:
             stats.max_lateness_s = late
 
-    async def _probe_once(self, key: Hashable, due: float) -> None:
+    async def _probe_once(self, slot: _Slot, due: float) -> None:
         self._started(due)
-        check = self._checks[key]
         try:
             if self._limit is None:
-                result = await self._bounded(check)
+                result = await self._bounded(slot.check)
             else:
                 async with self._limit:
-                    result = await self._bounded(check)
+                    result = await self._bounded(slot.check)
         finally:
-            if self._in_flight.get(key) is asyncio.current_task():
-                del self._in_flight[key]
-        state = self._states.get(key)
-        if state is None or self._checks.get(key) is not check:
+            slot.task = None
+        if not slot.live:
             return  # removed (or replaced) while the probe ran: its result is moot
-        self.stats.done += 1
+        stats = self.stats
+        stats.done += 1
         if not result.ok:
-            self.stats.failed += 1
+            stats.failed += 1
+        state = slot.state
         events = state.record(result, self._clock.now())
-        self._last[key] = result
-        self._count[key] = self._count.get(key, 0) + 1
+        slot.last = result
+        slot.count += 1
         for event in events:
-            self._emit(CheckEvent(key=key, event=event, result=result))
-        if key in self._poked:
-            self._poked.discard(key)
+            self._emit(CheckEvent(key=slot.check.key, event=event, result=result))
+        if slot.poked:
+            slot.poked = False
             state.expedite(self._clock.now())
-        self._push(key)
+        self._push(slot)
 
     async def _bounded(self, check: Check) -> ProbeResult:
         """The hard timeout; a probe that raises is a bug: logged loudly, counted as failure."""

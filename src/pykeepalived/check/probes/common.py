@@ -87,9 +87,8 @@ class ProbeTarget:
 
 def make_socket(target: ProbeTarget, kind: socket.SocketKind, proto: int = 0) -> socket.socket:
     """A non-blocking socket with the target's fwmark and source binding applied."""
-    sock = socket.socket(target.family, kind, proto)
+    sock = socket.socket(target.family, kind | socket.SOCK_NONBLOCK, proto)  # one syscall
     try:
-        sock.setblocking(False)
         if target.fwmark is not None:
             sock.setsockopt(socket.SOL_SOCKET, SO_MARK, target.fwmark)
         if target.bind_if is not None:

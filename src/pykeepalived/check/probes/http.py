@@ -121,8 +121,12 @@ class HttpParams:
     ca_file: str | None = None
     certificate: str | None = None
     key: str | None = None
+    # Plain HTTP judged on the status alone: the probe's lean path (derived, not a parameter).
+    status_only: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        lean = not self.ssl and all(u.digest is None and u.regex is None for u in self.urls)
+        object.__setattr__(self, "status_only", lean)
         if not self.urls:
             raise ValueError("HTTP_GET needs at least one url")
         if self.http_protocol not in HTTP_PROTOCOLS:
@@ -134,9 +138,9 @@ class HttpParams:
 
 
 async def probe(target: ProbeTarget, params: HttpParams) -> ProbeResult:
-    if params.ssl or any(u.digest is not None or u.regex is not None for u in params.urls):
-        return await guarded(target.connect_timeout_s, _check_all(target, params))
-    return await guarded(target.connect_timeout_s, _check_statuses(target, params))
+    if params.status_only:
+        return await guarded(target.connect_timeout_s, _check_statuses(target, params))
+    return await guarded(target.connect_timeout_s, _check_all(target, params))
 
 
 async def _check_statuses(target: ProbeTarget, params: HttpParams) -> ProbeResult:
@@ -170,14 +174,17 @@ async def plain_status(target: ProbeTarget, request: bytes) -> int:
         if sent < len(request):
             await loop.sock_sendall(sock, request[sent:])
         head = b""
-        while (end := head.find(b"\r\n\r\n")) < 0:
-            if len(head) > _MAX_HEAD:
-                raise RemoteProtocolError("oversized_head", f"{len(head)} bytes, no end")
+        while (end := head.find(b"\r\n\r\n")) < 0 and len(head) <= _MAX_HEAD:
             chunk = await loop.sock_recv(sock, _READ_CHUNK)
             if not chunk:
                 raise asyncio.IncompleteReadError(head, None)
             head += chunk
-        return parse_head(head[: end + 4])[0]
+        if not 0 <= end <= _MAX_HEAD:
+            raise RemoteProtocolError("oversized_head", f"no header end in {_MAX_HEAD} bytes")
+        match = _STATUS_LINE.match(head)
+        if match is None:
+            raise RemoteProtocolError("bad_status_line", repr(head[:40]))
+        return int(match.group(1))
     finally:
         sock.close()
 
