@@ -90,8 +90,20 @@ def compute(
         keys = tuple(service_keys(vs, groups))
         services_of[vs_id] = keys
         for key in keys:
-            table[key] = ServiceEntry(service=_service(vs, key), destinations=dests)
+            table[key] = ServiceEntry(service=_service(vs, key), destinations=_ports(key, dests))
     return DesiredState(table=table, quorum_up=quorum, services_of=services_of)
+
+
+def _ports(key: ServiceKey, dests: dict[DestKey, Destination]) -> dict[DestKey, Destination]:
+    """keepalived's ``ipvs_cmd`` / ``ipvs_group_range_cmd`` (and ipvsadm): a DR or TUN real
+    server takes the virtual service's port (0 for a fwmark service), since the packet's
+    port is not rewritten; only NAT keeps the real server's own port."""
+    out: dict[DestKey, Destination] = {}
+    for dest in dests.values():
+        if dest.method is not Method.NAT and dest.key.port != key.port:
+            dest = replace(dest, key=DestKey(address=dest.key.address, port=key.port))
+        out[dest.key] = dest
+    return out
 
 
 def _destinations(
