@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Install what is missing, then run the main job: check the seed's director configs.
-# (Becomes `pykeepalived lab run` once the lab exists.)
+# Install what is missing, then run the main job: the seed's whole system in network namespaces
+# (two directors with VRRP, LVS in DR mode to two web servers, a client), played step by step
+# with measured times. `pykeepalived lab run --keep` leaves it up to explore; `lab down` removes it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$here/scripts/setup.sh"
-for conf in "$here"/examples/seed/*.conf; do
-  echo "== pykeepalived -t -f ${conf#"$here"/}"
-  "$here/.venv/bin/pykeepalived" -t -f "$conf"
-done
+exec "$here/.venv/bin/pykeepalived" lab run "$@"

@@ -7,6 +7,7 @@ arguments. Exit codes: 0 success (warnings allowed), 1 config errors, 2 usage er
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from pykeepalived import __version__
 from pykeepalived.config.dump import dump_json
 from pykeepalived.config.loader import LoadResult, load_machine
 from pykeepalived.daemon import Daemon, DaemonOptions
+from pykeepalived.errors import PyKeepalivedError
 from pykeepalived.runtime import adapters, setup_logging
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
@@ -62,8 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+SUBCOMMANDS = ("lab", "realserver")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in SUBCOMMANDS:
+        return _subcommand(words[0], words[1:])
+    args = build_parser().parse_args(words)
     if not (args.dump_config or args.config_test):
         return run_daemon(args)
     result = load_machine(args.config, config_id=args.config_id, strict=args.check_environment)
@@ -73,6 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(dump_json(result.config))
         return EXIT_OK if result.ok else EXIT_CONFIG
     return _report(result, quiet_ok=False)
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    if name == "lab":
+        from pykeepalived.lab.cli import main as lab_main
+
+        return lab_main(argv)
+    from pykeepalived.realserver import main as realserver_main
+
+    return realserver_main(argv)
 
 
 def run_daemon(args: argparse.Namespace) -> int:
@@ -98,8 +116,12 @@ def run_daemon(args: argparse.Namespace) -> int:
         log_detail=args.log_detail,
     )
     try:
-        daemon = Daemon(options, adapters(args.config, args.config_id, args.lvs_backend))
-        return asyncio.run(daemon.run())
+        try:
+            chosen = adapters(args.config, args.config_id, args.lvs_backend)
+        except PyKeepalivedError as exc:
+            logging.getLogger("pykeepalived").error("cannot start: %s", exc)
+            return EXIT_CONFIG
+        return asyncio.run(Daemon(options, chosen).run())
     finally:
         for path in pid_files:
             with contextlib.suppress(OSError):

@@ -64,8 +64,11 @@ def vrrp_ports(config: KeepalivedConfig, scripts: ScriptRunner) -> VrrpPorts:
 
 
 def dataplane_factory(requested: str | None) -> Callable[[KeepalivedConfig], DataPlane]:
+    """Decide the backend now, before the event loop runs (the kernel probe is synchronous);
+    forcing IPVS on a kernel without it fails here, at start, with the reason."""
+    info = choose_backend(requested, ipvs_present=ipvs_present())
+
     def make(config: KeepalivedConfig) -> DataPlane:
-        info = choose_backend(requested, ipvs_present=ipvs_present())
         if info.name == "ipvs":
             return IpvsDataPlane(reason=info.reason)
         devices = sorted({i.interface for i in config.vrrp_instance if i.interface})

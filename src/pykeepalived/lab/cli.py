@@ -1,0 +1,57 @@
+"""``pykeepalived lab up|run|down|status``: the seed's system on this machine."""
+
+import argparse
+import sys
+
+from pykeepalived.lab.scenario import Scenario, has_vip
+from pykeepalived.lab.topology import DIRECTORS, STATE_DIR, LabError, LabState, down, up
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="pykeepalived lab", description=__doc__)
+    p.add_argument("action", choices=("up", "run", "down", "status"))
+    p.add_argument("--keep", action="store_true", help="run: leave the lab up afterwards")
+    args = p.parse_args(argv)
+    try:
+        if args.action == "up":
+            up(_print)
+        elif args.action == "down":
+            down(_print)
+        elif args.action == "status":
+            return status()
+        else:
+            return run(keep=args.keep)
+    except LabError as exc:
+        print(f"pykeepalived lab: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(*, keep: bool) -> int:
+    state = LabState.load() or up(_print)
+    try:
+        ok = Scenario(state, _print).run()
+    finally:
+        if not keep:
+            down(_print)
+        else:
+            _print(f"lab left up (logs in {STATE_DIR}); 'pykeepalived lab down' removes it")
+    return 0 if ok else 1
+
+
+def status() -> int:
+    state = LabState.load()
+    if state is None:
+        _print("no lab is up")
+        return 0
+    _print(f"lab {state.prefix}: namespaces {', '.join(state.namespaces)}")
+    for director in DIRECTORS:
+        vip = "holds the VIP" if has_vip(state, director) else "no VIP"
+        _print(f"  {director}: {vip}")
+    for name, pid in sorted(state.pids.items()):
+        _print(f"  {name}: pid {pid}")
+    return 0
