@@ -18,11 +18,12 @@ TIMEOUT_S = 3.0
 
 
 def request(host: str, port: int, path: str, source_port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.settimeout(TIMEOUT_S)
     if source_port:
-        sock.bind(("0.0.0.0", source_port))
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", source_port))
     sock.connect((host, port))
     sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
     return sock

@@ -1,7 +1,8 @@
 """A tiny HTTP server for the namespace tests: answers its own address, logs each client.
 
-Run inside a real-server namespace: ``python nsweb.py <own-ip> <port> <log-file>``.
-``GET /`` answers the own address; ``GET /slow?n=30`` streams ``n`` lines (one per 0.1 s),
+Run inside a real-server namespace: ``python nsweb.py <own-ip> <port> <log-file>``; it
+listens on IPv4 and IPv6. ``GET /`` answers the own (IPv4) address, whatever the family;
+``GET /slow?n=30`` streams ``n`` lines (one per 0.1 s),
 each the own address, so that a test holds a connection open while it changes the table.
 Every connection appends ``<client-ip> <client-port> <path>`` to the log (flushed at once).
 """
@@ -38,7 +39,7 @@ async def serve(own: str, port: int, log: TextIO) -> None:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "0.0.0.0", port)
+    server = await asyncio.start_server(handle, ["0.0.0.0", "::"], port)
     async with server:
         print("ready", flush=True)
         await server.serve_forever()

@@ -3,7 +3,8 @@
 Five namespaces with a random prefix (``pk<6 hex>-br`` holds the bridge; ``-client``,
 ``-dir``, ``-web1``, ``-web2`` one ``eth0`` each on it): client 192.168.88.2, director
 192.168.88.8 with the VIP 192.168.88.100/24, real servers 192.168.88.10 and .11, each
-running ``nsweb.py``. The mode decides the real servers' side:
+running ``nsweb.py``; the same in IPv6 (``fd88::2``, ``::8``, VIP ``::100``, ``::10``,
+``::11``, no DAD). The mode decides the real servers' side:
 
 * ``dr``: VIP on ``lo`` (/32), ``arp_ignore=1``, ``arp_announce=2``; the director does not
   route (``ip_forward=0``), so whatever reaches a web server was forwarded as a frame and
@@ -25,7 +26,9 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 CLIENT, DIRECTOR, VIP = "192.168.88.2", "192.168.88.8", "192.168.88.100"
-WEBS = ("192.168.88.10", "192.168.88.11")
+WEBS = ("192.168.88.10", "192.168.88.11")  # also what each web server answers
+CLIENT6, DIRECTOR6, VIP6 = "fd88::2", "fd88::8", "fd88::100"
+WEBS6 = ("fd88::10", "fd88::11")
 
 
 def run(*argv: str, timeout: float = 10.0, stdin: str | None = None) -> str:
@@ -42,6 +45,19 @@ class SeedLab:
     prefix: str
     mode: str
     logs: dict[str, Path]
+    family: int = 4  # which addresses the test uses (both are configured)
+
+    @property
+    def vip(self) -> str:
+        return VIP if self.family == 4 else VIP6
+
+    @property
+    def client_addr(self) -> str:
+        return CLIENT if self.family == 4 else CLIENT6
+
+    def addr_of(self, web: str) -> str:
+        """The address (in the test's family) of the web server that answers ``web``."""
+        return web if self.family == 4 else WEBS6[WEBS.index(web)]
 
     def ns(self, node: str) -> str:
         return f"{self.prefix}-{node}"
@@ -90,24 +106,36 @@ def _wire(lab: SeedLab, nodes: Sequence[str]) -> None:
 
 
 def _addresses(lab: SeedLab) -> None:
-    lab.in_ns("client", "ip", "addr", "add", f"{CLIENT}/24", "dev", "eth0")
-    lab.in_ns("dir", "ip", "addr", "add", f"{DIRECTOR}/24", "dev", "eth0")
-    lab.in_ns("dir", "ip", "addr", "add", f"{VIP}/24", "dev", "eth0")
-    for web, addr in zip(("web1", "web2"), WEBS, strict=True):
+    _address(lab, "client", f"{CLIENT}/24", f"{CLIENT6}/64")
+    _address(lab, "dir", f"{DIRECTOR}/24", f"{DIRECTOR6}/64")
+    _address(lab, "dir", f"{VIP}/24", f"{VIP6}/64")
+    for web, addr, addr6 in zip(("web1", "web2"), WEBS, WEBS6, strict=True):
         if lab.mode == "dr":
-            lab.in_ns(web, "ip", "addr", "add", f"{addr}/24", "dev", "eth0")
+            _address(lab, web, f"{addr}/24", f"{addr6}/64")
             lab.in_ns(web, "ip", "addr", "add", f"{VIP}/32", "dev", "lo")
+            lab.in_ns(web, "ip", "-6", "addr", "add", f"{VIP6}/128", "dev", "lo")
             for scope in ("all", "eth0"):
                 _sysctl(lab, web, f"net.ipv4.conf.{scope}.arp_ignore=1")
                 _sysctl(lab, web, f"net.ipv4.conf.{scope}.arp_announce=2")
         else:
-            lab.in_ns(web, "ip", "addr", "add", f"{addr}/32", "dev", "eth0")
+            _address(lab, web, f"{addr}/32", f"{addr6}/128")
             lab.in_ns(web, "ip", "route", "add", DIRECTOR, "dev", "eth0")
             lab.in_ns(web, "ip", "route", "add", "default", "via", DIRECTOR)
+            lab.in_ns(web, "ip", "-6", "route", "add", DIRECTOR6, "dev", "eth0")
+            lab.in_ns(web, "ip", "-6", "route", "add", "default", "via", DIRECTOR6)
+            # IPv6 has no send_redirects switch on the director: refuse them here.
+            for scope in ("all", "eth0"):
+                _sysctl(lab, web, f"net.ipv6.conf.{scope}.accept_redirects=0")
     forward = "1" if lab.mode == "nat" else "0"
     _sysctl(lab, "dir", f"net.ipv4.ip_forward={forward}")
+    _sysctl(lab, "dir", f"net.ipv6.conf.all.forwarding={forward}")
     for scope in ("all", "default", "eth0"):
         _sysctl(lab, "dir", f"net.ipv4.conf.{scope}.send_redirects=0")
+
+
+def _address(lab: SeedLab, node: str, v4: str, v6: str) -> None:
+    lab.in_ns(node, "ip", "addr", "add", v4, "dev", "eth0")
+    lab.in_ns(node, "ip", "-6", "addr", "add", v6, "dev", "eth0", "nodad")
 
 
 def _start_web(lab: SeedLab, web: str, addr: str, procs: list["subprocess.Popen[str]"]) -> None:
@@ -122,10 +150,10 @@ def _start_web(lab: SeedLab, web: str, addr: str, procs: list["subprocess.Popen[
 
 
 @contextlib.contextmanager
-def seed_lab(mode: str, tmp: Path) -> Iterator[SeedLab]:
+def seed_lab(mode: str, tmp: Path, family: int = 4) -> Iterator[SeedLab]:
     prefix = f"pk{secrets.token_hex(3)}"
     logs = {web: tmp / f"{web}.log" for web in ("web1", "web2")}
-    lab = SeedLab(prefix=prefix, mode=mode, logs=logs)
+    lab = SeedLab(prefix=prefix, mode=mode, logs=logs, family=family)
     nodes = ("client", "dir", "web1", "web2")
     procs: list[subprocess.Popen[str]] = []
     try:

@@ -31,7 +31,7 @@ from pykeepalived.lvs.table import (
     Table,
 )
 
-from .seedlab import CLIENT, VIP, WEBS, SeedLab, seed_lab
+from .seedlab import WEBS, SeedLab, seed_lab
 
 pytestmark = [
     pytest.mark.root,
@@ -39,28 +39,37 @@ pytestmark = [
 ]
 
 REQUESTS = 200
-KEY = ServiceKey(family=4, protocol="TCP", address=ip_address(VIP), port=80)
 SEED_CONF = Path(__file__).parents[2] / "examples" / "seed" / "keepalived-master.conf"
 
 
-def seed_table(method: Method) -> Table:
+def key_of(lab: SeedLab) -> ServiceKey:
+    return ServiceKey(family=lab.family, protocol="TCP", address=ip_address(lab.vip), port=80)
+
+
+def seed_table(lab: SeedLab, method: Method) -> Table:
     """The seed director's table (wlc, DR, weights 3 and 3), all real servers up; for NAT the
-    same with the method changed."""
+    same with the method changed; for IPv6 the same in the IPv6 addresses."""
+    if lab.family == 6:
+        return table(lab, method, "wlc", {WEBS[0]: 3, WEBS[1]: 3})
     config = load(str(SEED_CONF)).config
     assert config is not None
-    table = compute(config, {}).table
-    entry = table[KEY]
+    key = key_of(lab)
+    entry = compute(config, {}).table[key]
     dests = {k: replace(d, method=method) for k, d in entry.destinations.items()}
-    return {KEY: replace(entry, destinations=dests)}
+    return {key: replace(entry, destinations=dests)}
 
 
-def table(method: Method, scheduler: str, weights: dict[str, int]) -> Table:
+def table(lab: SeedLab, method: Method, scheduler: str, weights: dict[str, int]) -> Table:
+    """``weights`` by web server (named by its IPv4 address, what it answers)."""
     dests = [
-        Destination(key=DestKey(address=ip_address(a), port=80), weight=w, method=method)
-        for a, w in weights.items()
+        Destination(
+            key=DestKey(address=ip_address(lab.addr_of(w)), port=80), weight=n, method=method
+        )
+        for w, n in weights.items()
     ]
-    service = Service(key=KEY, scheduler=scheduler)
-    return {KEY: ServiceEntry(service=service, destinations={d.key: d for d in dests})}
+    key = key_of(lab)
+    service = Service(key=key, scheduler=scheduler)
+    return {key: ServiceEntry(service=service, destinations={d.key: d for d in dests})}
 
 
 async def program(backend: NftablesDataPlane, desired: Table) -> None:
@@ -70,7 +79,7 @@ async def program(backend: NftablesDataPlane, desired: Table) -> None:
 
 
 def spread(lab: SeedLab, count: int, first_port: int) -> Counter[str]:
-    answers = json.loads(lab.client("many", VIP, "80", str(count), str(first_port)))
+    answers = json.loads(lab.client("many", lab.vip, "80", str(count), str(first_port)))
     return Counter(answers)
 
 
@@ -83,9 +92,12 @@ def assert_within(got: Counter[str], weights: dict[str, int], total: int) -> Non
 
 
 def count_answers_by_sender(lab: SeedLab) -> None:
-    """In the client namespace: count packets from the VIP by the sender's MAC."""
+    """In the client namespace: count TCP packets from the VIP by the sender's MAC (not
+    ICMPv6: the director's neighbour advertisements for the VIP come from the VIP too)."""
+    ip = "ip" if lab.family == 4 else "ip6"
     rules = "".join(
-        f'ip saddr {VIP} ether saddr {lab.mac(node)} counter comment "{node}"\n'
+        f"{ip} saddr {lab.vip} meta l4proto tcp ether saddr {lab.mac(node)} "
+        f'counter comment "{node}"\n'
         for node in ("dir", "web1", "web2")
     )
     script = (
@@ -106,9 +118,10 @@ def answers_by_sender(lab: SeedLab) -> dict[str, int]:
     return got
 
 
-@pytest.fixture(params=["dr", "nat"])
+@pytest.fixture(params=["dr4", "nat4", "dr6", "nat6"])
 def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SeedLab]:
-    with seed_lab(request.param, tmp_path) as lab:
+    mode, family = request.param[:-1], int(request.param[-1])
+    with seed_lab(mode, tmp_path, family) as lab:
         yield lab
 
 
@@ -121,26 +134,26 @@ async def _scenario(lab: SeedLab) -> None:
     backend = NftablesDataPlane(netns=lab.ns("dir"), reason="test")
     try:
         even = {WEBS[0]: 3, WEBS[1]: 3}
-        await program(backend, seed_table(method))
+        await program(backend, seed_table(lab, method))
         assert any(n.startswith(f"{method.name}: wlc is done as wrr") for n in backend.info.notes)
         count_answers_by_sender(lab)
         got = await asyncio.to_thread(spread, lab, REQUESTS, 20000)
-        print(f"{lab.mode} seed (wlc as wrr) 3:3 over {REQUESTS} requests: {dict(got)}")
+        print(f"{lab.mode}{lab.family} seed (wlc as wrr) 3:3 over {REQUESTS} requests: {dict(got)}")
         assert_within(got, even, REQUESTS)
         senders = answers_by_sender(lab)
-        print(f"{lab.mode}: packets from the VIP to the client, by sender: {senders}")
+        print(f"{lab.mode}{lab.family}: packets from the VIP to the client, by sender: {senders}")
         direct = senders["web1"] + senders["web2"]
         assert (direct > 0, senders["dir"] > 0) == (
             (True, False) if method is Method.DR else (False, True)
         )
         # The servers saw the client itself (no SNAT, no proxy).
         for web in ("web1", "web2"):
-            assert {addr for addr, _, _ in lab.seen_by(web)} == {CLIENT}
+            assert {addr for addr, _, _ in lab.seen_by(web)} == {lab.client_addr}
         uneven = {WEBS[0]: 3, WEBS[1]: 1}
-        await program(backend, table(method, "wlc", uneven))
+        await program(backend, table(lab, method, "wlc", uneven))
         assert backend.last_apply == "elements"
         got = await asyncio.to_thread(spread, lab, REQUESTS, 21000)
-        print(f"{lab.mode} wlc as wrr 3:1 over {REQUESTS} requests: {dict(got)}")
+        print(f"{lab.mode}{lab.family} wlc as wrr 3:1 over {REQUESTS} requests: {dict(got)}")
         assert_within(got, uneven, REQUESTS)
         await _counters_match(backend, lab, 2 * REQUESTS)
         await _leave_while_streaming(backend, lab, method)
@@ -151,9 +164,9 @@ async def _scenario(lab: SeedLab) -> None:
 
 
 async def _counters_match(backend: NftablesDataPlane, lab: SeedLab, requests: int) -> None:
-    counters = (await backend.counters())[KEY]
+    counters = (await backend.counters())[key_of(lab)]
     per_dest = {str(k.address): c for k, c in counters.destinations.items()}
-    print(f"{lab.mode} counters: {counters.total}")
+    print(f"{lab.mode}{lab.family} counters: {counters.total}")
     assert counters.total.packets_in >= requests * 3  # SYN, request, ACKs, FIN per request
     if lab.mode == "nat":
         assert counters.total.connections == requests
@@ -168,7 +181,7 @@ async def _leave_while_streaming(backend: NftablesDataPlane, lab: SeedLab, metho
     weights are back, the *other* server is removed (a table replace). Each time the stream
     must finish untouched and the server that left must get no new connection."""
     for step, port in (("drain", 22000), ("remove", 23000)):
-        stream = lab.client_background("slow", VIP, "80", "30")  # 30 lines, 3 s
+        stream = lab.client_background("slow", lab.vip, "80", "30")  # 30 lines, 3 s
         assert stream.stdout is not None
         first = await asyncio.to_thread(stream.stdout.readline)
         held = first.strip()
@@ -180,14 +193,14 @@ async def _leave_while_streaming(backend: NftablesDataPlane, lab: SeedLab, metho
             weights, gone, stays, kind = {held: 3}, other, held, "replace"
         web_gone = "web1" if gone == WEBS[0] else "web2"
         before = len(lab.seen_by(web_gone))
-        await program(backend, table(method, "wlc", weights))
+        await program(backend, table(lab, method, "wlc", weights))
         assert backend.last_apply == kind
         got = await asyncio.to_thread(spread, lab, 50, port)
         assert got == Counter({stays: 50})
         assert len(lab.seen_by(web_gone)) == before  # no new connection to the one that left
         out, _ = await asyncio.to_thread(stream.communicate, timeout=20)
         summary = json.loads(out.strip().splitlines()[-1])
-        print(f"{lab.mode} {step}: stream on {held}, {gone} left, 50 new to {stays}: {summary}")
+        print(f"{lab.mode}{lab.family} {step}: on {held}, {gone} left, 50 to {stays}: {summary}")
         assert summary["clean"]
         assert summary["lines"] == 30
-        await program(backend, table(method, "wlc", {WEBS[0]: 3, WEBS[1]: 3}))
+        await program(backend, table(lab, method, "wlc", {WEBS[0]: 3, WEBS[1]: 3}))
