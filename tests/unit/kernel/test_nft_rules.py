@@ -1,5 +1,6 @@
 """nftables rules from an LVS table: pure text, checked without root."""
 
+import asyncio
 import re
 import struct
 from ipaddress import ip_address
@@ -20,6 +21,8 @@ from pykeepalived.kernel.nft_meta import (
 )
 from pykeepalived.kernel.nft_netlink import _attr, _counter
 from pykeepalived.kernel.nft_rules import NftEnv, delete_script, render, weight_update
+from pykeepalived.kernel.nftables import NftablesDataPlane
+from pykeepalived.lvs.reconcile import plan
 from pykeepalived.lvs.table import (
     SCHED_FLAGS,
     SCHEDULERS,
@@ -259,3 +262,13 @@ def test_netlink_counter_message_decodes() -> None:
         "packets": 7,
         "comment": "a=1 b",
     }
+
+
+def test_a_missing_nft_is_a_clear_error_not_a_crash() -> None:
+    backend = NftablesDataPlane(nft="/nonexistent/nft")
+    desired = seed(Method.NAT)
+    failures = asyncio.run(backend.apply(plan(desired, {}, desired), desired))
+    assert failures
+    assert all("/nonexistent/nft: not installed" in f.error for f in failures)
+    with pytest.raises(KernelError, match="not installed"):
+        asyncio.run(backend.observe())
