@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from pykeepalived.config.grammar import BadValue, Context, Parse, Where, kw, where_field
 from pykeepalived.config.model_common import Fifo, RunAs, Script, fifo, run_as, script
+from pykeepalived.config.model_vrrp_items import GarpExtraIf, garp_extra_if
 from pykeepalived.config.tree import Statement
 from pykeepalived.config.values import (
     IPAddress,
@@ -133,15 +134,6 @@ class GlobalDefs:
             "vrrp_process_name",
             "checker_process_name",
             "bfd_process_name",
-            "startup_script_timeout",
-            "shutdown_script_timeout",
-            "smtp_alert_vrrp",
-            "smtp_alert_checker",
-            "checker_log_all_failures",
-            "no_email_faults",
-            "default_interface",
-            "vrrp_min_garp",
-            "vrrp_garp_extra_if",
             "nftables",
             "nftables_priority",
             "nftables_counters",
@@ -152,7 +144,6 @@ class GlobalDefs:
             "vrrp_iptables",
             "vrrp_ipsets",
             "disable_local_igmp",
-            "vrrp_notify_priority_changes",
             "max_auto_priority",
             "min_auto_priority_delay",
             "vrrp_priority",
@@ -180,7 +171,6 @@ class GlobalDefs:
             "enable_dbus",
             "dbus_service_name",
             "enable_dbus_set_state",
-            "fifo_write_vrrp_states_on_reload",
             "vrrp_netlink_cmd_rcv_bufs",
             "vrrp_netlink_cmd_rcv_bufs_force",
             "vrrp_netlink_monitor_rcv_bufs",
@@ -193,12 +183,7 @@ class GlobalDefs:
             "process_monitor_rcv_bufs_force",
             "vrrp_rx_bufs_policy",
             "vrrp_rx_bufs_multiplier",
-            "rs_init_notifies",
-            "no_checker_emails",
             "umask",
-            "log_unknown_vrids",
-            "vmac_prefix",
-            "vmac_addr_prefix",
             "random_seed",
             "reload_check_config",
             "include_check",
@@ -213,7 +198,6 @@ class GlobalDefs:
             "linkbeat_use_polling",
             "lvs_id",
             "vrrp_dont_use_mcast_group",
-            "checker_log_all_failures",
             "vrrp_track_process_use_polling",
             "use_pid_dir",
             "lvs_process_name",
@@ -221,7 +205,6 @@ class GlobalDefs:
             "checker_rlimit_rtime",
             "bfd_rlimit_rtime",
             "enable_snmp_keepalived",
-            "vrrp_vmac_garp_intvl",
         ]
     )
     router_id: str | None = kw(None, word(), aliases=("lvs_id",))
@@ -231,8 +214,18 @@ class GlobalDefs:
     smtp_helo_name: str | None = kw(None, word())
     smtp_connect_timeout: int = kw(30, integer(1, 1 << 20))
     smtp_alert: bool = kw(False, _bool_or_flag())
+    # Not set: smtp_alert decides (VRRP instances, real servers may override per object).
+    smtp_alert_vrrp: bool | None = kw(None, _bool_or_flag())
+    smtp_alert_checker: bool | None = kw(None, _bool_or_flag())
+    no_email_faults: bool = kw(False, flag())
+    no_checker_emails: bool = kw(False, flag())
+    checker_log_all_failures: bool = kw(False, _bool_or_flag())
+    rs_init_notifies: bool = kw(False, flag())
     startup_script: Script | None = kw(None, script())
+    startup_script_timeout: int = kw(10, integer(1, 1000))
     shutdown_script: Script | None = kw(None, script())
+    shutdown_script_timeout: int = kw(10, integer(1, 1000))
+    default_interface: str = kw("eth0", word())
     vrrp_mcast_group4: IPAddress = kw(ipaddress.IPv4Address("224.0.0.18"), address())
     vrrp_mcast_group6: IPAddress = kw(ipaddress.IPv6Address("ff02::12"), address())
     lvs_sync_daemon: LvsSyncDaemon | None = kw(None, _lvs_sync_daemon())
@@ -245,6 +238,10 @@ class GlobalDefs:
     vrrp_garp_lower_prio_repeat: int | None = kw(None, integer(0, 1 << 20))
     vrrp_garp_master_refresh: int = kw(0, integer(0, 1 << 20))
     vrrp_garp_master_refresh_repeat: int = kw(1, integer(1, 1 << 20))
+    vrrp_min_garp: bool = kw(False, _bool_or_flag())
+    vrrp_garp_extra_if: GarpExtraIf | None = kw(
+        None, garp_extra_if(), deprecated=("vrrp_vmac_garp_intvl",)
+    )
     vrrp_garp_interval: float = kw(0.0, number(0, 1000))
     vrrp_gna_interval: float = kw(0.0, number(0, 1000))
     vrrp_down_timer_adverts: int = kw(3, integer(1, 100))
@@ -257,6 +254,11 @@ class GlobalDefs:
     vrrp_startup_delay: float = kw(0.0, number(0, 3600))
     script_user: RunAs | None = kw(None, run_as())
     enable_script_security: bool = kw(False, flag())
+    vrrp_notify_priority_changes: bool = kw(False, _bool_or_flag())
+    log_unknown_vrids: bool = kw(False, flag())
+    vmac_prefix: str | None = kw(None, word())
+    vmac_addr_prefix: str | None = kw(None, word())
+    fifo_write_vrrp_states_on_reload: bool = kw(False, flag())
     notify_fifo: Fifo | None = kw(None, fifo())
     notify_fifo_script: Script | None = kw(None, script())
     vrrp_notify_fifo: Fifo | None = kw(None, fifo())
