@@ -1,0 +1,178 @@
+"""What readers may see of the running daemon: immutable snapshots, events, and commands.
+
+Rules: L4, values only. The daemon builds a ``DaemonSnapshot`` on demand from its live objects;
+the API, the metrics and the dashboard read snapshots and never touch live objects. Anything
+that changes the daemon (drain a real server, release mastership, reload) is a ``Command``
+put on the daemon's queue and answered with a ``CommandResult``.
+"""
+
+import enum
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    at: float  # wall clock (time.time())
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceView:
+    name: str
+    interface: str
+    virtual_router_id: int
+    version: int
+    state: str
+    priority: int
+    effective_priority: int
+    master_ip: str | None
+    advert_int_s: float
+    vips: tuple[str, ...]
+    sync_group: str | None = None
+    faults: tuple[str, ...] = ()
+    transitions: tuple[Transition, ...] = ()
+    adverts_sent: int = 0
+    adverts_received: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncGroupView:
+    name: str
+    state: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeView:
+    """The last probe of one checker of a real server."""
+
+    checker: str  # "HTTP_GET #0"
+    up: bool
+    ok: bool | None
+    reason: str
+    latency_s: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CountersView:
+    connections: int = 0
+    active_connections: int = 0
+    inactive_connections: int = 0
+    packets_in: int = 0
+    packets_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RealServerView:
+    address: str
+    port: int
+    configured_weight: int
+    weight: int  # what the daemon wants programmed now (drain: 0)
+    programmed_weight: int | None  # what the data plane holds (None: not in the table)
+    healthy: bool
+    drained: bool = False
+    probes: tuple[ProbeView, ...] = ()
+    counters: CountersView = CountersView()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VirtualServerView:
+    id: str  # "192.168.88.100:80/TCP": the config block
+    services: tuple[str, ...]  # "TCP 192.168.88.100:80" per kernel service (groups expand)
+    scheduler: str
+    method: str
+    quorum_up: bool
+    real_servers: tuple[RealServerView, ...]
+    counters: CountersView = CountersView()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    at: float
+    kind: str  # "vrrp", "check", "lvs", "daemon", "api"
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonSnapshot:
+    taken_at: float
+    version: str
+    config_path: str
+    started_at: float
+    reloads: int
+    backend: str
+    backend_reason: str
+    backend_notes: tuple[str, ...]
+    instances: tuple[InstanceView, ...]
+    sync_groups: tuple[SyncGroupView, ...]
+    virtual_servers: tuple[VirtualServerView, ...]
+    events: tuple[Event, ...]
+    packet_errors: tuple[tuple[str, int], ...] = ()  # (reason, count)
+    check_results: tuple[tuple[str, str, int], ...] = ()  # (checker kind, result, count)
+
+
+class EventLog:
+    """A bounded ring of recent events (oldest dropped first)."""
+
+    def __init__(self, size: int = 200) -> None:
+        self._events: deque[Event] = deque(maxlen=size)
+
+    def add(self, kind: str, message: str, at: float | None = None) -> Event:
+        event = Event(at=time.time() if at is None else at, kind=kind, message=message)
+        self._events.append(event)
+        return event
+
+    def recent(self) -> tuple[Event, ...]:
+        return tuple(self._events)
+
+
+class CommandKind(enum.Enum):
+    DRAIN = "drain"  # real server weight 0, kept in the table
+    UNDRAIN = "undrain"  # back to its configured (or health-given) weight
+    SET_WEIGHT = "set-weight"
+    RELEASE_MASTER = "release-master"  # an instance gives up mastership (priority 0 advert)
+    RELOAD = "reload"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    kind: CommandKind
+    virtual_server: str | None = None
+    address: str | None = None
+    port: int | None = None
+    weight: int | None = None
+    instance: str | None = None
+    origin: str = "api"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandResult:
+    ok: bool
+    message: str
+    not_found: bool = False  # the named real server / instance does not exist
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RealServerRef:
+    virtual_server: str
+    address: str
+    port: int
+
+    @classmethod
+    def of(cls, items: Iterable[str]) -> "RealServerRef":
+        vs, address, port = items
+        return cls(virtual_server=vs, address=address, port=int(port))
+
+
+@dataclass(slots=True)
+class Overrides:
+    """Operator overrides (drain, set weight) the daemon applies on top of health."""
+
+    weights: dict[RealServerRef, int] = field(default_factory=dict)
