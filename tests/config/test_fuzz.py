@@ -248,6 +248,7 @@ def test_load_never_raises_and_is_fast(config_dir: Path, text: str) -> None:
     assert isinstance(result, LoadResult)
     for d in result.diagnostics:
         assert d.render()
+        assert d.code != "internal", d.render()
         assert d.location.line >= 0
     assert result.ok is (result.config is not None and not result.errors)
     assert cpu < CPU_LIMIT_S, f"load() took {cpu:.2f} s of CPU"

@@ -2,11 +2,16 @@
 
 import gc
 import time
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 from syntax_helpers import load_text
 
-from pykeepalived.config.diagnostics import Diagnostic, Location, Severity
+from pykeepalived.config.diagnostics import Diagnostic, Diagnostics, Location, Severity
+from pykeepalived.config.grammar import Context, kw, parse_block
+from pykeepalived.config.lexer import tokenize
+from pykeepalived.config.tree import build_tree
 
 
 @pytest.mark.parametrize(
@@ -76,3 +81,20 @@ def test_load_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_converter_bug_is_an_internal_error_not_an_exception() -> None:
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class Buggy:
+        BLOCK_NAME: ClassVar[str] = "buggy"
+        value: int = kw(0, lambda st, ctx: int(st.args[5].text))
+
+    diags = Diagnostics()
+    tokens = tokenize("value 1", file="f", line=3)[0]
+
+    built = parse_block(Buggy, build_tree([tokens], diags), Context(diags=diags))
+
+    assert built == Buggy()
+    (d,) = diags.items
+    assert (d.code, d.location.line) == ("internal", 3)
+    assert "IndexError" in d.message

@@ -32,6 +32,17 @@ class BadValue(Exception):
         self.already_reported = isinstance(where, Token) and where.template
 
 
+# What a converter raises when it has a bug rather than a bad value to report. ``load`` must
+# not raise on any input, so these become an "internal" error diagnostic (``-t`` fails, the
+# daemon refuses the config) naming the keyword; the fuzz test asserts there are none.
+CONVERTER_BUGS = (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError)
+
+
+def report_bug(st: "Statement", exc: Exception, ctx: "Context") -> None:
+    message = f"internal error reading '{st.name}': {type(exc).__name__}: {exc}"
+    ctx.diags.error(st.location, message + " (a pykeepalived bug: please report it)", "internal")
+
+
 @dataclass(slots=True)
 class Context:
     """What converters may use: the diagnostics sink (for warnings) and the config id."""
@@ -215,6 +226,10 @@ def _apply(
     except BadValue as bad:
         if not bad.already_reported:
             ctx.diags.error(bad.location, bad.message, bad.code)
+        places.setdefault(entry.field, where)
+        return
+    except CONVERTER_BUGS as exc:
+        report_bug(st, exc, ctx)
         places.setdefault(entry.field, where)
         return
     if isinstance(value, SetFields):

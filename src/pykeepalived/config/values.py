@@ -10,7 +10,14 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from pykeepalived.config.grammar import BadValue, Context, Parse, parse_block
+from pykeepalived.config.grammar import (
+    CONVERTER_BUGS,
+    BadValue,
+    Context,
+    Parse,
+    parse_block,
+    report_bug,
+)
 from pykeepalived.config.lexer import Token
 from pykeepalived.config.tree import Statement
 
@@ -256,6 +263,8 @@ def lines(item: Callable[[Statement, Context], T]) -> Parse:
             except BadValue as bad:
                 if not bad.already_reported:
                     ctx.diags.error(bad.location, bad.message, bad.code)
+            except CONVERTER_BUGS as exc:
+                report_bug(line, exc, ctx)
         return tuple(items)
 
     return parse
