@@ -45,10 +45,12 @@ def report_bug(st: "Statement", exc: Exception, ctx: "Context") -> None:
 
 @dataclass(slots=True)
 class Context:
-    """What converters may use: the diagnostics sink (for warnings) and the config id."""
+    """What converters may use: the diagnostics sink (for warnings) and the config id; and for
+    the engine, which blocks accept each keyword (to say where a misplaced one belongs)."""
 
     diags: Diagnostics
     config_id: str = ""
+    homes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 Parse = Callable[[Statement, Context], Any]
@@ -262,8 +264,13 @@ def _unknown(
     if st.keyword.template or st.keyword.is_open:
         return  # already reported by the lexer / the tree
     block = getattr(cls, "BLOCK_NAME", cls.__name__)
-    hint = _suggest(cls, st.name)
-    suggestion = f"; did you mean '{hint}'?" if hint else ""
+    homes = ctx.homes.get(st.name)
+    if homes:  # a real keyword in the wrong place, more likely than a misspelling
+        where = " or ".join(homes[:3]) + (" ..." if len(homes) > 3 else "")
+        suggestion = f"; it belongs in {where}"
+    else:
+        hint = _suggest(cls, st.name)
+        suggestion = f"; did you mean '{hint}'?" if hint else ""
     ctx.diags.error(st.location, f"unknown keyword '{st.name}' in {block}{suggestion}", "unknown")
 
 

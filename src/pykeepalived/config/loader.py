@@ -60,20 +60,28 @@ _TOP_LEVEL_BLOCKS = frozenset(
 )
 
 
-def _nested_keywords() -> frozenset[str]:
-    """Every keyword of every block below the top level, from the model classes."""
-    found: set[str] = set()
+def _keyword_homes() -> dict[str, tuple[str, ...]]:
+    """keyword -> the blocks that accept it, from the model classes (for "it belongs in")."""
+    homes: dict[str, list[str]] = {}
     for module in (model_global, model_vrrp, model_lvs, model_check):
         for value in vars(module).values():
             if isinstance(value, type) and dataclasses.is_dataclass(value):
-                found.update(keyword_table(value))
-    return frozenset(found)
+                block = getattr(value, "BLOCK_NAME", None)
+                for keyword in keyword_table(value):
+                    places = homes.setdefault(keyword, [])
+                    if block and block not in places:
+                        places.append(block)
+    for keyword in keyword_table(KeepalivedConfig):
+        homes.setdefault(keyword, []).append(KeepalivedConfig.BLOCK_NAME)
+    # Blocks people write (virtual_server, real_server) before the checkers (HTTP_GET, ...).
+    return {k: tuple(sorted(v, key=lambda b: b[:1].isupper())) for k, v in homes.items()}
 
 
+KEYWORD_HOMES = _keyword_homes()
 HINTS = Hints(
     top_level_blocks=_TOP_LEVEL_BLOCKS,
     top_level=frozenset(keyword_table(KeepalivedConfig)),
-    nested=_nested_keywords(),
+    nested=frozenset(k for k, v in KEYWORD_HOMES.items() if v != (KeepalivedConfig.BLOCK_NAME,)),
 )
 
 
@@ -120,7 +128,7 @@ def _load(
     cid = default_config_id() if config_id is None else config_id
     lines = load_lines(path, config_id=cid, diags=diags, read_text=read_text, text=text)
     tree = build_tree(lines, diags, HINTS)
-    ctx = Context(diags=diags, config_id=cid)
+    ctx = Context(diags=diags, config_id=cid, homes=KEYWORD_HOMES)
     config = parse_block(KeepalivedConfig, tree, ctx)
     if config is not None:
         run_checks(config, diags, environment)
