@@ -28,6 +28,7 @@ from typing import Any
 from pyroute2.netlink import genlmsg, nla
 from pyroute2.netlink.generic import ipvs as pr_ipvs
 
+from pykeepalived.config.model_global import LvsSyncDaemon, LvsTimeouts
 from pykeepalived.lvs.table import (
     Counters,
     Destination,
@@ -367,6 +368,23 @@ class SyncDaemon:
             raise ValueError(f"bad interface name {self.interface!r}")
 
 
+def sync_daemon_from_config(
+    config: LvsSyncDaemon, state: str, virtual_router_id: int | None = None
+) -> SyncDaemon:
+    """``global_defs { lvs_sync_daemon ... }`` for ``state``; as keepalived, the syncid is the
+    VRRP instance's ``virtual_router_id`` unless ``id`` is given."""
+    syncid = config.id if config.id is not None else (virtual_router_id or 0)
+    return SyncDaemon(
+        state=state,
+        interface=config.interface,
+        syncid=syncid,
+        sync_maxlen=config.maxlen,
+        group=config.group,
+        port=config.port,
+        ttl=config.ttl,
+    )
+
+
 def daemon_attrs(daemon: SyncDaemon) -> list[tuple[str, Any]]:
     attrs: list[tuple[str, Any]] = [
         ("IPVS_DAEMON_ATTR_STATE", DAEMON_STATES[daemon.state]),
@@ -407,6 +425,10 @@ class Timeouts:
     tcp: int | None = None
     tcpfin: int | None = None
     udp: int | None = None
+
+
+def timeouts_from_config(config: LvsTimeouts) -> Timeouts:
+    return Timeouts(tcp=config.tcp, tcpfin=config.tcpfin, udp=config.udp)
 
 
 def timeout_attrs(timeouts: Timeouts) -> list[tuple[str, Any]]:

@@ -165,3 +165,28 @@ def test_without_ipvs_every_op_is_reported_not_raised() -> None:
     assert asyncio.run(go()) == [
         "add-service TCP 192.0.2.1:80: no IPVS in this kernel (modprobe ip_vs?)"
     ]
+
+
+def test_from_config() -> None:
+    from pykeepalived.config.loader import load
+
+    text = (
+        "global_defs {\n lvs_sync_daemon eth1 VI_1 maxlen 1400 ttl 2\n"
+        " lvs_timeouts tcp 900 udp 30\n}\n"
+    )
+    loaded = load("sync.conf", text=text)
+    assert loaded.config is not None
+    defs = loaded.config.global_defs
+    assert defs.lvs_sync_daemon is not None
+    assert defs.lvs_timeouts is not None
+    daemon = m.sync_daemon_from_config(defs.lvs_sync_daemon, "master", virtual_router_id=18)
+    assert daemon == m.SyncDaemon(
+        state="master",
+        interface="eth1",
+        syncid=18,
+        sync_maxlen=1400,
+        group=ip_address("224.0.0.81"),
+        port=8848,
+        ttl=2,
+    )
+    assert m.timeouts_from_config(defs.lvs_timeouts) == m.Timeouts(tcp=900, udp=30)
