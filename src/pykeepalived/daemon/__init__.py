@@ -1,25 +1,41 @@
 """The daemon: one asyncio process running VRRP, the health checkers and the LVS control.
 
 Rules: L4. It loads the config (refusing one with errors), supervises the VRRP and LVS halves
-in one TaskGroup, turns signals into events (SIGTERM/SIGINT: graceful stop; SIGHUP: reload)
-and never picks a concrete adapter itself: the composition root (``cli``) hands it factories.
+in one TaskGroup, turns signals into actions (SIGTERM/SIGINT: graceful stop; SIGHUP: reload;
+SIGUSR1/SIGUSR2: data and stats dumps as keepalived writes them, plus a JSON dump), serves
+snapshots to readers and executes their commands. It never picks a concrete adapter: the
+composition root (``cli``/``runtime``) hands it factories, and the API is started from there
+too (``Adapters.companions``), since the API sits above the daemon.
 """
 
 import asyncio
+import dataclasses
+import json
 import logging
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+from typing import Any
 
 from pykeepalived.clock import Clock
+from pykeepalived.config.dump import to_data
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.daemon.lvs_side import LvsSide
+from pykeepalived.daemon.snapshot import TransitionRecorder, build_snapshot
 from pykeepalived.kernel.dataplane import DataPlane
+from pykeepalived.lvs.desired import RealServerId
 from pykeepalived.notify import ScriptRunner
+from pykeepalived.state import Command, CommandKind, CommandResult, DaemonSnapshot, EventLog
 from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
 
 log = logging.getLogger("pykeepalived")
+
+DATA_DUMP = "/tmp/keepalived.data"
+STATS_DUMP = "/tmp/keepalived.stats"
+JSON_DUMP = "/tmp/keepalived.json"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +43,10 @@ class DaemonOptions:
     run_vrrp: bool = True
     run_checkers: bool = True
     log_detail: bool = False
+    config_path: str = ""
+
+
+Companion = Callable[["Daemon", asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -37,6 +57,7 @@ class Adapters:
     vrrp_ports: Callable[[KeepalivedConfig, ScriptRunner], VrrpPorts]
     dataplane: Callable[[KeepalivedConfig], DataPlane]
     clock: Clock
+    companions: list[Companion] = field(default_factory=list)
 
 
 class Daemon:
@@ -44,48 +65,202 @@ class Daemon:
         self.options = options
         self.adapters = adapters
         self.stop_event = asyncio.Event()
+        self.config: KeepalivedConfig | None = None
         self.vrrp: VrrpNode | None = None
         self.lvs: LvsSide | None = None
+        self.events = EventLog()
+        self.recorder = TransitionRecorder(self.events)
+        self.started_at = time.time()
+        self.reloads = 0
 
     async def run(self) -> int:
         result = self.adapters.load()
-        for diagnostic in result.diagnostics:
-            (log.error if diagnostic.is_error else log.warning)("%s", diagnostic.render())
+        self._log_diagnostics(result)
         if not result.ok or result.config is None:
             log.error("configuration has errors; not starting")
             return 1
-        config = result.config
+        self.config = result.config
+        logging.getLogger("pykeepalived.vrrp").addHandler(self.recorder)
         self._install_signals()
+        scripts = self._script_runner(self.config)
+        log.info("Starting pykeepalived (VRRP %s, checkers %s)",
+                 "on" if self.options.run_vrrp else "off",
+                 "on" if self.options.run_checkers else "off")  # fmt: skip
+        self.events.add("daemon", "started")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if self.options.run_vrrp and self.config.vrrp_instance:
+                    ports = self.adapters.vrrp_ports(self.config, scripts)
+                    self.vrrp = VrrpNode(self.config, ports, log_detail=self.options.log_detail)
+                    tg.create_task(self.vrrp.run(self.stop_event), name="vrrp")
+                if self.options.run_checkers and self.config.virtual_server:
+                    dataplane = self.adapters.dataplane(self.config)
+                    self.lvs = LvsSide(self.config, dataplane, scripts, self.adapters.clock,
+                                       events=self.events)  # fmt: skip
+                    tg.create_task(self.lvs.run(self.stop_event), name="lvs")
+                for companion in self.adapters.companions:
+                    tg.create_task(companion(self, self.stop_event), name="companion")
+        finally:
+            logging.getLogger("pykeepalived.vrrp").removeHandler(self.recorder)
+        log.info("Stopped pykeepalived")
+        return 0
+
+    def _script_runner(self, config: KeepalivedConfig) -> ScriptRunner:
         g = config.global_defs
-        scripts = ScriptRunner(
+        return ScriptRunner(
             secure=g.enable_script_security,
             default_user=g.script_user.username if g.script_user else None,
             default_group=g.script_user.groupname if g.script_user else None,
         )
-        log.info("Starting pykeepalived (VRRP %s, checkers %s)",
-                 "on" if self.options.run_vrrp else "off",
-                 "on" if self.options.run_checkers else "off")  # fmt: skip
-        async with asyncio.TaskGroup() as tg:
-            if self.options.run_vrrp and config.vrrp_instance:
-                ports = self.adapters.vrrp_ports(config, scripts)
-                self.vrrp = VrrpNode(config, ports, log_detail=self.options.log_detail)
-                tg.create_task(self.vrrp.run(self.stop_event), name="vrrp")
-            if self.options.run_checkers and config.virtual_server:
-                dataplane = self.adapters.dataplane(config)
-                self.lvs = LvsSide(config, dataplane, scripts, self.adapters.clock)
-                tg.create_task(self.lvs.run(self.stop_event), name="lvs")
-        log.info("Stopped pykeepalived")
-        return 0
+
+    @staticmethod
+    def _log_diagnostics(result: LoadResult) -> None:
+        for diagnostic in result.diagnostics:
+            (log.error if diagnostic.is_error else log.warning)("%s", diagnostic.render())
+
+    # -- signals --------------------------------------------------------------------------
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop, sig)
-        loop.add_signal_handler(signal.SIGHUP, self._reload)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        loop.add_signal_handler(signal.SIGUSR1, self._dump, DATA_DUMP, "data")
+        loop.add_signal_handler(signal.SIGUSR2, self._dump, STATS_DUMP, "stats")
 
     def _stop(self, sig: signal.Signals) -> None:
         log.info("Received %s, stopping", sig.name)
+        self.events.add("daemon", f"received {sig.name}, stopping")
         self.stop_event.set()
 
-    def _reload(self) -> None:
-        log.warning("Reload (SIGHUP) is not implemented yet; keeping the running configuration")
+    def _on_sighup(self) -> None:
+        log.info("Reloading configuration (SIGHUP)")
+        asyncio.get_running_loop().create_task(self.reload(), name="reload")
+
+    def _dump(self, path: str, kind: str) -> None:
+        snapshot = self.snapshot()
+        data = to_data(snapshot)
+        try:
+            with open(path, "w") as f:
+                f.write(_text_dump(data, kind))
+            with open(JSON_DUMP, "w") as f:
+                json.dump(data, f, indent=2, default=str)
+        except OSError as exc:
+            log.error("cannot write %s dump: %s", kind, exc)
+            return
+        log.info("Wrote the %s dump to %s and %s", kind, path, JSON_DUMP)
+
+    # -- readers and commands -------------------------------------------------------------
+
+    def snapshot(self) -> DaemonSnapshot:
+        assert self.config is not None
+        return build_snapshot(
+            config=self.config,
+            config_path=self.options.config_path,
+            started_at=self.started_at,
+            reloads=self.reloads,
+            live_instances=self.vrrp.snapshot() if self.vrrp is not None else (),
+            recorder=self.recorder,
+            lvs=self.lvs,
+            events=self.events,
+            packet_errors=dict(self.vrrp.errors) if self.vrrp is not None else {},
+        )
+
+    async def submit(self, command: Command) -> CommandResult:
+        self.events.add("api", f"{command.origin}: {command.kind.value} {_describe(command)}")
+        if command.kind is CommandKind.RELOAD:
+            return await self.reload()
+        if command.kind is CommandKind.RELEASE_MASTER:
+            return CommandResult(ok=False, message="release-master is not implemented yet")
+        return self._weight_command(command)
+
+    def _weight_command(self, command: Command) -> CommandResult:
+        if self.lvs is None or self.lvs.state is None:
+            return CommandResult(ok=False, message="no virtual server is running", not_found=True)
+        rid = self._find_real_server(command)
+        if rid is None:
+            return CommandResult(ok=False, message=f"no real server {_describe(command)}",
+                                 not_found=True)  # fmt: skip
+        if command.kind is CommandKind.DRAIN:
+            self.lvs.overrides[rid] = 0
+        elif command.kind is CommandKind.UNDRAIN:
+            self.lvs.overrides.pop(rid, None)
+        else:
+            if command.weight is None or not 0 <= command.weight <= 65535:
+                return CommandResult(ok=False, message="weight must be 0..65535")
+            self.lvs.overrides[rid] = command.weight
+        self.lvs.poke()
+        message = f"{command.kind.value} {rid.virtual_server} {rid.address}:{rid.port}"
+        log.info("API: %s", message)
+        return CommandResult(ok=True, message=message)
+
+    def _find_real_server(self, command: Command) -> RealServerId | None:
+        assert self.lvs is not None
+        try:
+            address = ip_address(command.address or "")
+        except ValueError:
+            return None
+        for vs in self.lvs.config.virtual_server:
+            if command.virtual_server not in (None, vs.id):
+                continue
+            for rs in vs.real_server:
+                port = rs.port if rs.port is not None else vs.port or 0
+                if rs.ip == address and command.port in (None, port):
+                    return RealServerId(vs.id, rs.ip, port)
+        return None
+
+    async def reload(self) -> CommandResult:
+        result = self.adapters.load()
+        self._log_diagnostics(result)
+        if not result.ok or result.config is None:
+            message = f"reload refused: {len(result.errors)} error(s); keeping the running config"
+            log.error("%s", message)
+            self.events.add("daemon", message)
+            return CommandResult(ok=False, message=message)
+        new, old = result.config, self.config
+        assert old is not None
+        parts = []
+        if self.lvs is not None:
+            parts.append(self.lvs.reload(new))
+        if _vrrp_part(new) == _vrrp_part(old):
+            self.config = new
+        else:
+            parts.append("VRRP changes need a restart (VRRP reload is not implemented yet)")
+            log.warning("Reload: VRRP configuration changed; restart pykeepalived to apply it")
+            self.config = dataclasses.replace(
+                old,
+                virtual_server=new.virtual_server,
+                virtual_server_group=new.virtual_server_group,
+            )
+        self.reloads += 1
+        message = "reloaded: " + "; ".join(parts or ["nothing changed"])
+        log.info("%s", message)
+        self.events.add("daemon", message)
+        return CommandResult(ok=True, message=message)
+
+
+def _vrrp_part(config: KeepalivedConfig) -> object:
+    return to_data((config.vrrp_instance, config.vrrp_sync_group, config.vrrp_script,
+                    config.vrrp_track_file))  # fmt: skip
+
+
+def _describe(command: Command) -> str:
+    target = [x for x in (command.virtual_server, command.address) if x]
+    if command.port is not None:
+        target.append(str(command.port))
+    if command.instance:
+        target.append(command.instance)
+    if command.weight is not None:
+        target.append(f"weight {command.weight}")
+    return " ".join(target)
+
+
+def _text_dump(data: dict[str, object], kind: str) -> str:
+    lines = [f"------< pykeepalived {kind} dump >------"]
+    for key, value in data.items():
+        if isinstance(value, list):
+            lines.append(f" {key}: {len(value)}")
+            lines += [f"  - {json.dumps(item, default=str)}" for item in value]
+        else:
+            lines.append(f" {key} = {value}")
+    return "\n".join(lines) + "\n"

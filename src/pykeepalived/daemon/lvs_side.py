@@ -2,30 +2,55 @@
 controller keeps the data plane equal to it, and notify_up/down, quorum_up/down scripts run.
 
 Rules: asyncio glue (L4). Checker events update the health map; a change wakes one loop that
-recomputes the desired table (pure ``lvs.desired``) and reconciles it; bursts of events
-coalesce into one reconcile. On stop the controller removes every service it owns.
+recomputes the desired table (pure ``lvs.desired``), applies operator overrides (drain, set
+weight) and reconciles; bursts of events coalesce into one reconcile. A reload swaps the config:
+checkers that did not change keep their state, the reconcile applies the minimal difference.
+On stop the controller removes every service it owns.
 """
 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
-from pykeepalived.check.from_config import RealServerKey, build
-from pykeepalived.check.runner import CheckEvent, CheckRunner
+from pykeepalived.check.aggregate import HealthBook
+from pykeepalived.check.from_config import ChecksPlan, RealServerKey, build
+from pykeepalived.check.runner import CheckEvent, CheckRunner, CheckStatus
 from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
-from pykeepalived.kernel.dataplane import DataPlane
+from pykeepalived.kernel.dataplane import DataPlane, ServiceCounters
 from pykeepalived.lvs.controller import LvsController
 from pykeepalived.lvs.desired import DesiredState, Health, RealServerId, compute
 from pykeepalived.lvs.events import ScriptRun, scripts, shutdown_scripts
+from pykeepalived.lvs.table import DestKey, ServiceEntry, ServiceKey, Table
 from pykeepalived.notify import ScriptRunner, ScriptSpec
+from pykeepalived.state import EventLog
 
 log = logging.getLogger("pykeepalived.check")
+COUNTERS_EVERY_S = 2.0
 
 
 def _rsid(key: RealServerKey) -> RealServerId:
     return RealServerId(key.virtual_server, key.address, key.port)
+
+
+def with_overrides(
+    state: DesiredState, overrides: Mapping[RealServerId, int]
+) -> dict[ServiceKey, ServiceEntry]:
+    """The table with operator weights (drain = 0) applied to the destinations that are in it:
+    an override never brings back a real server that health removed."""
+    out = dict(state.table)
+    for rid, weight in overrides.items():
+        for key in state.services_of.get(rid.virtual_server, ()):
+            entry = out.get(key)
+            dkey = DestKey(address=rid.address, port=rid.port)
+            if entry is None or dkey not in entry.destinations:
+                continue
+            dests = dict(entry.destinations)
+            dests[dkey] = replace(dests[dkey], weight=weight)
+            out[key] = ServiceEntry(service=entry.service, destinations=dests)
+    return out
 
 
 @dataclass
@@ -34,49 +59,65 @@ class LvsSide:
     dataplane: DataPlane
     scripts: ScriptRunner
     clock: Clock
+    events: EventLog = field(default_factory=EventLog)
     health: dict[RealServerId, Health] = field(default_factory=dict)
+    overrides: dict[RealServerId, int] = field(default_factory=dict)
     state: DesiredState | None = None
+    programmed: Table = field(default_factory=dict)
+    counters: Mapping[ServiceKey, ServiceCounters] = field(default_factory=dict)
+    plan: ChecksPlan | None = None
+    runner: CheckRunner | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _last_health: dict[RealServerId, Health] = field(default_factory=dict)
+    _controller: LvsController | None = None
+    _book: HealthBook = field(default_factory=HealthBook)
 
     async def run(self, stop: asyncio.Event) -> None:
-        plan = build(self.config)
-        for note in plan.notes:
+        self.plan = build(self.config)
+        for note in self.plan.notes:
             log.warning("%s", note)
-        book = plan.health_book()
-        controller = LvsController(self.dataplane)
+        self._book = self.plan.health_book()
+        self._controller = LvsController(self.dataplane)
         info = self.dataplane.info
         log.info("LVS data plane: %s (%s)", info.name, info.reason)
-        for note in info.notes:
+        await self._reconcile()
+        for note in self.dataplane.info.notes:
             log.warning("LVS data plane: %s", note)
-
-        def on_event(event: CheckEvent) -> None:
-            changed = book.apply(event.key, [event.event])
-            if changed is None:
-                return
-            assert isinstance(changed.server, RealServerKey)
-            rs = changed.server
-            verb = "Adding service to" if changed.alive else "Removing service from"
-            log.info("%s VS %s: real server %s port %d (weight %d)", verb, rs.virtual_server,
-                     rs.address, rs.port, changed.weight)  # fmt: skip
-            self.health[_rsid(rs)] = Health(up=changed.alive, weight=changed.weight)
-            self._wake.set()
-
-        await self._reconcile(controller)
-        runner = CheckRunner(plan.checks, on_event, clock=self.clock)
+        self.runner = CheckRunner(self.plan.checks, self._on_event, clock=self.clock)
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(runner.run(stop), name="checkers")
-                tg.create_task(self._loop(controller, stop), name="lvs-reconcile")
+                tg.create_task(self.runner.run(stop), name="checkers")
+                tg.create_task(self._loop(stop), name="lvs-reconcile")
+                tg.create_task(self._poll_counters(stop), name="lvs-counters")
         finally:
             for run in shutdown_scripts(self.config, self.health):
                 self._run_script(run)
-            report = await controller.stop()
+            report = await self._controller.stop()
             for failure in report.failed:
                 log.error("LVS stop: %s failed: %s", failure.op, failure.error)
             await self.dataplane.close()
 
-    async def _loop(self, controller: LvsController, stop: asyncio.Event) -> None:
+    def _on_event(self, event: CheckEvent) -> None:
+        changed = self._book.apply(event.key, [event.event])
+        if changed is None:
+            return
+        assert isinstance(changed.server, RealServerKey)
+        rs = changed.server
+        verb = "Adding service to" if changed.alive else "Removing service from"
+        message = (
+            f"{verb} VS {rs.virtual_server}: real server {rs.address} port {rs.port} "
+            f"(weight {changed.weight}; {event.result.reason or 'ok'})"
+        )
+        log.info("%s", message)
+        self.events.add("check", message)
+        self.health[_rsid(rs)] = Health(up=changed.alive, weight=changed.weight)
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Recompute and reconcile soon (an override or a reload changed the inputs)."""
+        self._wake.set()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
@@ -88,23 +129,77 @@ class LvsSide:
             if stop.is_set():
                 return
             self._wake.clear()
-            await self._reconcile(controller)
+            await self._reconcile()
 
-    async def _reconcile(self, controller: LvsController) -> None:
+    async def _reconcile(self) -> None:
+        assert self._controller is not None
         before = self.state
         after = compute(self.config, self.health, before.quorum_up if before else None)
-        previous_health = dict(self._last_health)
         for run in scripts(
             self.config,
-            previous_health,
+            self._last_health,
             self.health,
             before.quorum_up if before else None,
             after.quorum_up,
         ):
             self._run_script(run)
+        for vs_id, up in after.quorum_up.items():
+            was = before.quorum_up.get(vs_id) if before else None
+            if was is not None and was != up:
+                self.events.add("lvs", f"VS {vs_id}: quorum {'gained' if up else 'lost'}")
         self._last_health = dict(self.health)
         self.state = after
-        await controller.update(after.table)
+        desired = with_overrides(after, self.overrides)
+        report = await self._controller.update(desired)
+        for op in report.applied:
+            self.events.add("lvs", f"{self.dataplane.info.name}: {op}")
+        for failure in report.failed:
+            self.events.add("lvs", f"{failure.op} failed: {failure.error}")
+        self.programmed = desired
+
+    async def _poll_counters(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.counters = await self.dataplane.counters()
+            except Exception as exc:
+                log.debug("LVS counters: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(COUNTERS_EVERY_S):
+                    await stop.wait()
+
+    def reload(self, config: KeepalivedConfig) -> str:
+        """Swap the config: unchanged checkers keep running with their state."""
+        assert self.runner is not None
+        old_checks = {c.key: c for c in (self.plan.checks if self.plan else ())}
+        plan = build(config)
+        new_checks = {c.key: c for c in plan.checks}
+        for key in old_checks.keys() - new_checks.keys():
+            self.runner.remove(key)
+        added = 0
+        for key, check in new_checks.items():
+            old = old_checks.get(key)
+            same = old is not None and old.hysteresis == check.hysteresis
+            if not (same and old is not None and repr(old.probe) == repr(check.probe)):
+                if old is not None:
+                    self.runner.remove(key)
+                self.runner.add(check)
+                added += 1
+        running = {status.key: status.up for status in self.runner.status()}
+        book = HealthBook()
+        for server in plan.servers:
+            initial = {k: running.get(k, up) for k, up in server.checkers.items()}
+            book.add_server(server.key, server.weight, initial)
+        self._book = book
+        known = {_rsid(s.key) for s in plan.servers}
+        self.health = {k: v for k, v in self.health.items() if k in known}
+        self.overrides = {k: v for k, v in self.overrides.items() if k in known}
+        self.config, self.plan = config, plan
+        self.poke()
+        removed = len(old_checks.keys() - new_checks.keys())
+        return f"checkers: {added} (re)started, {removed} removed, {len(new_checks) - added} kept"
+
+    def probe_status(self) -> list[CheckStatus]:
+        return self.runner.status() if self.runner is not None else []
 
     def _run_script(self, run: ScriptRun) -> None:
         spec = ScriptSpec(

@@ -1,0 +1,228 @@
+"""Building the readers' snapshot from the daemon's live parts.
+
+Rules: L4, read-only over live objects, called on the event loop (no locking needed: asyncio
+runs one thing at a time). VRRP transitions are collected from keepalived-worded log lines
+(``(VI_1) Entering MASTER STATE``) by ``TransitionRecorder``, so the daemon needs no hook into
+the VRRP driver and the API shows exactly what the log says.
+"""
+
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Iterable
+
+from pykeepalived import __version__
+from pykeepalived.check.from_config import CheckerKey, RealServerKey
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.daemon.lvs_side import LvsSide
+from pykeepalived.lvs.desired import RealServerId
+from pykeepalived.lvs.table import Counters, DestKey, ServiceKey
+from pykeepalived.state import (
+    CountersView,
+    DaemonSnapshot,
+    EventLog,
+    InstanceView,
+    ProbeView,
+    RealServerView,
+    SyncGroupView,
+    Transition,
+    VirtualServerView,
+)
+from pykeepalived.vrrp.events import InstanceSnapshot
+from pykeepalived.vrrp.from_config import version_of
+
+_ENTERING = re.compile(r"^\((?P<name>[^)]+)\) Entering (?P<state>[A-Z]+) STATE(?P<rest>.*)$")
+
+
+class TransitionRecorder(logging.Handler):
+    """A log handler: VRRP state lines become transitions and events."""
+
+    def __init__(self, events: EventLog, keep: int = 20) -> None:
+        super().__init__(level=logging.INFO)
+        self.events = events
+        self.keep = keep
+        self.transitions: dict[str, deque[Transition]] = {}
+        self.current: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        self.events.add("vrrp", message, at=record.created)
+        match = _ENTERING.match(message)
+        if match is None:
+            return
+        name, state = match["name"], match["state"]
+        old = self.current.get(name, "INIT")
+        self.current[name] = state
+        reason = match["rest"].strip(" ()") or "election"
+        ring = self.transitions.setdefault(name, deque(maxlen=self.keep))
+        ring.append(Transition(at=record.created, old=old, new=state, reason=reason))
+
+
+def _counters(c: Counters | None) -> CountersView:
+    if c is None:
+        return CountersView()
+    return CountersView(
+        connections=c.connections,
+        active_connections=c.active_connections,
+        inactive_connections=c.inactive_connections,
+        packets_in=c.packets_in,
+        packets_out=c.packets_out,
+        bytes_in=c.bytes_in,
+        bytes_out=c.bytes_out,
+    )
+
+
+def instances(
+    config: KeepalivedConfig, live: Iterable[InstanceSnapshot], recorder: TransitionRecorder
+) -> tuple[InstanceView, ...]:
+    by_name = {s.name: s for s in live}
+    group_of = {m.name: g.name for g in config.vrrp_sync_group for m in g.group}
+    out = []
+    for inst in config.vrrp_instance:
+        snap = by_name.get(inst.name)
+        out.append(
+            InstanceView(
+                name=inst.name,
+                interface=inst.interface or "",
+                virtual_router_id=inst.virtual_router_id or 0,
+                version=version_of(inst, config),
+                state=snap.state.name if snap else "INIT",
+                priority=inst.priority,
+                effective_priority=snap.effective_priority if snap else inst.priority,
+                master_ip=str(snap.master_ip) if snap and snap.master_ip else None,
+                advert_int_s=snap.master_adver_int_s if snap else inst.advert_int,
+                vips=tuple(str(v.address) for v in inst.virtual_ipaddress),
+                sync_group=group_of.get(inst.name),
+                faults=tuple(f"{who}: {why}" for who, why in snap.faults) if snap else (),
+                transitions=tuple(recorder.transitions.get(inst.name, ())),
+            )
+        )
+    return tuple(out)
+
+
+def sync_groups(
+    config: KeepalivedConfig, views: tuple[InstanceView, ...]
+) -> tuple[SyncGroupView, ...]:
+    state_of = {v.name: v.state for v in views}
+    out = []
+    for group in config.vrrp_sync_group:
+        members = tuple(m.name for m in group.group)
+        states = {state_of.get(m, "INIT") for m in members}
+        out.append(SyncGroupView(name=group.name, state="/".join(sorted(states)), members=members))
+    return tuple(out)
+
+
+def virtual_servers(lvs: LvsSide | None) -> tuple[VirtualServerView, ...]:
+    if lvs is None or lvs.state is None:
+        return ()
+    probes = _probes(lvs)
+    out = []
+    for vs in lvs.config.virtual_server:
+        keys = lvs.state.services_of.get(vs.id, ())
+        servers = []
+        for rs in vs.real_server:
+            rid = RealServerId(vs.id, rs.ip, rs.port if rs.port is not None else vs.port or 0)
+            servers.append(_real_server(lvs, rid, keys, rs.weight, probes.get(rid, ())))
+        svc = lvs.counters.get(keys[0]) if keys else None
+        total = svc.total if svc is not None else None
+        quorum = lvs.state.quorum_up.get(vs.id, True)
+        out.append(
+            VirtualServerView(
+                id=vs.id,
+                services=tuple(str(k) for k in keys),
+                scheduler=vs.lvs_sched,
+                method=vs.lvs_method.kind,
+                quorum_up=quorum,
+                real_servers=tuple(servers),
+                counters=_counters(total),
+            )
+        )
+    return tuple(out)
+
+
+def _real_server(
+    lvs: LvsSide,
+    rid: RealServerId,
+    keys: tuple[ServiceKey, ...],
+    weight: int,
+    probes: tuple[ProbeView, ...],
+) -> RealServerView:
+    dkey = DestKey(address=rid.address, port=rid.port)
+    programmed = None
+    counters = None
+    for key in keys:
+        entry = lvs.programmed.get(key)
+        if entry is not None and dkey in entry.destinations:
+            programmed = entry.destinations[dkey].weight
+        svc = lvs.counters.get(key)
+        if svc is not None and dkey in svc.destinations:
+            counters = svc.destinations[dkey]
+        break
+    health = lvs.health.get(rid)
+    desired_entry = lvs.state.table.get(keys[0]) if lvs.state and keys else None
+    wanted = desired_entry.destinations.get(dkey) if desired_entry else None
+    override = lvs.overrides.get(rid)
+    return RealServerView(
+        address=str(rid.address),
+        port=rid.port,
+        configured_weight=weight,
+        weight=override if override is not None else (wanted.weight if wanted else 0),
+        programmed_weight=programmed,
+        healthy=health.up if health is not None else all(p.up for p in probes),
+        drained=override == 0,
+        probes=probes,
+        counters=_counters(counters),
+    )
+
+
+def _probes(lvs: LvsSide) -> dict[RealServerId, tuple[ProbeView, ...]]:
+    out: dict[RealServerId, list[ProbeView]] = {}
+    for status in lvs.probe_status():
+        key = status.key
+        if not isinstance(key, CheckerKey):
+            continue
+        rs: RealServerKey = key.real_server
+        rid = RealServerId(rs.virtual_server, rs.address, rs.port)
+        last = status.last
+        out.setdefault(rid, []).append(
+            ProbeView(
+                checker=f"{key.kind} #{key.index}",
+                up=status.up,
+                ok=last.ok if last else None,
+                reason=last.reason if last else "",
+                latency_s=last.latency_s if last else None,
+            )
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def build_snapshot(
+    *,
+    config: KeepalivedConfig,
+    config_path: str,
+    started_at: float,
+    reloads: int,
+    live_instances: Iterable[InstanceSnapshot],
+    recorder: TransitionRecorder,
+    lvs: LvsSide | None,
+    events: EventLog,
+    packet_errors: dict[str, int],
+) -> DaemonSnapshot:
+    views = instances(config, live_instances, recorder)
+    info = lvs.dataplane.info if lvs is not None else None
+    return DaemonSnapshot(
+        taken_at=time.time(),
+        version=__version__,
+        config_path=config_path,
+        started_at=started_at,
+        reloads=reloads,
+        backend=info.name if info else "",
+        backend_reason=info.reason if info else "",
+        backend_notes=info.notes if info else (),
+        instances=views,
+        sync_groups=sync_groups(config, views),
+        virtual_servers=virtual_servers(lvs),
+        events=events.recent(),
+        packet_errors=tuple(sorted(packet_errors.items())),
+    )
