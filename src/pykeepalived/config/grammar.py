@@ -38,7 +38,7 @@ class BadValue(Exception):
 CONVERTER_BUGS = (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError)
 
 
-def report_bug(st: "Statement", exc: Exception, ctx: "Context") -> None:
+def report_bug(st: Statement, exc: Exception, ctx: "Context") -> None:
     message = f"internal error reading '{st.name}': {type(exc).__name__}: {exc}"
     ctx.diags.error(st.location, message + " (a pykeepalived bug: please report it)", "internal")
 
@@ -96,7 +96,12 @@ class Places(Mapping[str, Location]):
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Where a block and each of its keywords were written; never part of equality or dumps."""
+    """Where a block and each of its keywords were written; never part of equality or dumps.
+
+    ``block`` is the block's keyword; ``keywords`` maps each keyword given (even with a bad
+    value) and each header field (``name``, ``ip``...) to its value's token, or to the keyword
+    when it has no value, so a check's caret lands under the value.
+    """
 
     block: Location | None = None
     keywords: Mapping[str, Location] = field(default_factory=dict)
