@@ -1,8 +1,9 @@
 """Our nft tables read back: ``nft -j list table`` output -> the LVS table and its counters.
 
 Rules: pure (JSON in, values out). Only objects named as ``nft_rules`` names them are read
-(``s<i>``, ``s<i>d<j>``, ``s<i>d<j>i``/``o``, maps ``s<i>w``); anything else in our tables
-is ignored. A destination whose weight is missing from its service's weight map reads as
+(counters ``s<i>``, ``s<i>d<j>``, ``s<i>d<j>w``, ``s<i>d<j>i``/``o``): the whole table
+reads back from named counters, whether they come from ``nft -j`` or from the netlink dump.
+Anything else in our tables is ignored. A destination without its weight counter reads as
 weight 0 (it gets no slots either way).
 """
 
@@ -17,7 +18,7 @@ from pykeepalived.lvs.table import Counters, DestKey, ServiceEntry, ServiceKey
 
 _SERVICE = re.compile(r"s(\d+)")
 _DEST = re.compile(r"s(\d+)d(\d+)")
-_WEIGHTS = re.compile(r"s(\d+)w")
+_WEIGHT = re.compile(r"s(\d+)d(\d+)w")
 
 
 def objects(documents: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -29,12 +30,12 @@ def _named(items: Iterable[Mapping[str, Any]], kind: str) -> dict[str, Mapping[s
     return {item[kind]["name"]: item[kind] for item in items if kind in item}
 
 
-def _weights(maps: Mapping[str, Mapping[str, Any]]) -> dict[int, dict[int, int]]:
-    out: dict[int, dict[int, int]] = {}
-    for name, body in maps.items():
-        m = _WEIGHTS.fullmatch(name)
-        if m:
-            out[int(m[1])] = {int(k): int(v) for k, v in body.get("elem", [])}
+def _weights(counters: Mapping[str, Mapping[str, Any]]) -> dict[tuple[int, int], int]:
+    out = {}
+    for name, body in counters.items():
+        m = _WEIGHT.fullmatch(name)
+        if m and str(body.get("comment", "")).startswith("w="):
+            out[int(m[1]), int(m[2])] = int(body["comment"][2:])
     return out
 
 
@@ -52,7 +53,7 @@ def generation_of(items: Iterable[Mapping[str, Any]]) -> int | None:
 def parse_table(items: Iterable[Mapping[str, Any]]) -> dict[ServiceKey, ServiceEntry]:
     items = list(items)
     counters = _named(items, "counter")
-    weights = _weights(_named(items, "map"))
+    weights = _weights(counters)
     services = {}
     dests: dict[int, dict[DestKey, Any]] = {}
     for name, body in counters.items():
@@ -62,7 +63,7 @@ def parse_table(items: Iterable[Mapping[str, Any]]) -> dict[ServiceKey, ServiceE
             services[int(m[1])] = decode_service(body["comment"])
         elif m := _DEST.fullmatch(name):
             i, j = int(m[1]), int(m[2])
-            dest = decode_dest(body["comment"], weights.get(i, {}).get(j, 0))
+            dest = decode_dest(body["comment"], weights.get((i, j), 0))
             dests.setdefault(i, {})[dest.key] = dest
     return {
         s.key: ServiceEntry(service=s, destinations=dict(sorted(dests.get(i, {}).items())))

@@ -6,7 +6,10 @@ two tables, ``inet <name>`` (NAT, and the bookkeeping of services without destin
 destination ``j`` in sorted key order:
 
 * counter ``s<i>`` (comment: the service) and ``s<i>d<j>`` (comment: the destination);
-* map ``s<i>w``: ``j -> weight`` (weights change in place, see ``weight_update``);
+* counter ``s<i>d<j>w``: never counts; its comment is the weight (``w=3``). Unlike the
+  counters that rules use, it can be deleted and added again in a transaction, so a weight
+  changes in place (see ``weight_update``), and the whole table reads back from the named
+  counters alone (one netlink dump);
 * map ``s<i>m``: slot -> ``goto s<i>d<j>``, ``M`` slots (``maglev.table_size``);
 * set ``generation`` (inet): one number, new at every write, so that a reader that wrote
   the table can check in one small read that nobody replaced it since;
@@ -120,8 +123,9 @@ def delete_script(name: str = TABLE) -> str:
 
 def weight_update(old: Table, new: Table, env: NftEnv, generation: int = 0) -> str | None:
     """Element updates for a change of weights only (same services, same destinations, same
-    attributes): the slot and weight maps of the changed services are flushed and refilled in
-    one transaction. ``None`` when anything else differs: then a full ``render``."""
+    attributes): the slot maps of the changed services are flushed and refilled and their
+    weight counters replaced, in one transaction. ``None`` when anything else differs: then a
+    full ``render``."""
     if list(sorted(old)) != list(sorted(new)):
         return None
     lines: list[str] = []
@@ -138,10 +142,14 @@ def weight_update(old: Table, new: Table, env: NftEnv, generation: int = 0) -> s
             fam = "netdev" if method_of(now) is Method.DR else "inet"
         except ValueError:
             return None
-        for name, elements in _maps(i, now):
-            lines.append(f"flush map {fam} {env.table} {name}")
-            if elements:
-                lines.append(f"add element {fam} {env.table} {name} {{ {elements} }}")
+        lines.append(f"flush map {fam} {env.table} s{i}m")
+        if goto := _slots(i, now):
+            lines.append(f"add element {fam} {env.table} s{i}m {{ {goto} }}")
+        for j, dkey in enumerate(sorted(now.destinations)):
+            weight = now.destinations[dkey].weight
+            if weight != was.destinations[dkey].weight:
+                lines.append(f"delete counter {fam} {env.table} s{i}d{j}w")
+                lines.append(f'add counter {fam} {env.table} s{i}d{j}w {{ comment "w={weight}"; }}')
     if lines:
         lines.append(f"flush set inet {env.table} generation")
         lines.append(f"add element inet {env.table} generation {{ {generation} }}")
@@ -216,14 +224,11 @@ def _slot_table(entry: ServiceEntry, how: Scheduling) -> list[int]:
     return maglev([str(d.key) for d in dests], weights, size)
 
 
-def _maps(i: int, entry: ServiceEntry) -> list[tuple[str, str]]:
-    """``(name, elements)`` of the weight map and the slot map of service ``i``."""
-    dkeys = sorted(entry.destinations)
-    weights = ", ".join(f"{j} : {entry.destinations[k].weight}" for j, k in enumerate(dkeys))
+def _slots(i: int, entry: ServiceEntry) -> str:
+    """The elements of service ``i``'s slot map."""
     how = scheduling(entry.service, method_of(entry))
     slots = _slot_table(entry, how)
-    goto = ", ".join(f"{n} : goto s{i}d{j}" for n, j in enumerate(slots) if j >= 0)
-    return [(f"s{i}w", weights), (f"s{i}m", goto)]
+    return ", ".join(f"{n} : goto s{i}d{j}" for n, j in enumerate(slots) if j >= 0)
 
 
 def _service_objects(block: _Block, i: int, entry: ServiceEntry) -> None:
@@ -231,10 +236,11 @@ def _service_objects(block: _Block, i: int, entry: ServiceEntry) -> None:
     for j, dkey in enumerate(sorted(entry.destinations)):
         comment = encode_dest(entry.destinations[dkey])
         block.objects.append(f'counter s{i}d{j} {{ comment "{comment}"; }}')
-    (wname, weights), (mname, goto) = _maps(i, entry)
+        weight = entry.destinations[dkey].weight
+        block.objects.append(f'counter s{i}d{j}w {{ comment "w={weight}"; }}')
     size = table_size(len(entry.destinations))
-    block.maps.append(f"map {wname} {{ type mark : mark; {_elements(weights)}}}")
-    block.maps.append(f"map {mname} {{ typeof numgen inc mod {size} : verdict; {_elements(goto)}}}")
+    goto = _elements(_slots(i, entry))
+    block.maps.append(f"map s{i}m {{ typeof numgen inc mod {size} : verdict; {goto}}}")
 
 
 def _elements(text: str) -> str:

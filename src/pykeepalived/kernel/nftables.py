@@ -66,12 +66,12 @@ class NftablesDataPlane:
 
     async def observe(self) -> Table:
         """What our tables hold. After our own write, one small read (set ``generation``)
-        proves the table is still the one we wrote; otherwise the whole table is parsed."""
+        proves the table is still the one we wrote; otherwise every named counter is read
+        (they carry the whole table in their comments)."""
         if self._installed is not None and await self._generation_in_kernel() == self._generation:
             return dict(self._installed)
-        items = objects(await self._list())
-        table = parse_table(items)
-        found = generation_of(items)
+        table = parse_table(await self._counter_items())
+        found = await self._generation_in_kernel()
         # Adopt what we read (a restart): later observes are one small read again.
         self._installed = table if found is not None else None
         self._generation = found if found is not None else self._generation
@@ -85,13 +85,15 @@ class NftablesDataPlane:
         return generation_of(objects([json.loads(out)]))
 
     async def counters(self) -> Mapping[ServiceKey, ServiceCounters]:
-        """From the kernel's object dump (fast); from ``nft list counters`` if that fails."""
-        items: Sequence[Mapping[str, Any]]
+        return parse_counters(await self._counter_items())
+
+    async def _counter_items(self) -> Sequence[Mapping[str, Any]]:
+        """Our named counters (they hold the whole table): from the kernel's object dump,
+        which is fast; from ``nft -j list counters`` if that fails."""
         try:
-            items = await asyncio.to_thread(dump_counters, self._table, self._netns)
+            return await asyncio.to_thread(dump_counters, self._table, self._netns)
         except OSError:
-            items = objects(await self._list("counters"))
-        return parse_counters(items)
+            return objects(await self._list("counters"))
 
     async def apply(self, ops: Sequence[Op], desired: Table) -> list[OpFailure]:
         env = NftEnv(
