@@ -262,12 +262,21 @@ def lines(item: Callable[[Statement, Context], T]) -> Parse:
                 items.append(item(line, ctx))
             except BadValue as bad:
                 if not bad.already_reported:
-                    ctx.diags.error(bad.location, bad.message, bad.code)
+                    ctx.diags.error(bad.location, bad.message + _misplaced(line, ctx), bad.code)
             except CONVERTER_BUGS as exc:
                 report_bug(line, exc, ctx)
         return tuple(items)
 
     return parse
+
+
+def _misplaced(line: Statement, ctx: Context) -> str:
+    """A keyword among a block's items (``priority`` in ``virtual_ipaddress``): a '}' is
+    probably missing before it."""
+    homes = ctx.homes.get(line.name)
+    if not homes:
+        return ""
+    return f"; '{line.name}' is a keyword of {homes[0]}: is a '}}' missing before it?"
 
 
 def header_name(st: Statement) -> dict[str, Any]:
