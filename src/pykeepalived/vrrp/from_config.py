@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_common import Tracked
-from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.config.model_vrrp import VrrpInstance, VrrpScript, VrrpTrackFile
 from pykeepalived.vrrp.events import IPAddress
 from pykeepalived.vrrp.packet import AuthType, Family, pass_auth_data
 from pykeepalived.vrrp.params import InstanceParams
@@ -117,10 +117,45 @@ def tracks(inst: VrrpInstance, config: KeepalivedConfig, *, in_sync_group: bool)
         if tracked_file is not None:
             default = (tracked_file.weight, tracked_file.weight_reverse)
         out.append(_track(Kind.FILE, t, default, keep_weights))
+    out += _group_tracks(inst, config, {(t.kind, t.name) for t in out})
     own = inst.interface
-    if own and not inst.dont_track_primary and own not in {t.name for t in inst.track_interface}:
+    seen = {t.name for t in out if t.kind is Kind.INTERFACE}
+    if own and not inst.dont_track_primary and own not in seen:
         out.append(Track(kind=Kind.INTERFACE, name=own))
     return out
+
+
+def _group_tracks(
+    inst: VrrpInstance, config: KeepalivedConfig, seen: set[tuple[Kind, str]]
+) -> list[Track]:
+    """A sync group's own track_* lines apply to every member, for faults only (weight 0)."""
+    out: list[Track] = []
+    for group in config.vrrp_sync_group:
+        if inst.name not in {m.name for m in group.group}:
+            continue
+        lines = (
+            [(Kind.SCRIPT, t) for t in group.track_script]
+            + [(Kind.INTERFACE, t) for t in group.track_interface]
+            + [(Kind.FILE, t) for t in group.track_file]
+        )
+        for kind, t in lines:
+            if (kind, t.name) not in seen:
+                seen.add((kind, t.name))
+                out.append(Track(kind=kind, name=t.name, reverse=t.reverse))
+    return out
+
+
+def used_scripts(config: KeepalivedConfig) -> list[VrrpScript]:
+    """The vrrp_scripts some instance or sync group tracks (keepalived runs only those)."""
+    names = {t.name for i in config.vrrp_instance for t in i.track_script}
+    names |= {t.name for g in config.vrrp_sync_group for t in g.track_script}
+    return [s for s in config.vrrp_script if s.name in names and s.script]
+
+
+def used_files(config: KeepalivedConfig) -> list[VrrpTrackFile]:
+    names = {t.name for i in config.vrrp_instance for t in i.track_file}
+    names |= {t.name for g in config.vrrp_sync_group for t in g.track_file}
+    return [f for f in config.vrrp_track_file if f.name in names and f.file]
 
 
 def _track(kind: Kind, t: Tracked, default: tuple[int, bool], keep: bool) -> Track:

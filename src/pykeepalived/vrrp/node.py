@@ -31,14 +31,22 @@ from pykeepalived.kernel.ports import (
 )
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.vrrp.events import AdvertReceived, InstanceSnapshot
-from pykeepalived.vrrp.from_config import expected, instance_params, tracks, version_of
+from pykeepalived.vrrp.from_config import (
+    expected,
+    instance_params,
+    tracks,
+    used_files,
+    used_scripts,
+    version_of,
+)
 from pykeepalived.vrrp.group import SyncGroup, Tagged
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.ipheader import split_ipv4
 from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO
 from pykeepalived.vrrp.packet import VrrpPacketError, parse
 from pykeepalived.vrrp.receive import validate
-from pykeepalived.vrrp.tracking import InstanceTracking, Kind
+from pykeepalived.vrrp.trackers import FileTrackers, ScriptTracker
+from pykeepalived.vrrp.tracking import InstanceTracking, Kind, apply_verdict
 from pykeepalived.vrrp.units import Solo, Unit
 
 log = logging.getLogger("pykeepalived.vrrp")
@@ -67,6 +75,7 @@ class VrrpNode:
     _unit_of: dict[str, Unit] = field(default_factory=dict)
     _io: dict[str, InstanceIO] = field(default_factory=dict)
     _trackings: dict[str, InstanceTracking] = field(default_factory=dict)
+    _cores: dict[str, Instance] = field(default_factory=dict)
     _watched_links: set[str] = field(default_factory=set)
     _sockets: dict[tuple[str, int, IPAddress, bool], VrrpTransport] = field(default_factory=dict)
     _by_socket: dict[tuple[tuple[str, int, IPAddress, bool], int], str] = field(
@@ -86,6 +95,7 @@ class VrrpNode:
             self._io[inst.name] = io
             core = Instance(instance_params(inst, self.config, io.src))
             instances[inst.name] = core
+            self._cores[inst.name] = core
             entries = tracks(inst, self.config, in_sync_group=inst.name in in_group)
             self._trackings[inst.name] = InstanceTracking(inst.priority, entries)
             self._watched_links |= {t.name for t in entries if t.kind is Kind.INTERFACE}
@@ -105,6 +115,7 @@ class VrrpNode:
             ports=self.ports,
             io=self._io,
             transport_of=self._transport_of,
+            priority_of=lambda name: self._cores[name].effective_priority,
             log_detail=self.log_detail,
         )
 
@@ -156,6 +167,7 @@ class VrrpNode:
         assert self._performer is not None
         await self._performer.remove_stale_vips()
         self._open_sockets()
+        await self._initial_tracking()
         async with self._lock:
             now = self.ports.clock.now()
             for unit in self._units.values():
@@ -166,11 +178,35 @@ class VrrpNode:
                 for key, sock in self._sockets.items():
                     tg.create_task(self._receiver(key, sock, stop), name=f"vrrp-rx-{key[0]}")
                 tg.create_task(self._watch_links(stop), name="vrrp-links")
+                self._start_trackers(tg, stop)
                 tg.create_task(_stopper(stop), name="vrrp-stop")
         except* _Stop:
             pass
         finally:
             await self._shutdown()
+
+    async def _initial_tracking(self) -> None:
+        """Link states as they are now, applied before any instance starts (keepalived starts
+        an instance whose tracked interface is down in FAULT; a weight-0 script without a
+        result yet holds it there too)."""
+        for ifname in sorted(self._watched_links):
+            up = await self.ports.links.is_up(ifname)
+            for tracking in self._trackings.values():
+                tracking.observe(Kind.INTERFACE, ifname, up)
+        now = self.ports.clock.now()
+        for name, tracking in self._trackings.items():
+            apply_verdict(self._cores[name], tracking.verdict(), now)  # INIT: no actions
+
+    def _start_trackers(self, tg: asyncio.TaskGroup, stop: asyncio.Event) -> None:
+        g = self.config.global_defs
+        for script in used_scripts(self.config):
+            tracker = ScriptTracker(
+                script, self.observe, secure=g.enable_script_security, default_user=g.script_user
+            )
+            tg.create_task(tracker.run(stop), name=f"vrrp-script-{script.name}")
+        files = used_files(self.config)
+        if files:
+            tg.create_task(FileTrackers(files, self.observe).run(stop), name="vrrp-track-files")
 
     async def _timers(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -222,8 +258,9 @@ class VrrpNode:
         as_v2 = self.config.global_defs.v3_checksum_as_v2
         advert = parse(payload, src=src, dst=dst, v3_checksum_as_v2=as_v2)
         name = self._by_socket.get((key, advert.vrid))
-        if name is None:
-            return None, None  # another router's VRID: not ours (keepalived: log_unknown_vrids)
+        if name is None:  # another router's VRID (keepalived logs it with log_unknown_vrids)
+            self._count("vrid", f"VRID {advert.vrid} from {src} is not configured here")
+            return None, None
         io = self._io[name]
         if src == io.src:
             return None, None

@@ -69,6 +69,7 @@ class ActionPerformer:
     ports: "VrrpPorts"
     io: dict[str, InstanceIO]
     transport_of: Callable[[InstanceIO], VrrpTransport]
+    priority_of: Callable[[str], int] | None = None
     log_detail: bool = False
 
     async def perform(self, actions: list[Tagged]) -> None:
@@ -176,7 +177,9 @@ class ActionPerformer:
         script_name = NOTIFY_BY_STATE.get(change.new)
         if script_name is not None:
             self._run(getattr(holder, script_name, None), why=script_name)
-        priority = inst.priority if inst is not None else 0
+        priority = 0  # keepalived: the effective priority of an instance, 0 for a group
+        if inst is not None:
+            priority = self.priority_of(source) if self.priority_of else inst.priority
         self._run(
             holder.notify,
             *instance_notify_args(kind, source, change.new.name, priority),
