@@ -109,6 +109,7 @@ async def _readback(netns: str) -> None:
         assert await backend.observe() == desired
         fresh = NftablesDataPlane(netns=netns)  # no memory of what was written: parses it all
         assert await fresh.observe() == desired
+        assert fresh.info.notes == backend.info.notes  # a restart logs the same differences
         assert any("wlc is done as wrr" in n for n in backend.info.notes)
         # A weight change is an element update; a new destination is a table replace.
         key = tcp("10.0.0.2", 80)

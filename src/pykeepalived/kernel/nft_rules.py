@@ -88,7 +88,6 @@ def render(table: Table, env: NftEnv, generation: int = 0) -> Rendered:
     tell cheaply whether the table is still the one it wrote."""
     programmed: dict[ServiceKey, ServiceEntry] = {}
     refused: dict[ServiceKey, str] = {}
-    notes: dict[str, list[ServiceKey]] = {}
     for key in sorted(table):
         entry = table[key]
         try:
@@ -97,8 +96,6 @@ def render(table: Table, env: NftEnv, generation: int = 0) -> Rendered:
             refused[key] = str(e)
             continue
         programmed[key] = entry
-        for note in _notes(entry):
-            notes.setdefault(note, []).append(key)
     inet, netdev = _Block(), _Block()
     for i, key in enumerate(programmed):
         entry = programmed[key]
@@ -109,11 +106,20 @@ def render(table: Table, env: NftEnv, generation: int = 0) -> Rendered:
     inet.maps.append(f"set generation {{ type mark; elements = {{ {generation} }}; }}")
     # Nothing to program (a stop, or every service refused): no table of ours at all.
     script = _script(env, inet, netdev) if programmed else delete_script(env.table)
-    lines = tuple(
+    return Rendered(script=script, programmed=programmed, refused=refused, notes=notes(programmed))
+
+
+def notes(table: Table) -> tuple[str, ...]:
+    """What the nftables backend does differently from IPVS for ``table`` (programmable
+    services only), one line per kind of difference, with a count and an example."""
+    found: dict[str, list[ServiceKey]] = {}
+    for key in sorted(table):
+        for note in _notes(table[key]):
+            found.setdefault(note, []).append(key)
+    return tuple(
         f"{note} [{len(keys)} service{'s' * (len(keys) > 1)}, e.g. {keys[0]}]"
-        for note, keys in notes.items()
+        for note, keys in found.items()
     )
-    return Rendered(script=script, programmed=programmed, refused=refused, notes=lines)
 
 
 def delete_script(name: str = TABLE) -> str:

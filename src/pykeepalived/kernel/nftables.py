@@ -27,6 +27,7 @@ from pykeepalived.kernel.nft_rules import (
     NftEnv,
     delete_script,
     method_of,
+    notes,
     render,
     weight_update,
 )
@@ -75,6 +76,7 @@ class NftablesDataPlane:
         # Adopt what we read (a restart): later observes are one small read again.
         self._installed = table if found is not None else None
         self._generation = found if found is not None else self._generation
+        self._notes = notes(table)
         return table
 
     async def _generation_in_kernel(self) -> int | None:
