@@ -1,9 +1,14 @@
 """Shared test configuration: hypothesis profiles and the root marker."""
 
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from tests.kernel.nsutil import Lan
 
 # Tests marked ``ipvs`` run where kernel IPVS is: natively, or all in one QEMU VM boot.
 pytest_plugins = ["pytester", "vm.ipvs_pytest"]
@@ -25,3 +30,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "root" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def lan() -> Iterator["Lan"]:
+    """Hosts in network namespaces on one bridge, removed by name afterwards (root only)."""
+    import shutil
+
+    from tests.kernel.nsutil import Lan
+
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 for network namespaces")
+    network = Lan()
+    try:
+        yield network
+    finally:
+        network.close()

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-SUBCOMMANDS = ("lab", "realserver")
+SUBCOMMANDS = ("lab", "realserver", "cleanup")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +88,10 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from pykeepalived.lab.cli import main as lab_main
 
         return lab_main(argv)
+    if name == "cleanup":
+        from pykeepalived.cleanup import main as cleanup_main
+
+        return cleanup_main(argv)
     from pykeepalived.realserver import main as realserver_main
 
     return realserver_main(argv)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
 
+from pykeepalived import sdnotify
 from pykeepalived.clock import Clock
 from pykeepalived.config.dump import to_data
 from pykeepalived.config.loader import LoadResult
@@ -100,10 +101,16 @@ class Daemon:
                     tg.create_task(self.lvs.run(self.stop_event), name="lvs")
                 for companion in self.adapters.companions:
                     tg.create_task(companion(self, self.stop_event), name="companion")
+                tg.create_task(self._announce_ready(), name="sd-notify")
         finally:
             logging.getLogger("pykeepalived.vrrp").removeHandler(self.recorder)
         log.info("Stopped pykeepalived")
         return 0
+
+    async def _announce_ready(self) -> None:
+        """Tell systemd we are up once every part has had a turn on the loop."""
+        await asyncio.sleep(0.2)
+        sdnotify.ready("running")
 
     def _script_runner(self, config: KeepalivedConfig) -> ScriptRunner:
         g = config.global_defs
@@ -131,6 +138,7 @@ class Daemon:
     def _stop(self, sig: signal.Signals) -> None:
         log.info("Received %s, stopping", sig.name)
         self.events.add("daemon", f"received {sig.name}, stopping")
+        sdnotify.stopping()
         self.stop_event.set()
 
     def _on_sighup(self) -> None:
@@ -210,6 +218,13 @@ class Daemon:
         return None
 
     async def reload(self) -> CommandResult:
+        sdnotify.reloading()
+        try:
+            return await self._reload()
+        finally:
+            sdnotify.ready("running")
+
+    async def _reload(self) -> CommandResult:
         result = self.adapters.load()
         self._log_diagnostics(result)
         if not result.ok or result.config is None:

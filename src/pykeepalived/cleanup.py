@@ -1,0 +1,88 @@
+"""``pykeepalived cleanup -f CONF``: remove what a crashed daemon may have left behind.
+
+The VIPs of the configured VRRP instances (and their excluded VIPs) are removed from their
+interfaces, and the virtual services the config names are removed from the data plane. Run by
+systemd's ExecStopPost, so that a SIGKILL or an OOM kill leaves no stale VIP (a split brain
+waiting to happen) and no orphaned LVS service; keepalived has no such step.
+"""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from pykeepalived.config.loader import load_machine
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.errors import PyKeepalivedError
+from pykeepalived.kernel.dataplane import DataPlane
+from pykeepalived.kernel.netlink import NetlinkAddresses
+from pykeepalived.kernel.ports import VipSpec
+from pykeepalived.lvs.desired import compute
+from pykeepalived.lvs.reconcile import teardown
+from pykeepalived.runtime import dataplane_factory
+
+
+async def remove_vips(config: KeepalivedConfig) -> list[str]:
+    addresses = NetlinkAddresses()
+    removed = []
+    try:
+        for inst in config.vrrp_instance:
+            for vip in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
+                ifname = vip.dev or inst.interface
+                if not ifname:
+                    continue
+                spec = VipSpec(address=vip.address, ifname=ifname)
+                try:
+                    if await addresses.remove(spec):
+                        removed.append(f"VIP {vip.address} from {ifname} ({inst.name})")
+                except PyKeepalivedError:
+                    continue  # the interface is gone: so is the address
+    finally:
+        await addresses.close()
+    return removed
+
+
+async def remove_services(
+    config: KeepalivedConfig, make: Callable[[KeepalivedConfig], DataPlane]
+) -> list[str]:
+    if not config.virtual_server:
+        return []
+    dataplane = make(config)
+    try:
+        named = set(compute(config, {}).table)
+        observed = await dataplane.observe()
+        ops = teardown(named, observed)
+        failures = await dataplane.apply(ops, {key: e for key, e in observed.items()
+                                                if key not in named})  # fmt: skip
+        failed = {id(f.op) for f in failures}
+        return [f"{op.service} ({dataplane.info.name})" for op in ops if id(op) not in failed]
+    finally:
+        await dataplane.close()
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="pykeepalived cleanup", description=__doc__)
+    p.add_argument("-f", "--use-file", dest="config", default="/etc/keepalived/keepalived.conf")
+    p.add_argument("-i", "--config-id", default=None)
+    p.add_argument("--lvs-backend", choices=("auto", "ipvs", "nftables"), default="auto")
+    args = p.parse_args(argv)
+    result = load_machine(args.config, config_id=args.config_id)
+    if result.config is None or not result.ok:
+        for diagnostic in result.errors:
+            print(diagnostic.render(), file=sys.stderr)
+        print("pykeepalived cleanup: the config has errors; nothing removed", file=sys.stderr)
+        return 1
+    config = result.config
+
+    async def both(make: Callable[[KeepalivedConfig], DataPlane]) -> list[str]:
+        return await remove_vips(config) + await remove_services(config, make)
+
+    try:
+        removed = asyncio.run(both(dataplane_factory(args.lvs_backend)))
+    except PyKeepalivedError as exc:
+        print(f"pykeepalived cleanup: {exc}", file=sys.stderr)
+        return 1
+    for item in removed:
+        print(f"removed {item}")
+    print(f"cleanup: {len(removed)} item(s) removed")
+    return 0
