@@ -61,6 +61,20 @@ def _required(inst: VrrpInstance, diags: Diagnostics) -> None:
         diags.error(where, message, "missing")
     if not inst.virtual_ipaddress and "virtual_ipaddress" not in given:
         diags.warning(where, f"({inst.name}) has no virtual_ipaddress", "missing")
+    if "interface" not in given and inst.unicast_peer:
+        _unicast_without_interface(inst, diags)
+
+
+def _unicast_without_interface(inst: VrrpInstance, diags: Diagnostics) -> None:
+    """keepalived's vrrp_complete_instance(): with no interface, the source address must be
+    given, and for IPv6 must not be link-local (nothing would say which link)."""
+    src = inst.unicast_src_ip
+    if src is None and "unicast_src_ip" not in inst.where.keywords:
+        message = f"({inst.name}) a unicast instance needs unicast_src_ip or interface"
+        diags.error(_at(inst.where.of("unicast_peer")), message, "missing")
+    elif src is not None and src.version == 6 and src.is_link_local:
+        message = f"({inst.name}) unicast_src_ip {src} is link-local: it needs an interface"
+        diags.error(_at(inst.where.of("unicast_src_ip")), message, "missing")
 
 
 def _advert_int(inst: VrrpInstance, version: int, diags: Diagnostics) -> None:
