@@ -20,6 +20,7 @@ SYSCTLS = {"arp_ignore": ("1", "0"), "arp_announce": ("2", "0")}
 SYSCTL_FILE = Path("/etc/sysctl.d/90-pykeepalived-realserver.conf")
 UNIT_DIR = Path("/etc/systemd/system")
 EEXIST, EADDRNOTAVAIL = 17, 99
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def _sysctl(name: str, value: str) -> None:
@@ -27,38 +28,34 @@ def _sysctl(name: str, value: str) -> None:
         Path(f"/proc/sys/net/ipv4/conf/{scope}/{name}").write_text(value)
 
 
-def up(vip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+def _set_lo_address(vip: IPAddress, add: bool) -> str:
     prefix = 32 if vip.version == 4 else 128
     with IPRoute() as ipr:
         index = ipr.link_lookup(ifname="lo")[0]
         try:
-            ipr.addr("add", index=index, address=str(vip), prefixlen=prefix)
-            added = f"added {vip}/{prefix} on lo"
+            ipr.addr("add" if add else "del", index=index, address=str(vip), prefixlen=prefix)
         except NetlinkError as exc:
-            if exc.code != EEXIST:
+            if exc.code != (EEXIST if add else EADDRNOTAVAIL):
                 raise
-            added = f"{vip}/{prefix} already on lo"
+            return f"{vip}/{prefix} {'already on' if add else 'was not on'} lo"
+    return f"{'added' if add else 'removed'} {vip}/{prefix} {'on' if add else 'from'} lo"
+
+
+def up(vip: IPAddress) -> str:
+    message = _set_lo_address(vip, add=True)
     if vip.version == 4:
         for name, (on, _off) in SYSCTLS.items():
             _sysctl(name, on)
-    return f"{added}; arp_ignore=1, arp_announce=2"
+        message += "; arp_ignore=1, arp_announce=2"
+    return message
 
 
-def down(vip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    prefix = 32 if vip.version == 4 else 128
-    with IPRoute() as ipr:
-        index = ipr.link_lookup(ifname="lo")[0]
-        try:
-            ipr.addr("del", index=index, address=str(vip), prefixlen=prefix)
-            removed = f"removed {vip}/{prefix} from lo"
-        except NetlinkError as exc:
-            if exc.code != EADDRNOTAVAIL:
-                raise
-            removed = f"{vip}/{prefix} was not on lo"
+def down(vip: IPAddress) -> str:
+    message = _set_lo_address(vip, add=False)
     if vip.version == 4:
         for name, (_on, off) in SYSCTLS.items():
             _sysctl(name, off)
-    return removed
+    return message
 
 
 def unit_text(vip: str, exe: str) -> str:

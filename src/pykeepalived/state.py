@@ -12,6 +12,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pykeepalived.lvs.table import Counters
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
@@ -58,15 +60,8 @@ class ProbeView:
     latency_s: float | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CountersView:
-    connections: int = 0
-    active_connections: int = 0
-    inactive_connections: int = 0
-    packets_in: int = 0
-    packets_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
+CountersView = Counters
+"""Data-plane counters as readers see them: the backends' own value type."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +74,7 @@ class RealServerView:
     healthy: bool
     drained: bool = False
     probes: tuple[ProbeView, ...] = ()
-    counters: CountersView = CountersView()
+    counters: CountersView = field(default_factory=CountersView)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +85,7 @@ class VirtualServerView:
     method: str
     quorum_up: bool
     real_servers: tuple[RealServerView, ...]
-    counters: CountersView = CountersView()
+    counters: CountersView = field(default_factory=CountersView)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

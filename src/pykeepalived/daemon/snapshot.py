@@ -19,7 +19,6 @@ from pykeepalived.daemon.lvs_side import LvsSide
 from pykeepalived.lvs.desired import RealServerId
 from pykeepalived.lvs.table import Counters, DestKey, ServiceKey
 from pykeepalived.state import (
-    CountersView,
     DaemonSnapshot,
     EventLog,
     InstanceView,
@@ -59,18 +58,8 @@ class TransitionRecorder(logging.Handler):
         ring.append(Transition(at=record.created, old=old, new=state, reason=reason))
 
 
-def _counters(c: Counters | None) -> CountersView:
-    if c is None:
-        return CountersView()
-    return CountersView(
-        connections=c.connections,
-        active_connections=c.active_connections,
-        inactive_connections=c.inactive_connections,
-        packets_in=c.packets_in,
-        packets_out=c.packets_out,
-        bytes_in=c.bytes_in,
-        bytes_out=c.bytes_out,
-    )
+def _counters(c: Counters | None) -> Counters:
+    return Counters() if c is None else c
 
 
 def instances(
