@@ -134,7 +134,7 @@ class IpvsDataPlane:
         for start in range(0, len(ops), self._batch):
             chunk = ops[start : start + self._batch]
             try:
-                errors = await self._send_batch(sock, [_op_message(op) for op in chunk])
+                errors = await self._send_batch(sock, [op_message(op) for op in chunk])
             except (OSError, TimeoutError) as exc:
                 await self.close()
                 why = f"netlink socket failed: {exc}"
@@ -242,7 +242,7 @@ def _nest(attrs: list[tuple[str, Any]]) -> dict[str, Any]:
     return {"attrs": attrs}
 
 
-def _op_message(op: Op) -> m.IpvsMessage:
+def op_message(op: Op) -> m.IpvsMessage:
     key = op.service
     if op.kind in (OpKind.ADD_SERVICE, OpKind.EDIT_SERVICE):
         assert op.service_attrs is not None
