@@ -234,3 +234,25 @@ def test_findings_are_grouped_by_file_in_the_order_files_were_read(tmp_path: Pat
         ("z-main.conf", 3),
         ("x.conf", 1),
     ]
+
+
+def test_multi_line_definition_ending_a_line_continues_it() -> None:
+    text = "$BODY=virtual_router_id 51 \\\n    priority 150\n" + INSTANCE.replace(
+        "    virtual_router_id 51\n    priority 100\n", "    interface eth0 $BODY\n"
+    ).replace("    interface eth0\n    interface", "    interface")
+
+    inst = only_instance(load_text(text))
+    assert (inst.interface, inst.virtual_router_id, inst.priority) == ("eth0", 51, 150)
+
+
+def test_multi_line_definition_inside_a_line_is_one_error() -> None:
+    text = "$VIPS=192.168.1.10/24 \\\n    192.168.1.11/24\n" + INSTANCE.replace(
+        "    virtual_ipaddress {\n        192.168.1.10/24\n    }", "    virtual_ipaddress { $VIPS }"
+    )
+
+    result = load_text(text)
+
+    assert [(d.code, d.location.line, d.location.column) for d in result.diagnostics] == [
+        ("definition", 8, 25)
+    ]
+    assert "can only be used at the end of a line" in result.diagnostics[0].message

@@ -141,31 +141,55 @@ class _TooLong(Exception):
 
 
 def _expand(line: str, path: str, number: int, state: _State) -> list[str]:
-    """Substitute definitions, again in what they expand to, as keepalived does; a multi-line
-    definition used alone on a line yields several lines."""
+    """Substitute definitions, again in what they expand to, as keepalived does. A multi-line
+    definition may only end a line: its first line joins the text before it, the others follow
+    as lines of their own."""
     if "$" not in line:
         return [line]
     try:
-        whole = _USE.fullmatch(line.strip())
-        if whole and whole.group(3) in state.definitions:
-            return [_substitute(part, path, state) for part in state.definitions[whole.group(3)]]
-        if whole and whole.group(1) in state.definitions and not whole.group(2):
-            return [_substitute(part, path, state) for part in state.definitions[whole.group(1)]]
-        return [_substitute(line, path, state)]
+        multi = _multi_line_use_at_end(line, state)
+        lines = [line]
+        if multi is not None:
+            prefix, parts = multi
+            lines = [prefix + parts[0], *parts[1:]]
+        inside: list[tuple[str, int]] = []
+        expanded = [_substitute(part, path, state, inside) for part in lines]
     except _TooLong:
         where = Location(file=path, line=number, length=len(line), source_line=line)
         message = f"definitions expand this line beyond {MAX_EXPANDED} characters (recursive?)"
         state.diags.error(where, message, "definition")
         return []
+    for name, column in inside:  # dropped from the line, which is read without them
+        where = Location(file=path, line=number, column=column, source_line=line)
+        message = f"multi-line definition ${name} can only be used at the end of a line"
+        state.diags.error(where, message, "definition")
+    return expanded
 
 
-def _substitute(line: str, path: str, state: _State) -> str:
+def _multi_line_use_at_end(line: str, state: _State) -> tuple[str, list[str]] | None:
+    stripped = line.rstrip()
+    for m in _USE.finditer(stripped):
+        name = m.group(1) or m.group(3)
+        parts = state.definitions.get(name)
+        if m.end() == len(stripped) and parts and len(parts) > 1 and not m.group(2):
+            return stripped[: m.start()], parts
+    return None
+
+
+def _substitute(line: str, path: str, state: _State, inside: list[tuple[str, int]]) -> str:
+    """Expand ``line``; multi-line definitions used inside it are dropped and noted in
+    ``inside`` (name, column)."""
+
     def one(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(3)
         if m.group(2) and name != "_RANDOM":
             return m.group(0)  # only _RANDOM takes parameters
         if name in state.definitions:
-            return " ".join(state.definitions[name])
+            parts = state.definitions[name]
+            if len(parts) > 1:
+                inside.append((name, m.start() + 1))
+                return ""
+            return parts[0]
         if name in _BUILTIN:
             return _builtin(name, m.group(2) or "", path, state)
         return m.group(0)
