@@ -11,7 +11,8 @@ the daemon drives it, for NAT (``inet`` table) and DR (``netdev`` table):
   (``flush map`` + ``add element`` of one service, one transaction), and for comparison the
   full atomic replace of the whole table with that change;
 - a no-op apply, ``observe()`` (after our own write: one small read of the generation set;
-  from scratch: the whole table read and parsed), ``counters()``, and ``close()``.
+  from scratch: every named counter read over netlink and parsed), ``counters()``, and
+  ``close()``.
 
 Each figure is the median of ``--runs`` runs (best in brackets).
 """
@@ -164,7 +165,7 @@ async def bench(ns: str, services: int, runs: int, method: Method) -> list[tuple
         await fresh[0].observe()
 
     from_scratch = await timed(runs, new_backend, observe_fresh)
-    rows.append((f"{label}: observe() from scratch (nft -j list + parse)", fmt(from_scratch)))
+    rows.append((f"{label}: observe() from scratch (netlink dump + parse)", fmt(from_scratch)))
     rows.append((f"{label}: counters()", fmt(await timed(runs, noop, backend.counters))))
     rows.append(
         (f"{label}: close() (delete our tables)", fmt(await timed(runs, loaded, backend.close)))
