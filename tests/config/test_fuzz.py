@@ -49,7 +49,9 @@ vrrp_instance VI_1
     unicast_src_ip 10.0.0.1
     unicast_peer { 10.0.0.2 min_ttl 1 }
     track_script { chk weight 10 }
-    virtual_ipaddress { ${VIPS} }
+    virtual_ipaddress {
+        $VIPS
+    }
     virtual_ipaddress_excluded { 2001:db8::1/64 dev eth0 }
     notify_master "/usr/bin/notify master"
 }
@@ -58,10 +60,13 @@ include inc/*.conf
     """\
 virtual_server_group WEB { 192.168.1.10-20 80
     fwmark 7 }
-virtual_server group WEB { lvs_sched mh mh-port lvs_method TUN type gue port 6080
+virtual_server group WEB { lvs_sched mh
+    mh-port
+    lvs_method TUN type gue port 6080
     persistence_timeout
     sorry_server 10.9.9.9 80
-    real_server 10.0.0.1 80 { weight 2 HTTP_GET { url { path / status_code 200-299 }
+    real_server 10.0.0.1 80 { weight 2
+        HTTP_GET { url { path / status_code 200-299 }
         connect_timeout 3 } }
     real_server 10.0.0.2 { MISC_CHECK { misc_path "/bin/check x" } } }
 virtual_server fwmark 7 { real_server 10.0.0.3 443 { SSL_GET { url { path /h digest ab } } } }
