@@ -267,5 +267,10 @@ class GlobalDefs:
     lvs_notify_fifo_script: Script | None = kw(None, script())
     dynamic_interfaces: tuple[str, ...] | None = kw(None, words())
     v3_checksum_as_v2: bool = kw(False, flag())
+    # pykeepalived extensions (not keepalived keywords): the HTTP API, as ``--api``.
+    # api_listen [ADDR:]PORT (no ADDR: 127.0.0.1); api_token_file FILE (bearer token for the
+    # mutating endpoints; none: they answer 403). See docs/api.md.
+    api_listen: str | None = kw(None, word())
+    api_token_file: str | None = kw(None, word())
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()
     where: Where = where_field()
