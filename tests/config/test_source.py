@@ -256,3 +256,15 @@ def test_multi_line_definition_inside_a_line_is_one_error() -> None:
         ("definition", 8, 25)
     ]
     assert "can only be used at the end of a line" in result.diagnostics[0].message
+
+
+def test_undefined_unbraced_definition_says_so() -> None:
+    text = INSTANCE.replace("priority 100", "priority $PRIO").replace(
+        "        192.168.1.10/24", "        $VIP"
+    )
+
+    messages_ = [d.message for d in load_text(text).diagnostics]
+    assert messages_ == [
+        "expected a whole number, got '$PRIO' (is $PRIO defined before this line?)",
+        "'$VIP' is not an IP address (is $VIP defined before this line?)",
+    ]

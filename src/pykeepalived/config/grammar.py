@@ -9,6 +9,7 @@ frozen dataclass. It knows no keyword itself.
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -41,6 +42,18 @@ CONVERTER_BUGS = (ValueError, TypeError, IndexError, KeyError, AttributeError, O
 def report_bug(st: Statement, exc: Exception, ctx: "Context") -> None:
     message = f"internal error reading '{st.name}': {type(exc).__name__}: {exc}"
     ctx.diags.error(st.location, message + " (a pykeepalived bug: please report it)", "internal")
+
+
+_DEFINITION_USE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
+
+
+def undefined_hint(st: Statement) -> str:
+    """A bad value that reads ``$NAME`` is most likely a definition missing (keepalived, too,
+    leaves an undefined ``$NAME`` as it is)."""
+    for token in (st.keyword, *st.args):
+        if token.text.startswith("$") and _DEFINITION_USE.fullmatch(token.text):
+            return f" (is {token.text} defined before this line?)"
+    return ""
 
 
 @dataclass(slots=True)
@@ -232,7 +245,7 @@ def _apply(
         value = entry.spec.parse(st, ctx)
     except BadValue as bad:
         if not bad.already_reported:
-            ctx.diags.error(bad.location, bad.message, bad.code)
+            ctx.diags.error(bad.location, bad.message + undefined_hint(st), bad.code)
         places.setdefault(entry.field, where)
         return
     except CONVERTER_BUGS as exc:

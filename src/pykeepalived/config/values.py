@@ -17,6 +17,7 @@ from pykeepalived.config.grammar import (
     Parse,
     parse_block,
     report_bug,
+    undefined_hint,
 )
 from pykeepalived.config.lexer import Token
 from pykeepalived.config.tree import Statement
@@ -262,7 +263,8 @@ def lines(item: Callable[[Statement, Context], T]) -> Parse:
                 items.append(item(line, ctx))
             except BadValue as bad:
                 if not bad.already_reported:
-                    ctx.diags.error(bad.location, bad.message + _misplaced(line, ctx), bad.code)
+                    hint = _misplaced(line, ctx) or undefined_hint(line)
+                    ctx.diags.error(bad.location, bad.message + hint, bad.code)
             except CONVERTER_BUGS as exc:
                 report_bug(line, exc, ctx)
         return tuple(items)
