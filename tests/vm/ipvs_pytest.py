@@ -186,13 +186,16 @@ class _VmRun:
             reporter.write_line(line, yellow=True, bold=True)
 
     def skip_reason(self) -> str | None:
-        """Why every proxy without a guest outcome is skipped (the VM did not get there)."""
+        """Why every proxy without a guest outcome is skipped: the VM did not get to run it.
+
+        That is: no VM, no boot, or the timeout. A VM that booted and then stopped without an
+        exit code (a kernel panic: ``oops=panic``) is not a reason to skip: those tests fail.
+        """
         if self.unavailable is not None:
             return f"IPVS VM unavailable: {self.unavailable}"
-        if self.result is not None:
-            reason = self.result.failure_reason()
-            if reason is not None:
-                return f"IPVS VM: {reason}"
+        result = self.result
+        if result is not None and (result.timed_out or not result.booted):
+            return f"IPVS VM: {result.failure_reason()}"
         return None
 
     def summary(self) -> list[str]:
@@ -201,15 +204,25 @@ class _VmRun:
         skipped = self.skip_reason()
         lines: list[str] = []
         if self.result is not None:
+            waited = self.result.waited
             lines.append(
-                f"VM ran {self.result.seconds:.0f} s, guest pytest exit code "
+                f"VM ran {self.result.seconds:.0f} s"
+                + (f" (after waiting {waited:.0f} s for another VM run)" if waited > 1 else "")
+                + ", guest pytest exit code "
                 f"{self.result.returncode}; {len(self.outcomes)}/{len(self.nodeids)} test(s) "
                 f"reported; guest output: {self.result.run_dir / 'console.log'}"
             )
+        missing = len(self.nodeids) - len(self.outcomes)
         if skipped is not None:
-            missing = len(self.nodeids) - len(self.outcomes)
             lines.append(f"{missing} ipvs test(s) SKIPPED, NOT RUN: {skipped}")
+        elif self.result is not None and self.result.returncode is None:
+            lines.append(f"{missing} ipvs test(s) FAILED: IPVS VM: {self.result.failure_reason()}")
         return lines
+
+    def bad(self) -> bool:
+        return self.skip_reason() is not None or (
+            self.result is not None and self.result.returncode is None
+        )
 
 
 _RUN = pytest.StashKey[_VmRun]()
@@ -241,11 +254,17 @@ class VmProxyItem(pytest.Item):
             reason = run.skip_reason()
             if reason is not None:
                 pytest.skip(reason)
-            tail = run.result.output[-3000:] if run.result is not None else ""
+            result = run.result
+            if result is not None and result.returncode is None:
+                pytest.fail(
+                    f"IPVS VM: {result.failure_reason()}\nguest output tail:\n"
+                    f"{result.output[-3000:]}",
+                    pytrace=False,
+                )
             pytest.fail(
                 "the guest pytest reported nothing for this test "
-                f"(exit code {run.result.returncode if run.result else None}); "
-                f"guest output tail:\n{tail}",
+                f"(exit code {result.returncode if result else None}); "
+                f"guest output tail:\n{result.output[-3000:] if result else ''}",
                 pytrace=False,
             )
         kind, text = outcome["outcome"], outcome["text"]
@@ -280,7 +299,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     lines = run.summary()
     if not lines:
         return
-    bad = run.skip_reason() is not None
+    bad = run.bad()
     terminalreporter.section("IPVS VM", sep="=", red=bad, yellow=not bad, bold=True)
     for line in lines:
-        terminalreporter.write_line(line, red=bad and "SKIPPED" in line)
+        terminalreporter.write_line(line, red=bad and ("SKIPPED" in line or "FAILED" in line))

@@ -48,8 +48,10 @@ class FakeVm:
         *,
         returncode: int | None = 0,
         timed_out: bool = False,
+        booted: bool = True,
         raises: str | None = None,
     ) -> None:
+        self.booted = booted
         self.run_dir = tmp_path / "run"
         self.report = report
         self.returncode = returncode
@@ -69,7 +71,7 @@ class FakeVm:
         return ipvs_vm.VmResult(
             returncode=self.returncode,
             output="guest says hello\n",
-            booted=True,
+            booted=self.booted,
             timed_out=self.timed_out,
             seconds=1.0,
             run_dir=self.run_dir,
@@ -150,6 +152,28 @@ def test_timeout_keeps_finished_outcomes_and_skips_the_rest(
     result = inner.runpytest_inprocess("-rs", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, skipped=3)
     result.stdout.fnmatch_lines(["*SKIPPED, NOT RUN: IPVS VM: the VM timed out*"])
+
+
+def test_no_boot_means_skipped(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(ipvs_vm, "run", FakeVm(tmp_path, None, returncode=None, booted=False))
+    result = inner.runpytest_inprocess("-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=4)
+    result.stdout.fnmatch_lines(["*SKIPPED, NOT RUN: IPVS VM: the VM did not boot*"])
+
+
+def test_a_vm_that_dies_after_booting_fails_the_unfinished_tests(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A kernel panic in the middle of the tests (oops=panic) is a failure, not a skip."""
+    fake = FakeVm(tmp_path, {"test_pass": {"outcome": "passed", "text": ""}}, returncode=None)
+    monkeypatch.setattr(ipvs_vm, "run", fake)
+    result = inner.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines(
+        ["*the VM stopped before the command finished*", "*3 ipvs test(s) FAILED: IPVS VM:*"]
+    )
 
 
 def test_a_guest_that_reports_nothing_fails(
