@@ -1,6 +1,8 @@
 """The syntax layer: lexer, blocks and braces, comments, quotes, templates."""
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from syntax_helpers import INSTANCE, load_text, messages, only_instance
 
 from pykeepalived.config.diagnostics import Diagnostics
@@ -268,3 +270,17 @@ def test_ipv6_instance_without_version_runs_v3_despite_global_v2() -> None:
     ).replace("priority 100", "priority 100\n    advert_int 0.5")
 
     assert load_text(text).diagnostics == ()
+
+
+@settings(settings.get_profile("ci"), max_examples=300)
+@given(text=st.text(alphabet="ab1._-:/ \t{}é\u3000", max_size=40))
+def test_fast_and_full_lexer_paths_agree(text: str) -> None:
+    """Lines of words and braces take a fast path; a trailing comment forces the full one."""
+    assume("{{" not in text)  # a template, on the full path either way
+
+    def spans(line: str) -> list[tuple[str, int, int]]:
+        tokens, issues = tokenize(line, file="f", line=1)
+        assert not issues
+        return [(t.text, t.location.column, t.location.length) for t in tokens]
+
+    assert spans(text) == spans(text + " # comment")
