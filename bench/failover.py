@@ -37,6 +37,7 @@ from tests.netns.vrrplab import (
     instance_conf,
     master_down_s,
     skew_s,
+    start_pair,
     vrrp_lab,
     wait_sole,
 )
@@ -82,9 +83,8 @@ def measure(impl: str, version: int, adv: float, sig: signal.Signals, runs: int,
     times: list[float] = []
     cost = None
     with vrrp_lab() as lab:
-        lab.start("b", conf_b, impl=impl, detail=False)
-        a = lab.start("a", conf_a, impl=impl, detail=False)
-        wait_sole(lab, VIP, "a", timeout=30)
+        start_pair(lab, conf_a, conf_b, impl_a=impl, impl_b=impl, detail=False)
+        a = lab.daemons[-1]
         if idle:
             cost = idle_cost(a, idle)
         for _ in range(runs):

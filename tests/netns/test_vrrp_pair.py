@@ -90,8 +90,9 @@ def test_nopreempt(lab: VrrpLab) -> None:
     extra = "nopreempt"
     b = lab.start("b", config(instance_conf(priority=99, state="BACKUP", extra=extra)))
     wait_sole(lab, VIP, "b", timeout=20)
-    lab.start("a", config(instance_conf(priority=100, state="BACKUP", extra=extra)))
-    time.sleep(1.5)  # 30 advert intervals
+    a = lab.start("a", config(instance_conf(priority=100, state="BACKUP", extra=extra)))
+    a.wait_log("Entering BACKUP STATE", timeout=20)
+    time.sleep(1.0)  # 20 advert intervals
     assert lab.watch.holders(VIP) == {"b"}
     t0 = time.monotonic()
     b.kill(signal.SIGTERM)

@@ -349,6 +349,15 @@ def master_down_s(version: int, priority: int, advert_int: float) -> float:
     return master_down_us(version, priority, round(advert_int * 1e6)) / 1e6
 
 
+def start_pair(lab: VrrpLab, conf_a: str, conf_b: str, *, impl_a: str = "py",
+               impl_b: str = "py", addr: str = VIP, detail: bool = True) -> None:  # fmt: skip
+    """b first, up and in BACKUP; then a, until it alone holds ``addr``."""
+    b = lab.start("b", conf_b, impl=impl_b, detail=detail)
+    b.wait_log("Entering BACKUP STATE", timeout=20)
+    lab.start("a", conf_a, impl=impl_a, detail=detail)
+    wait_sole(lab, addr, "a", timeout=20)
+
+
 @dataclass
 class Cycle:
     """One failover cycle's measurements (seconds)."""
@@ -361,9 +370,8 @@ class Cycle:
 def failover_cycle(lab: VrrpLab, conf_a: str, conf_b: str, *, impl_a: str = "py",
                    impl_b: str = "py", addr: str = VIP) -> Cycle:  # fmt: skip
     """a (the higher priority) masters; SIGTERM -> b; a restarts and preempts; SIGKILL -> b."""
-    lab.start("b", conf_b, impl=impl_b)
-    a = lab.start("a", conf_a, impl=impl_a)
-    wait_sole(lab, addr, "a", timeout=20)
+    start_pair(lab, conf_a, conf_b, impl_a=impl_a, impl_b=impl_b, addr=addr)
+    a = lab.daemons[-1]
     t0 = time.monotonic()
     a.kill(signal.SIGTERM)
     sigterm = lab.watch.wait_for(addr, "b", after=t0) - t0
