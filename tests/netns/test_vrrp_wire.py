@@ -17,10 +17,9 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
+from tests.kernel.nsutil import inside
 
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode, pass_auth_data
-
-from tests.kernel.nsutil import inside
 
 from .vrrplab import ADDRESSES, VIP, VrrpLab, config, instance_conf, vrrp_lab, wait_sole
 
