@@ -235,9 +235,14 @@ def block(cls: type[T], header: Callable[[Statement], Mapping[str, Any]] | None 
 
 
 def _header_places(st: Statement, head: Mapping[str, Any]) -> dict[str, Token]:
-    """Where each header field was written: the argument that reads as its value."""
+    """Where each header field was written: the argument that reads as its value (an address,
+    costly to print, is the first argument, as in every keepalived block header)."""
     places: dict[str, Token] = {}
     for name, value in head.items():
+        if not isinstance(value, str | int):
+            if st.args:
+                places[name] = st.args[0]
+            continue
         text = str(value)
         for token in st.args:
             if token.text == text:
