@@ -156,6 +156,7 @@ async def _scenario(lab: SeedLab) -> None:
         print(f"{lab.mode}{lab.family} wlc as wrr 3:1 over {REQUESTS} requests: {dict(got)}")
         assert_within(got, uneven, REQUESTS)
         await _counters_match(backend, lab, 2 * REQUESTS)
+        await _persistence(backend, lab, method)
         await _leave_while_streaming(backend, lab, method)
     finally:
         await backend.close()
@@ -204,3 +205,22 @@ async def _leave_while_streaming(backend: NftablesDataPlane, lab: SeedLab, metho
         assert summary["clean"]
         assert summary["lines"] == 30
         await program(backend, table(lab, method, "wlc", {WEBS[0]: 3, WEBS[1]: 3}))
+
+
+async def _persistence(backend: NftablesDataPlane, lab: SeedLab, method: Method) -> None:
+    """persistence_timeout: every new connection of the client goes to one server, even
+    under rr, and its affinity survives a drain of that server (as IPVS's templates do)."""
+    ((key, entry),) = table(lab, method, "rr", {WEBS[0]: 1, WEBS[1]: 1}).items()
+    sticky = {key: replace(entry, service=replace(entry.service, persistence_timeout=60))}
+    await program(backend, sticky)
+    got = await asyncio.to_thread(spread, lab, 20, 24000)
+    print(f"{lab.mode}{lab.family} persistence, rr 1:1, 20 requests: {dict(got)}")
+    assert len(got) == 1
+    assert sum(got.values()) == 20
+    (sticky_web,) = got
+    drained = {w: 0 if w == sticky_web else 1 for w in WEBS}
+    ((key, entry),) = table(lab, method, "rr", drained).items()
+    await program(backend, {key: replace(entry, service=sticky[key].service)})
+    assert backend.last_apply == "elements"
+    assert await asyncio.to_thread(spread, lab, 10, 24100) == Counter({sticky_web: 10})
+    await program(backend, seed_table(lab, method))  # back to the seed: no persistence

@@ -61,7 +61,13 @@ def entries(draw: st.DrawFn, n: int) -> ServiceEntry:
         key=key,
         scheduler=draw(st.sampled_from(sorted(SCHEDULERS))),
         flags=draw(st.frozensets(st.sampled_from(sorted(SCHED_FLAGS)), max_size=3)),
-        persistence_timeout=draw(st.none() | st.integers(1, 3600)),
+        persistence_timeout=draw(st.none() | st.integers(0, 2**31 - 1)),
+        persistence_netmask=draw(
+            st.none()
+            | st.sampled_from(
+                ["255.255.255.0", "255.255.255.255"] if family == 4 else ["64", "/128"]
+            )
+        ),
     )
     return ServiceEntry(service=service, destinations={d.key: d for d in dests})
 

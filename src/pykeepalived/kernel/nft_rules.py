@@ -32,6 +32,7 @@ destination ``j`` in sorted key order:
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from ipaddress import ip_network
 
 from pykeepalived.kernel.nft_meta import Scheduling, encode_dest, encode_service, scheduling
 from pykeepalived.lvs.maglev import maglev, smooth_round_robin, table_size
@@ -50,6 +51,7 @@ DEFAULT_SEED = 0x706B6C76  # "pklv": one constant, so every director hashes alik
 # DR flow pinning: idle time after which a flow may move (IPVS: tcp 900 s, udp 300 s).
 FLOW_TIMEOUT = {"tcp": "15m", "udp": "5m", "sctp": "15m"}
 FLOW_SET_SIZE = 65536  # flows remembered per real server; beyond, new flows are only hashed
+MAX_TIMEOUT_S = 10_000_000  # nft refuses set timeouts somewhere above 5e7 s; cap at 115 days
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,11 +193,16 @@ def _notes(entry: ServiceEntry) -> list[str]:
     how = scheduling(service, method)
     if how.note:
         out.append(f"{method.name}: {how.note}")
-    if service.persistence_timeout is not None:
+    if service.persistence_timeout:
         out.append(
-            "persistence_timeout is not done by the nftables backend (no connection "
-            "templates); use sh or mh for source affinity"
+            "persistence_timeout is a source-affinity set per real server, refreshed by "
+            + ("every packet" if method is Method.DR else "every new connection")
+            + " (an IPVS template also lives as long as its connections)"
         )
+    if (service.persistence_timeout or 0) > MAX_TIMEOUT_S:
+        out.append(f"persistence_timeout is capped at {MAX_TIMEOUT_S} s (nft's set timeouts)")
+    if service.persistence_engine or service.one_packet:
+        out.append("persistence_engine and one-packet scheduling (ops) are not done here")
     if method is Method.DR and any(d.port != service.key.port for d in entry.destinations):
         out.append(
             "DR keeps the packet's port: a real server port other than the service's is unused"
@@ -215,7 +222,7 @@ class _Block:
         self.rules: list[str] = []
         self.count_maps: dict[str, list[tuple[str, str]]] = {}  # "tcp4" -> (tuple, counter)
         self.ingress: dict[str, list[str]] = {}
-        self.pickers: list[str] = []  # DR: per-service chains, after the maps they use
+        self.pickers: list[str] = []  # per-service chains, after the maps they use
 
 
 def _slot_table(entry: ServiceEntry, how: Scheduling) -> list[int]:
@@ -279,19 +286,55 @@ def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> Non
     _service_objects(block, i, entry)
     key = entry.service.key
     how = scheduling(entry.service, Method.NAT)
+    persist = _persistence(entry)
     pick = _pick(i, entry, how, env) if entry.destinations else ""
+    if pick and persist:
+        block.pickers.append(_chain(f"s{i}", [*_pins(i, entry, persist[0], "p"), pick]))
+        pick = f"goto s{i}"
     block.rules.append(f'{_match(key)} counter name "s{i}" {pick}'.rstrip())
     ip = "ip" if key.family == 4 else "ip6"
     proto = key.protocol.lower() if not key.fwmark else "{ tcp, udp, sctp }"
     for j, dkey in enumerate(sorted(entry.destinations)):
         host = f"[{dkey.address}]" if dkey.address.version == 6 else str(dkey.address)
         to = f"{host}:{dkey.port}" if dkey.port else str(dkey.address)
-        block.chains.append(
-            f'chain s{i}d{j} {{\n\t\tmeta l4proto {proto} counter name "s{i}d{j}" '
-            f"dnat {ip} to {to}\n\t}}"
-        )
+        remember = ""
+        if persist:
+            block.objects.append(_dynamic_set(f"s{i}d{j}p", key.family, False, persist[1]))
+            remember = f"update @s{i}d{j}p {{ {persist[0]} }} "
+        rule = f'meta l4proto {proto} {remember}counter name "s{i}d{j}" dnat {ip} to {to}'
+        block.chains.append(_chain(f"s{i}d{j}", [rule]))
         if not key.fwmark and key.port:
             _count_dest(block, i, j, key, dkey)
+
+
+def _persistence(entry: ServiceEntry) -> tuple[str, str] | None:
+    """``persistence_timeout``: (the client key, e.g. ``ip saddr & 255.255.255.0``, and the
+    timeout) of a source-affinity set, or None."""
+    service = entry.service
+    if not service.persistence_timeout or service.persistence_timeout <= 0:
+        return None
+    family = service.key.family
+    ip = "ip" if family == 4 else "ip6"
+    mask_text = (service.persistence_netmask or "").lstrip("/")
+    client = f"{ip} saddr"
+    if mask_text:
+        net = ip_network(f"{'0.0.0.0' if family == 4 else '::'}/{mask_text}")
+        if net.prefixlen < net.max_prefixlen:
+            client += f" & {net.netmask}"
+    return client, f"{min(service.persistence_timeout, MAX_TIMEOUT_S)}s"
+
+
+def _pins(i: int, entry: ServiceEntry, client: str, suffix: str) -> list[str]:
+    return [f"{client} @s{i}d{j}{suffix} goto s{i}d{j}" for j in range(len(entry.destinations))]
+
+
+def _dynamic_set(name: str, family: int, with_port: bool, timeout: str) -> str:
+    addr = "ipv4_addr" if family == 4 else "ipv6_addr"
+    key = f"{addr} . inet_service" if with_port else addr
+    return (
+        f"set {name} {{ type {key}; flags dynamic,timeout; timeout {timeout}; "
+        f"size {FLOW_SET_SIZE}; }}"
+    )
 
 
 def _count_dest(block: _Block, i: int, j: int, key: ServiceKey, dkey: DestKey) -> None:
@@ -308,24 +351,26 @@ def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
     ip = "ip" if key.family == 4 else "ip6"
     proto = key.protocol.lower()
     flow = f"{ip} saddr . {proto} sport"
+    persist = _persistence(entry)
     rule = f'{_match(key)} meta pkttype host counter name "s{i}"'
     if entry.destinations:
         rule += f" goto s{i}"
         how = scheduling(entry.service, Method.DR)
-        pins = [f"{flow} @s{i}d{j}f goto s{i}d{j}" for j in range(len(entry.destinations))]
+        pins = _pins(i, entry, persist[0], "p") if persist else []
+        pins += _pins(i, entry, flow, "f")
         block.pickers.append(_chain(f"s{i}", [*pins, _pick(i, entry, how, env)]))
     for dev in _ingress(entry, env):
         block.ingress.setdefault(dev, []).append(rule)
-    addr_type = "ipv4_addr" if key.family == 4 else "ipv6_addr"
     timeout = FLOW_TIMEOUT.get(proto, "15m")
     for j, dkey in enumerate(sorted(entry.destinations)):
-        block.objects.append(
-            f"set s{i}d{j}f {{ type {addr_type} . inet_service; flags dynamic,timeout; "
-            f"timeout {timeout}; size {FLOW_SET_SIZE}; }}"
-        )
+        block.objects.append(_dynamic_set(f"s{i}d{j}f", key.family, True, timeout))
+        remember = f"update @s{i}d{j}f {{ {flow} }}"
+        if persist:
+            block.objects.append(_dynamic_set(f"s{i}d{j}p", key.family, False, persist[1]))
+            remember += f" update @s{i}d{j}p {{ {persist[0]} }}"
         dev = env.routes[dkey.address]
         forward = f'counter name "s{i}d{j}" fwd {ip} to {dkey.address} device "{dev}"'
-        block.chains.append(_chain(f"s{i}d{j}", [f"update @s{i}d{j}f {{ {flow} }} {forward}"]))
+        block.chains.append(_chain(f"s{i}d{j}", [f"{remember} {forward}"]))
 
 
 def _chain(name: str, rules: Iterable[str]) -> str:
@@ -368,7 +413,7 @@ def _count_maps(block: _Block) -> list[str]:
 
 def _script(env: NftEnv, inet: _Block, netdev: _Block) -> str:
     out = [delete_script(env.table)]
-    body = inet.objects + inet.chains + inet.maps + _count_maps(inet)
+    body = inet.objects + inet.chains + inet.maps + inet.pickers + _count_maps(inet)
     body.append(_base("nat_pre", "type nat hook prerouting priority dstnat", inet.rules))
     if inet.count_maps:
         body.append(

@@ -3,6 +3,7 @@
 import asyncio
 import re
 import struct
+from dataclasses import replace
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -272,3 +273,18 @@ def test_a_missing_nft_is_a_clear_failure_not_a_crash() -> None:
     failures = asyncio.run(backend.apply(plan(desired, {}, desired), desired))
     assert failures
     assert all("/nonexistent/nft: not installed" in f.error for f in failures)
+
+
+@pytest.mark.parametrize("method", [Method.NAT, Method.DR])
+def test_persistence_is_a_source_affinity_set_looked_up_first(method: Method) -> None:
+    table = seed(method)
+    key, entry = next(iter(table.items()))
+    service = replace(entry.service, persistence_timeout=300, persistence_netmask="255.255.255.0")
+    script = render({key: replace(entry, service=service)}, ENV).script
+    assert "set s0d1p { type ipv4_addr; flags dynamic,timeout; timeout 300s;" in script
+    assert "ip saddr & 255.255.255.0 @s0d0p goto s0d0" in script
+    assert "update @s0d0p { ip saddr & 255.255.255.0 }" in script
+    assert script.index("@s0d1p goto") < script.index("vmap @s0m")
+    whole = replace(service, persistence_netmask=None)
+    script = render({key: replace(entry, service=whole)}, ENV).script
+    assert "ip saddr @s0d0p goto s0d0" in script
