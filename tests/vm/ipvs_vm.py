@@ -751,13 +751,16 @@ def _boot_locked(
     prepared: Prepared, run_dir: Path, timeout: float, echo: IO[str] | None
 ) -> VmResult:
     start = time.monotonic()
-    proc = subprocess.Popen(
-        qemu_argv(prepared, run_dir),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=_die_with_parent,
-    )
+    try:
+        proc = subprocess.Popen(
+            qemu_argv(prepared, run_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+        )
+    except OSError as exc:
+        raise VmUnavailable(f"cannot start {QEMU}: {exc}") from exc
     chunks: list[bytes] = []
     errs: list[bytes] = []
 
