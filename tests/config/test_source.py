@@ -268,3 +268,18 @@ def test_undefined_unbraced_definition_says_so() -> None:
         "expected a whole number, got '$PRIO' (is $PRIO defined before this line?)",
         "'$VIP' is not an IP address (is $VIP defined before this line?)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "codes"),
+    [
+        ('include ""\n', ["include"]),
+        ("include /dev/null\n", []),
+        ("include /proc/self/fd/0\n", ["env"]),
+        ("include a\x00b\n", ["env"]),
+    ],
+)
+def test_include_of_odd_names(line: str, codes: list[str]) -> None:
+    result = load("/tmp/k.conf", text=line, environment=None)
+
+    assert [d.code for d in result.diagnostics] == codes

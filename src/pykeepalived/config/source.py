@@ -242,7 +242,7 @@ def _emit(line: str, source_line: str, path: str, number: int, state: _State) ->
 
 def _include(tokens: list[Token], path: str, state: _State) -> None:
     where = tokens[0].location
-    if len(tokens) < 2:
+    if len(tokens) < 2 or not tokens[1].text.strip():
         state.diags.error(where, "include needs a file name or glob", "include")
         return
     pattern = tokens[1].text
@@ -279,7 +279,8 @@ def _include_one(match: str, where: Location, state: _State) -> None:
     if os.path.isdir(match):
         return
     if not os.path.isfile(match):
-        state.diags.error(where, f"included '{match}' is not a regular file", "env")
+        if match != os.devnull:  # an empty include; a FIFO or a device could block the read
+            state.diags.error(where, f"included '{match}' is not a regular file", "env")
         return
     try:
         text = state.read_text(match)
