@@ -4,7 +4,9 @@ Rules: this module knows keepalived's block syntax and nothing of keywords. A li
 statement; ``{`` opens a block for the statement before it on the same line, or for the previous
 statement when it stands alone on the next line; ``}`` closes it. Braces in the middle of a line
 split it, as keepalived does, so ``virtual_ipaddress { 10.0.0.1 }`` and ``} }`` read as people
-mean them. Unbalanced braces become diagnostics, never exceptions.
+mean them. Unbalanced braces become diagnostics, never exceptions; given ``Hints`` (which
+keywords live where), a missing or early ``}`` is reported once and repaired so that the rest of
+the file reads as meant. Blocks nest at most ``MAX_DEPTH`` deep.
 """
 
 from dataclasses import dataclass, field
