@@ -13,6 +13,7 @@ the tests and by ``bench/failover.py``.
 import contextlib
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -265,11 +266,19 @@ class VrrpLab:
 
 @contextlib.contextmanager
 def vrrp_lab() -> Iterator[VrrpLab]:
+    """A lab removed on exit; on a failure the daemons' logs are printed first (pytest shows
+    them with the failure). ``VRRPLAB_KEEP=1`` keeps the temporary directory."""
     lab = VrrpLab()
     try:
         yield lab
+    except BaseException:
+        for daemon in lab.daemons:
+            print(f"==== {daemon.log.name} ====\n{daemon.text()[-4000:]}")
+        raise
     finally:
         lab.close()
+        if not os.environ.get("VRRPLAB_KEEP"):
+            shutil.rmtree(lab.tmp, ignore_errors=True)
 
 
 def instance_conf(

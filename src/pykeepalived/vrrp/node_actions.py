@@ -128,9 +128,11 @@ class ActionPerformer:
             except KernelError as exc:
                 log.error("(%s) %s", io.config.name, exc)
         if self.log_detail:
-            log.info("(%s) Setting VIPs.", io.config.name)
+            log.info("(%s) setting VIPs.", io.config.name)  # keepalived's wording
 
     async def _remove_vips(self, io: InstanceIO) -> None:
+        if self.log_detail:
+            log.info("(%s) removing VIPs.", io.config.name)
         for vip in io.all_vips:
             try:
                 await self.ports.addresses.remove(vip)
