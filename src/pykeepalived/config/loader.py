@@ -8,9 +8,9 @@ errors (``result.ok`` is false), so a bad config is never half-applied.
 import dataclasses
 import gc
 import socket
+import typing
 from dataclasses import dataclass
 
-from pykeepalived.config import model_check, model_global, model_lvs, model_vrrp
 from pykeepalived.config.checks import run_checks
 from pykeepalived.config.diagnostics import Diagnostic, Diagnostics, Severity
 from pykeepalived.config.environment import Environment, MachineEnvironment
@@ -60,19 +60,33 @@ _TOP_LEVEL_BLOCKS = frozenset(
 )
 
 
+def _block_classes(cls: type, seen: dict[type, None]) -> dict[type, None]:
+    """``cls`` and every model dataclass reachable from its fields' types, in order."""
+    if cls in seen:
+        return seen
+    seen[cls] = None
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        for kind in _flatten(hints.get(f.name)):
+            if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+                _block_classes(kind, seen)
+    return seen
+
+
+def _flatten(hint: object) -> list[object]:
+    args = typing.get_args(hint)
+    return [hint] if not args else [t for arg in args for t in _flatten(arg)]
+
+
 def _keyword_homes() -> dict[str, tuple[str, ...]]:
     """keyword -> the blocks that accept it, from the model classes (for "it belongs in")."""
     homes: dict[str, list[str]] = {}
-    for module in (model_global, model_vrrp, model_lvs, model_check):
-        for value in vars(module).values():
-            if isinstance(value, type) and dataclasses.is_dataclass(value):
-                block = getattr(value, "BLOCK_NAME", None)
-                for keyword in keyword_table(value):
-                    places = homes.setdefault(keyword, [])
-                    if block and block not in places:
-                        places.append(block)
-    for keyword in keyword_table(KeepalivedConfig):
-        homes.setdefault(keyword, []).append(KeepalivedConfig.BLOCK_NAME)
+    for cls in _block_classes(KeepalivedConfig, {}):
+        block = getattr(cls, "BLOCK_NAME", None)
+        for keyword in keyword_table(cls):
+            places = homes.setdefault(keyword, [])
+            if block and block not in places:
+                places.append(block)
     # Blocks people write (virtual_server, real_server) before the checkers (HTTP_GET, ...).
     return {k: tuple(sorted(v, key=lambda b: b[:1].isupper())) for k, v in homes.items()}
 
