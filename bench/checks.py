@@ -22,6 +22,7 @@ Not part of the test suite.
 
 import argparse
 import asyncio
+import ctypes
 import os
 import resource
 import shutil
@@ -52,6 +53,11 @@ class Side:
     cpu_share: float  # of one core
     failed: int | None = None
     max_late_ms: float | None = None
+
+
+def _die_with_us() -> None:
+    """In the child: SIGTERM it when the bench dies, however it dies (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, 15, 0, 0, 0)
 
 
 def ensure(binary: str, package: str) -> str:
@@ -103,8 +109,9 @@ http {{
     for sub in ("client_body_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp"):
         (workdir / sub).mkdir(exist_ok=True)
     proc = subprocess.Popen(
-        [nginx, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"]
-    )
+        [nginx, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_die_with_us,
+    )  # fmt: skip
     for _ in range(50):
         try:
             nginx_requests()
@@ -211,7 +218,10 @@ def run_haproxy(
     haproxy: str, workdir: Path, pairs: list[tuple[str, int]], duration: float
 ) -> tuple[Side, subprocess.Popen[bytes]]:
     (workdir / "haproxy.cfg").write_text(haproxy_conf(pairs))
-    proc = subprocess.Popen([haproxy, "-db", "-q", "-f", str(workdir / "haproxy.cfg")])
+    proc = subprocess.Popen(
+        [haproxy, "-db", "-q", "-f", str(workdir / "haproxy.cfg")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_die_with_us,
+    )  # fmt: skip
     time.sleep(SETTLE_S)
     if proc.poll() is not None:
         raise RuntimeError(f"haproxy exited with {proc.returncode}")
@@ -246,7 +256,7 @@ def step(n: int, args: argparse.Namespace, nginx: str, haproxy: str, workdir: Pa
     print(f"\n== {n} servers, delay_loop/inter 1 s, {args.duration:g} s window ==")
     load_before = os.getloadavg()
     req0 = nginx_requests()
-    ours = asyncio.run(run_ours(pairs, args.duration))
+    ours = asyncio.run(run_ours(pairs, args.duration))  # on the loop policy main() chose
     req1 = nginx_requests()
     served = (req1 - req0 - 1) / (args.duration + SETTLE_S)
     theirs, proc = run_haproxy(haproxy, workdir, pairs, args.duration)
@@ -274,7 +284,18 @@ def main() -> None:
     parser.add_argument("--servers", default="1000,3000,10000")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--nginx-workers", type=int, default=2)
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="our side's event loop (uvloop: if installed; not a dependency)",
+    )
     args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop  # optional, only here
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    print(f"our loop: {args.loop}; load average {os.getloadavg()[0]:.2f}")
     nginx = ensure("nginx", "nginx-light")
     haproxy = ensure("haproxy", "haproxy")
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]

@@ -281,12 +281,14 @@ class CheckRunner:
 
     async def _probe_once(self, slot: _Slot, due: float) -> None:
         self._started(due)
+        task = slot.task
+        assert task is not None
         try:
             if self._limit is None:
-                result = await self._bounded(slot.check)
+                result = await self._bounded(task, slot.check)
             else:
                 async with self._limit:
-                    result = await self._bounded(slot.check)
+                    result = await self._bounded(task, slot.check)
         finally:
             slot.task = None
         if not slot.live:
@@ -306,10 +308,8 @@ class CheckRunner:
             state.expedite(self._clock.now())
         self._push(slot)
 
-    async def _bounded(self, check: Check) -> ProbeResult:
+    async def _bounded(self, task: asyncio.Task[None], check: Check) -> ProbeResult:
         """The hard timeout; a probe that raises is a bug: logged loudly, counted as failure."""
-        task = asyncio.current_task()
-        assert task is not None
         self._watch(task, check)
         try:
             return await check.probe()
