@@ -9,9 +9,10 @@ import pytest
 from syntax_helpers import load_text
 
 from pykeepalived.config.diagnostics import Diagnostic, Diagnostics, Location, Severity
-from pykeepalived.config.grammar import Context, kw, parse_block
+from pykeepalived.config.grammar import BadValue, Context, kw, parse_block
 from pykeepalived.config.lexer import tokenize
 from pykeepalived.config.tree import build_tree
+from pykeepalived.config.values import to_float, to_int
 
 
 @pytest.mark.parametrize(
@@ -98,3 +99,44 @@ def test_a_converter_bug_is_an_internal_error_not_an_exception() -> None:
     (d,) = diags.items
     assert (d.code, d.location.line) == ("internal", 3)
     assert "IndexError" in d.message
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("150", True),
+        ("+150", True),
+        ("0150", True),
+        ("1_50", False),
+        ("١٥٠", False),
+        ("150.0", False),
+        ("1e2", False),
+        ("9" * 40, False),
+        ("", False),
+    ],
+)
+def test_whole_numbers_are_ascii_digits(value: str, ok: bool) -> None:
+    tokens = tokenize(f'priority "{value}"', file="f", line=1)[0]
+    st = build_tree([tokens], Diagnostics())[0]
+
+    if ok:
+        assert to_int(st.args[0]) == 150
+    else:
+        with pytest.raises(BadValue, match="expected a whole number"):
+            to_int(st.args[0])
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("0.5", True), ("+0.5", True), (".5", True), ("1.", True), ("1", True)]
+    + [("nan", False), ("inf", False), ("1e-2", False), ("0x1p-1", False), ("1_0.5", False)],
+)
+def test_decimals_are_plain(value: str, ok: bool) -> None:
+    tokens = tokenize(f"advert_int {value}", file="f", line=1)[0]
+    st = build_tree([tokens], Diagnostics())[0]
+
+    if ok:
+        assert to_float(st.args[0]) in (0.5, 1.0)
+    else:
+        with pytest.raises(BadValue, match="expected a number"):
+            to_float(st.args[0])

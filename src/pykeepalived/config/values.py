@@ -6,6 +6,7 @@ Converters never read files or the machine: environment findings belong to ``che
 """
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -45,22 +46,24 @@ def warn_extra(st: Statement, ctx: Context, used: int) -> None:
         ctx.diags.warning(extra.location, f"extra arguments to '{st.name}' ignored", "extra")
 
 
+# Numbers as keepalived reads them: ASCII digits only (Python's int() and float() would also
+# take '1_000', Unicode digits, '1e3', 'inf' and 'nan').
+_INT = re.compile(r"[+-]?[0-9]{1,30}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
+
+
 def to_int(token: Token, lo: int | None = None, hi: int | None = None, what: str = "") -> int:
-    try:
-        value = int(token.text, 10)
-    except ValueError:
-        raise BadValue(token, f"expected a whole number{what}, got '{token.text}'") from None
+    if not _INT.fullmatch(token.text):
+        raise BadValue(token, f"expected a whole number{what}, got '{token.text}'")
+    value = int(token.text, 10)
     _check_range(token, value, lo, hi)
     return value
 
 
 def to_float(token: Token, lo: float | None = None, hi: float | None = None) -> float:
-    try:
-        value = float(token.text)
-    except ValueError:
-        raise BadValue(token, f"expected a number, got '{token.text}'") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise BadValue(token, f"expected a finite number, got '{token.text}'")
+    if not _DECIMAL.fullmatch(token.text):
+        raise BadValue(token, f"expected a number, got '{token.text}'")
+    value = float(token.text)
     _check_range(token, value, lo, hi)
     return value
 
