@@ -199,6 +199,15 @@ async def _leave_while_streaming(backend: NftablesDataPlane, lab: SeedLab, metho
         got = await asyncio.to_thread(spread, lab, 50, port)
         assert got == Counter({stays: 50})
         assert len(lab.seen_by(web_gone)) == before  # no new connection to the one that left
+        if step == "drain":
+            # An unrelated change (another service) replaces the whole table meanwhile: the
+            # drained server's flows are carried into the new table (DR) or in conntrack.
+            extra = table(lab, method, "rr", {other: 1})
+            ((xkey, xentry),) = extra.items()
+            xkey = replace(xkey, port=8080)
+            extra = {xkey: replace(xentry, service=replace(xentry.service, key=xkey))}
+            await program(backend, {**table(lab, method, "wlc", weights), **extra})
+            assert backend.last_apply == "replace"
         out, _ = await asyncio.to_thread(stream.communicate, timeout=20)
         summary = json.loads(out.strip().splitlines()[-1])
         print(f"{lab.mode}{lab.family} {step}: on {held}, {gone} left, 50 to {stays}: {summary}")

@@ -15,7 +15,15 @@ Rules: pure (no nft, no I/O). Two jobs:
 from dataclasses import dataclass
 from ipaddress import ip_address
 
-from pykeepalived.lvs.table import SCHED_FLAGS, Destination, DestKey, Method, Service, ServiceKey
+from pykeepalived.lvs.table import (
+    SCHED_FLAGS,
+    Destination,
+    DestKey,
+    Method,
+    Service,
+    ServiceEntry,
+    ServiceKey,
+)
 
 COMMENT_MAX = 128
 _FLAGS = tuple(sorted(SCHED_FLAGS))
@@ -92,6 +100,19 @@ def scheduling(service: Service, method: Method) -> Scheduling:
         return Scheduling(done_as="dh", counter=False, hash_on=("daddr",), note=note)
     # fo: the highest weight takes everything; any key works, the table has one server.
     return Scheduling(done_as="fo", counter=False, hash_on=("saddr",), first_only=True, note=note)
+
+
+def method_of(entry: ServiceEntry) -> Method:
+    """A service's forwarding method; raises ValueError when its destinations disagree."""
+    methods = {d.method for d in entry.destinations.values()}
+    if len(methods) > 1:
+        raise ValueError(
+            "destinations mix forwarding methods " + str(sorted(m.name for m in methods))
+        )
+    method = methods.pop() if methods else Method.NAT
+    if method is Method.TUN:
+        raise ValueError("tunnel (TUN) forwarding is not done by the nftables backend")
+    return method
 
 
 def encode_service(service: Service) -> str:

@@ -1,9 +1,11 @@
-"""Read our named counters straight from nf_tables over netlink (one dump per table).
+"""Read our named counters and dynamic sets straight from nf_tables over netlink.
 
-Rules: read-only, counters only. ``nft list counters`` first builds nft's whole cache,
-including every element of our slot maps (about a second for 1,000 services); the kernel's
-object dump (``NFT_MSG_GETOBJ``, filtered by table and type) returns just the counters. The
-result has the shape of ``nft -j`` items so that ``nft_observe.parse_counters`` reads both.
+Rules: read-only: named counters (one dump per table) and the elements of given sets
+(the flow and persistence sets, carried over a table replace). ``nft list counters`` first
+builds nft's whole cache, including every element of our slot maps (about a second for
+1,000 services); the kernel's object dump (``NFT_MSG_GETOBJ``, filtered by table and type)
+returns just the counters, in the shape of ``nft -j`` items so that
+``nft_observe.parse_counters`` reads both.
 Blocking: call it in a thread. A namespace is entered by a short-lived thread of its own
 (``setns`` changes only the calling thread), which opens the socket and ends.
 
@@ -13,6 +15,9 @@ Messages (include/uapi/linux/netfilter/nf_tables.h, nfnetlink.h)::
     request: NFTA_OBJ_TABLE (asciiz), NFTA_OBJ_TYPE (be32 NFT_OBJECT_COUNTER)
     answer:  NFTA_OBJ_NAME, NFTA_OBJ_DATA { NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS (be64) },
              NFTA_OBJ_USERDATA (TLVs: type u8, length u8, value; comment is type 0)
+    request: NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET (asciiz)
+    answer:  NFTA_SET_ELEM_LIST_ELEMENTS { NFTA_LIST_ELEM { NFTA_SET_ELEM_KEY
+             { NFTA_DATA_VALUE }, NFTA_SET_ELEM_EXPIRATION (be64 ms) } ... }
 """
 
 import ctypes
@@ -21,12 +26,17 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_NFTABLES = 10
 NFT_MSG_GETOBJ = 19
+NFT_MSG_GETSETELEM = 13
+NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS = 1, 2, 3
+NFTA_LIST_ELEM = 1
+NFTA_SET_ELEM_KEY, NFTA_SET_ELEM_EXPIRATION = 1, 5
+NFTA_DATA_VALUE = 1
 NFT_OBJECT_COUNTER = 1
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
@@ -106,26 +116,60 @@ def _open(netns: str | None) -> socket.socket:
     return opened[0]
 
 
+def _request(sock: socket.socket, seq: int, msg: int, family: str, attrs: bytes) -> None:
+    body = struct.pack("=BBH", FAMILIES[family], 0, 0) + attrs
+    kind = NFNL_SUBSYS_NFTABLES << 8 | msg
+    flags = NLM_F_REQUEST | NLM_F_DUMP
+    sock.send(struct.pack("=IHHII", 16 + len(body), kind, flags, seq, 0) + body)
+
+
 def dump_counters(table: str, netns: str | None = None) -> list[dict[str, Any]]:
     """``[{"counter": {...}}]`` for every named counter of our tables (both families)."""
     items: list[dict[str, Any]] = []
     with _open(netns) as sock:
         sock.settimeout(10.0)
-        for seq, (name, family) in enumerate(FAMILIES.items(), start=1):
+        for seq, family in enumerate(FAMILIES, start=1):
             attrs = _attr(NFTA_OBJ_TABLE, table.encode() + b"\0")
             attrs += _attr(NFTA_OBJ_TYPE, struct.pack(">I", NFT_OBJECT_COUNTER))
-            body = struct.pack("=BBH", family, 0, 0) + attrs
-            kind = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETOBJ
-            sock.send(
-                struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-                + body
-            )
-            items += [{"counter": c} for c in _receive(sock, seq, name)]
+            _request(sock, seq, NFT_MSG_GETOBJ, family, attrs)
+            items += [{"counter": _counter(family, p)} for p in _receive(sock, seq)]
     return items
 
 
-def _receive(sock: socket.socket, seq: int, family: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def dump_set_keys(
+    table: str, sets: Sequence[tuple[str, str]], netns: str | None = None
+) -> dict[tuple[str, str], list[tuple[bytes, int]]]:
+    """The elements of each ``(family, set)``: (raw key, milliseconds until it expires).
+    A set that is not there has none."""
+    out: dict[tuple[str, str], list[tuple[bytes, int]]] = {}
+    with _open(netns) as sock:
+        sock.settimeout(10.0)
+        for seq, (family, name) in enumerate(sets, start=1):
+            attrs = _attr(NFTA_SET_ELEM_LIST_TABLE, table.encode() + b"\0")
+            attrs += _attr(NFTA_SET_ELEM_LIST_SET, name.encode() + b"\0")
+            _request(sock, seq, NFT_MSG_GETSETELEM, family, attrs)
+            out[family, name] = [e for p in _receive(sock, seq) for e in _elements(p)]
+    return out
+
+
+def _elements(payload: bytes) -> Iterator[tuple[bytes, int]]:
+    for kind, value in _attrs(payload[4:]):
+        if kind != NFTA_SET_ELEM_LIST_ELEMENTS:
+            continue
+        for _, element in _attrs(value):
+            key, expires = b"", 0
+            for attr, data in _attrs(element):
+                if attr == NFTA_SET_ELEM_KEY:
+                    key = next((v for k, v in _attrs(data) if k == NFTA_DATA_VALUE), b"")
+                elif attr == NFTA_SET_ELEM_EXPIRATION:
+                    expires = struct.unpack(">Q", data)[0]
+            if key:
+                yield key, expires
+
+
+def _receive(sock: socket.socket, seq: int) -> list[bytes]:
+    """The payloads of one dump's answers (ENOENT, nothing there, is an empty answer)."""
+    found: list[bytes] = []
     while True:
         data = sock.recv(1 << 20)
         offset = 0
@@ -142,4 +186,4 @@ def _receive(sock: socket.socket, seq: int, family: str) -> list[dict[str, Any]]
                 if code in (0, errno.ENOENT):  # ENOENT: the table is not there
                     return found
                 raise OSError(code, f"nf_tables object dump: {os.strerror(code)}")
-            found.append(_counter(family, payload))
+            found.append(payload)

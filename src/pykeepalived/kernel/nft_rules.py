@@ -32,9 +32,21 @@ destination ``j`` in sorted key order:
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from ipaddress import ip_network
 
-from pykeepalived.kernel.nft_meta import Scheduling, encode_dest, encode_service, scheduling
+from pykeepalived.kernel.nft_meta import (
+    Scheduling,
+    encode_dest,
+    encode_service,
+    method_of,
+    scheduling,
+)
+from pykeepalived.kernel.nft_sets import (
+    FLOW_TIMEOUT_S,
+    MAX_TIMEOUT_S,
+    Carry,
+    dynamic_set,
+    persistence,
+)
 from pykeepalived.lvs.maglev import maglev, smooth_round_robin, table_size
 from pykeepalived.lvs.table import (
     Destination,
@@ -48,10 +60,6 @@ from pykeepalived.lvs.table import (
 
 TABLE = "pykeepalived"
 DEFAULT_SEED = 0x706B6C76  # "pklv": one constant, so every director hashes alike
-# DR flow pinning: idle time after which a flow may move (IPVS: tcp 900 s, udp 300 s).
-FLOW_TIMEOUT = {"tcp": "15m", "udp": "5m", "sctp": "15m"}
-FLOW_SET_SIZE = 65536  # flows remembered per real server; beyond, new flows are only hashed
-MAX_TIMEOUT_S = 10_000_000  # nft refuses set timeouts somewhere above 5e7 s; cap at 115 days
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,22 +80,11 @@ class Rendered:
     notes: tuple[str, ...]  # differences from IPVS, one line per kind
 
 
-def method_of(entry: ServiceEntry) -> Method:
-    """A service's forwarding method; raises ValueError when its destinations disagree."""
-    methods = {d.method for d in entry.destinations.values()}
-    if len(methods) > 1:
-        raise ValueError(
-            "destinations mix forwarding methods " + str(sorted(m.name for m in methods))
-        )
-    method = methods.pop() if methods else Method.NAT
-    if method is Method.TUN:
-        raise ValueError("tunnel (TUN) forwarding is not done by the nftables backend")
-    return method
-
-
-def render(table: Table, env: NftEnv, generation: int = 0) -> Rendered:
+def render(table: Table, env: NftEnv, generation: int = 0, carry: Carry | None = None) -> Rendered:
     """The whole script; ``generation`` goes into set ``generation`` so that a reader can
-    tell cheaply whether the table is still the one it wrote."""
+    tell cheaply whether the table is still the one it wrote. ``carry``: the flows and
+    clients that the old table's dynamic sets held, put into the new ones (by service and
+    real server: the indices may differ), so that a replace moves no remembered flow."""
     programmed: dict[ServiceKey, ServiceEntry] = {}
     refused: dict[ServiceKey, str] = {}
     for key in sorted(table):
@@ -99,6 +96,7 @@ def render(table: Table, env: NftEnv, generation: int = 0) -> Rendered:
             continue
         programmed[key] = entry
     inet, netdev = _Block(), _Block()
+    inet.carry = netdev.carry = dict(carry or {})
     for i, key in enumerate(programmed):
         entry = programmed[key]
         if method_of(entry) is Method.DR:
@@ -223,6 +221,7 @@ class _Block:
         self.count_maps: dict[str, list[tuple[str, str]]] = {}  # "tcp4" -> (tuple, counter)
         self.ingress: dict[str, list[str]] = {}
         self.pickers: list[str] = []  # per-service chains, after the maps they use
+        self.carry: Carry = {}  # elements of dynamic sets kept over a replace
 
 
 def _slot_table(entry: ServiceEntry, how: Scheduling) -> list[int]:
@@ -286,7 +285,7 @@ def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> Non
     _service_objects(block, i, entry)
     key = entry.service.key
     how = scheduling(entry.service, Method.NAT)
-    persist = _persistence(entry)
+    persist = persistence(entry)
     pick = _pick(i, entry, how, env) if entry.destinations else ""
     if pick and persist:
         block.pickers.append(_chain(f"s{i}", [*_pins(i, entry, persist[0], "p"), pick]))
@@ -299,7 +298,8 @@ def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> Non
         to = f"{host}:{dkey.port}" if dkey.port else str(dkey.address)
         remember = ""
         if persist:
-            block.objects.append(_dynamic_set(f"s{i}d{j}p", key.family, False, persist[1]))
+            kept = block.carry.get((key, dkey, "p"), ())
+            block.objects.append(dynamic_set(f"s{i}d{j}p", key.family, persist[1], kept, False))
             remember = f"update @s{i}d{j}p {{ {persist[0]} }} "
         rule = f'meta l4proto {proto} {remember}counter name "s{i}d{j}" dnat {ip} to {to}'
         block.chains.append(_chain(f"s{i}d{j}", [rule]))
@@ -307,34 +307,8 @@ def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> Non
             _count_dest(block, i, j, key, dkey)
 
 
-def _persistence(entry: ServiceEntry) -> tuple[str, str] | None:
-    """``persistence_timeout``: (the client key, e.g. ``ip saddr & 255.255.255.0``, and the
-    timeout) of a source-affinity set, or None."""
-    service = entry.service
-    if not service.persistence_timeout or service.persistence_timeout <= 0:
-        return None
-    family = service.key.family
-    ip = "ip" if family == 4 else "ip6"
-    mask_text = (service.persistence_netmask or "").lstrip("/")
-    client = f"{ip} saddr"
-    if mask_text:
-        net = ip_network(f"{'0.0.0.0' if family == 4 else '::'}/{mask_text}")
-        if net.prefixlen < net.max_prefixlen:
-            client += f" & {net.netmask}"
-    return client, f"{min(service.persistence_timeout, MAX_TIMEOUT_S)}s"
-
-
 def _pins(i: int, entry: ServiceEntry, client: str, suffix: str) -> list[str]:
     return [f"{client} @s{i}d{j}{suffix} goto s{i}d{j}" for j in range(len(entry.destinations))]
-
-
-def _dynamic_set(name: str, family: int, with_port: bool, timeout: str) -> str:
-    addr = "ipv4_addr" if family == 4 else "ipv6_addr"
-    key = f"{addr} . inet_service" if with_port else addr
-    return (
-        f"set {name} {{ type {key}; flags dynamic,timeout; timeout {timeout}; "
-        f"size {FLOW_SET_SIZE}; }}"
-    )
 
 
 def _count_dest(block: _Block, i: int, j: int, key: ServiceKey, dkey: DestKey) -> None:
@@ -351,7 +325,7 @@ def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
     ip = "ip" if key.family == 4 else "ip6"
     proto = key.protocol.lower()
     flow = f"{ip} saddr . {proto} sport"
-    persist = _persistence(entry)
+    persist = persistence(entry)
     rule = f'{_match(key)} meta pkttype host counter name "s{i}"'
     if entry.destinations:
         rule += f" goto s{i}"
@@ -361,12 +335,14 @@ def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
         block.pickers.append(_chain(f"s{i}", [*pins, _pick(i, entry, how, env)]))
     for dev in _ingress(entry, env):
         block.ingress.setdefault(dev, []).append(rule)
-    timeout = FLOW_TIMEOUT.get(proto, "15m")
+    timeout = FLOW_TIMEOUT_S.get(proto, 900)
     for j, dkey in enumerate(sorted(entry.destinations)):
-        block.objects.append(_dynamic_set(f"s{i}d{j}f", key.family, True, timeout))
+        kept = block.carry.get((key, dkey, "f"), ())
+        block.objects.append(dynamic_set(f"s{i}d{j}f", key.family, timeout, kept, True))
         remember = f"update @s{i}d{j}f {{ {flow} }}"
         if persist:
-            block.objects.append(_dynamic_set(f"s{i}d{j}p", key.family, False, persist[1]))
+            kept = block.carry.get((key, dkey, "p"), ())
+            block.objects.append(dynamic_set(f"s{i}d{j}p", key.family, persist[1], kept, False))
             remember += f" update @s{i}d{j}p {{ {persist[0]} }}"
         dev = env.routes[dkey.address]
         forward = f'counter name "s{i}d{j}" fwd {ip} to {dkey.address} device "{dev}"'

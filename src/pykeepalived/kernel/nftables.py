@@ -19,20 +19,21 @@ from typing import Any
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.dataplane import BackendInfo, OpFailure, ServiceCounters
-from pykeepalived.kernel.nft_netlink import dump_counters
+from pykeepalived.kernel.nft_meta import method_of
+from pykeepalived.kernel.nft_netlink import dump_counters, dump_set_keys
 from pykeepalived.kernel.nft_observe import generation_of, objects, parse_counters, parse_table
 from pykeepalived.kernel.nft_rules import (
     DEFAULT_SEED,
     TABLE,
     NftEnv,
     delete_script,
-    method_of,
     notes,
     render,
     weight_update,
 )
+from pykeepalived.kernel.nft_sets import Carry, dynamic_sets, element_text
 from pykeepalived.lvs.reconcile import Op
-from pykeepalived.lvs.table import IPAddress, Method, ServiceEntry, ServiceKey, Table
+from pykeepalived.lvs.table import DestKey, IPAddress, Method, ServiceEntry, ServiceKey, Table
 
 
 class NftablesDataPlane:
@@ -115,7 +116,7 @@ class NftablesDataPlane:
                 self.last_apply = "elements"
                 self._installed, self._generation = dict(desired), generation
                 return []
-        rendered = render(desired, env, generation)
+        rendered = render(desired, env, generation, await self._carry())
         error = await self._run_script(rendered.script)
         self.last_apply = "replace"
         if error is None:
@@ -130,6 +131,28 @@ class NftablesDataPlane:
             if why:
                 failures.append(OpFailure(op=op, error=why))
         return failures
+
+    async def _carry(self) -> Carry:
+        """What the dynamic sets of the table we wrote hold now (DR flows, persistence
+        clients), to put into the new table: a replace then moves no remembered flow."""
+        if self._installed is None:
+            return {}
+        sets = dynamic_sets(self._installed)
+        if not sets:
+            return {}
+        try:
+            found = await asyncio.to_thread(dump_set_keys, self._table, list(sets), self._netns)
+        except OSError:
+            return {}
+        carry: dict[tuple[ServiceKey, DestKey, str], list[tuple[str, int]]] = {}
+        for where, elements in found.items():
+            key, dkey, kind = sets[where]
+            for raw, expires_ms in elements:
+                text = element_text(key.family, kind, raw)
+                if text is not None:
+                    left_s = max(1, -(-expires_ms // 1000))
+                    carry.setdefault((key, dkey, kind), []).append((text, left_s))
+        return carry
 
     async def close(self) -> None:
         """Remove our tables: nothing of ours stays in the ruleset."""

@@ -22,6 +22,7 @@ from pykeepalived.kernel.nft_meta import (
 )
 from pykeepalived.kernel.nft_netlink import _attr, _counter
 from pykeepalived.kernel.nft_rules import NftEnv, delete_script, render, weight_update
+from pykeepalived.kernel.nft_sets import dynamic_sets, element_text
 from pykeepalived.kernel.nftables import NftablesDataPlane
 from pykeepalived.lvs.reconcile import plan
 from pykeepalived.lvs.table import (
@@ -288,3 +289,31 @@ def test_persistence_is_a_source_affinity_set_looked_up_first(method: Method) ->
     whole = replace(service, persistence_netmask=None)
     script = render({key: replace(entry, service=whole)}, ENV).script
     assert "ip saddr @s0d0p goto s0d0" in script
+
+
+def test_dynamic_sets_and_carried_elements() -> None:
+    table = seed(Method.DR)
+    ((key, entry),) = table.items()
+    sticky = {key: replace(entry, service=replace(entry.service, persistence_timeout=60))}
+    d0, d1 = sorted(entry.destinations)
+    assert dynamic_sets(sticky) == {
+        ("netdev", "s0d0f"): (key, d0, "f"),
+        ("netdev", "s0d0p"): (key, d0, "p"),
+        ("netdev", "s0d1f"): (key, d1, "f"),
+        ("netdev", "s0d1p"): (key, d1, "p"),
+    }
+    raw = bytes([192, 168, 88, 2]) + (40000).to_bytes(2, "big") + b"\0\0"
+    assert element_text(4, "f", raw) == "192.168.88.2 . 40000"
+    assert element_text(4, "p", raw[:4]) == "192.168.88.2"
+    assert element_text(6, "p", bytes(15)) is None
+    carry = {
+        (key, d1, "f"): [("192.168.88.2 . 40000", 5000)],
+        (key, d0, "p"): [("192.168.88.2", 7)],
+    }
+    script = render(sticky, ENV, carry=carry).script
+    # Never longer than the new timeout; into the set of the same real server.
+    assert (
+        "set s0d1f { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 900s;" in script
+    )
+    assert "elements = { 192.168.88.2 . 40000 expires 900s }" in script
+    assert "elements = { 192.168.88.2 expires 7s }" in script
