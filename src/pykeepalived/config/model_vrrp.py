@@ -25,14 +25,18 @@ from pykeepalived.config.model_common import (
 )
 from pykeepalived.config.model_vrrp_items import (
     GarpExtraIf,
+    Ipvlan,
     Member,
     RouteSpec,
     UnicastPeer,
     VirtualIp,
+    Vmac,
     garp_extra_if,
     members,
     route_line,
     unicast_peer_line,
+    use_ipvlan,
+    use_vmac,
     virtual_ip_line,
 )
 from pykeepalived.config.tree import Statement
@@ -92,14 +96,6 @@ class Authentication:
     where: Where = where_field()
 
 
-def _use_vmac() -> Parse:
-    def parse(st: Statement, ctx: Context) -> tuple[str, ...]:
-        no_block(st)
-        return tuple(t.text for t in st.args) or ("",)
-
-    return parse
-
-
 def _bool_flag() -> Parse:
     """``skip_check_adv_addr [on|off|true|false|yes|no]``: bare keyword means true."""
 
@@ -117,10 +113,10 @@ class VrrpInstance:
     state: str = kw("BACKUP", choice(STATES, what="state"), max_args=1)
     interface: str | None = kw(None, word(), max_args=1)
     vrf: str | None = kw(None, word())
-    use_vmac: tuple[str, ...] | None = kw(None, _use_vmac())
+    use_vmac: Vmac | None = kw(None, use_vmac())
     use_vmac_addr: bool = kw(False, flag())
     vmac_xmit_base: bool = kw(False, flag())
-    use_ipvlan: tuple[str, ...] | None = kw(None, _use_vmac())
+    use_ipvlan: Ipvlan | None = kw(None, use_ipvlan())
     native_ipv6: bool = kw(False, flag())
     dont_track_primary: bool = kw(False, flag())
     track_interface: tuple[Tracked, ...] = kw((), lines(tracked(-253, 253)))

@@ -5,6 +5,7 @@ Rules: each item is a frozen value object built from one line of a block (``virt
 the offending token. Option words are keepalived's (keepalived.conf(5), vrrp_ipaddress.c).
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from pykeepalived.config.values import (
     to_address,
     to_int,
     to_interface,
+    warn_extra,
 )
 
 SCOPES = {"global": "global", "site": "site", "link": "link", "host": "host", "nowhere": "nowhere"}
@@ -174,5 +176,62 @@ def garp_extra_if() -> Parse:
             where = words[1] if len(words) > 1 else st.keyword
             raise BadValue(where, f"'{st.name}' takes [all] <seconds>", "syntax")
         return GarpExtraIf(interval_s=to_int(words[0], 0, 86400), all=every)
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vmac:
+    """``use_vmac [IFNAME] [MAC]``: a macvlan carrying the VRRP MAC; names are keepalived's
+    ``vrrp.<VRID>`` when not given, the MAC 00:00:5e:00:01:<VRID> (02 for IPv6)."""
+
+    ifname: str | None = None
+    mac: str | None = None
+
+
+_MAC = re.compile(r"^[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){5}$")
+
+
+def use_vmac() -> Parse:
+    def parse(st: Statement, ctx: Context) -> Vmac:
+        no_block(st)
+        fields: dict[str, str] = {}
+        for token in st.args[:2]:
+            if ":" in token.text:  # interface names cannot hold a ':'
+                if not _MAC.match(token.text):
+                    raise BadValue(token, f"'{token.text}' is not a MAC address", "value")
+                fields["mac"] = token.text.lower()
+            else:
+                fields["ifname"] = token.text
+        warn_extra(st, ctx, 2)
+        return Vmac(**fields)
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ipvlan:
+    """``use_ipvlan [IFNAME] [ADDRESS[/PREFIX]] [bridge|private|vepa]``."""
+
+    ifname: str | None = None
+    address: IPInterface | None = None
+    mode: str | None = None
+
+
+def use_ipvlan() -> Parse:
+    modes = {"bridge": "bridge", "private": "private", "vepa": "vepa"}
+
+    def parse(st: Statement, ctx: Context) -> Ipvlan:
+        no_block(st)
+        fields: dict[str, Any] = {}
+        for token in st.args[:3]:
+            if token.text.lower() in modes:
+                fields["mode"] = pick(token, modes, what="ipvlan mode", ctx=ctx)
+            elif token.text[:1].isdigit() or ":" in token.text:
+                fields["address"] = to_interface(token)
+            else:
+                fields["ifname"] = token.text
+        warn_extra(st, ctx, 3)
+        return Ipvlan(**fields)
 
     return parse
