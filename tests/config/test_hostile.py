@@ -142,3 +142,17 @@ def test_decimals_are_plain(value: str, ok: bool) -> None:
     else:
         with pytest.raises(BadValue, match="expected a number"):
             to_float(st.args[0])
+
+
+def test_caret_stays_under_its_token_after_wide_characters() -> None:
+    line = '    notify "通知 脚本" badword'
+    column = line.index("badword") + 1
+    d = Diagnostic(
+        severity=Severity.ERROR,
+        location=Location(file="f", line=1, column=column, length=7, source_line=line),
+        message="m",
+    )
+
+    _, shown, caret = d.render().splitlines()
+    assert caret == "    " + " " * (column - 1 + 4) + "^~~~~~~"  # 4 wide characters
+    assert shown == "    " + line

@@ -8,6 +8,7 @@ Nothing here reads files: the source line travels inside the ``Location``.
 
 import enum
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -54,7 +55,9 @@ class Diagnostic:
         if not loc.source_line:
             return head
         text, column, length = _window(loc.source_line.rstrip("\r\n"), loc.column, loc.length)
-        caret = " " * (column - 1) + "^" + "~" * max(0, length - 1)
+        pad = _width(text[: column - 1])
+        under = max(1, _width(text[column - 1 : column - 1 + length]))
+        caret = " " * pad + "^" + "~" * (under - 1)
         return f"{head}\n    {text}\n    {caret}"
 
     def as_dict(self) -> dict[str, object]:
@@ -85,6 +88,17 @@ def _window(text: str, column: int, length: int) -> tuple[str, int, int]:
     suffix = "..." if start + WIDTH < len(text) else ""
     shown = "".join(c if c.isprintable() else ("?" if c != "\t" else " ") for c in shown)
     return prefix + shown + suffix, column - start + len(prefix), length
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: East Asian wide characters take two (the seed configs
+    carry Chinese comments), combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
 
 
 @dataclass(slots=True)
