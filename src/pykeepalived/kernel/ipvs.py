@@ -300,10 +300,16 @@ def describe(op: Op, code: int) -> str:
         what = f"scheduler {sched!r}{pe} not available (no kernel module ip_vs_{sched}?)"
     elif code == errno.ENOENT:
         what = "the real server is not in the kernel's table"
+    elif code == errno.EINVAL and kind in (OpKind.ADD_DEST, OpKind.EDIT_DEST):
+        what = (
+            "the kernel refused this real server (its address is not unicast from this "
+            "network namespace - with lo down and no address, none is -, thresholds lower > "
+            "upper, or a mixed-family real server not using TUN)"
+        )
     elif code == errno.EINVAL:
         what = (
-            "the kernel refused these values (thresholds lower > upper, a mixed-family real "
-            "server not using TUN, a bad netmask or an option this kernel does not know)"
+            "the kernel refused these values (a bad netmask, or an option this kernel does "
+            "not know)"
         )
     elif code == errno.EAFNOSUPPORT:
         what = "this kernel's IPVS has no IPv6 support"
