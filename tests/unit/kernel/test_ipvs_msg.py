@@ -13,7 +13,7 @@ import pytest
 from pykeepalived.kernel import ipvs_msg as m
 from pykeepalived.kernel.ipvs import describe
 from pykeepalived.lvs.reconcile import Op, OpKind
-from pykeepalived.lvs.table import Destination, DestKey, Method, Service, ServiceKey
+from pykeepalived.lvs.table import Counters, Destination, DestKey, Method, Service, ServiceKey
 
 
 def wire(cmd: int, attrs: list[tuple[str, Any]]) -> m.IpvsMessage:
@@ -190,3 +190,32 @@ def test_from_config() -> None:
         ttl=2,
     )
     assert m.timeouts_from_config(defs.lvs_timeouts) == m.Timeouts(tcp=900, udp=30)
+
+
+def test_counters_from_stats64_and_connections() -> None:
+    stats = {
+        "attrs": [
+            ("IPVS_STATS_ATTR_CONNS", 7),
+            ("IPVS_STATS_ATTR_INPKTS", 70),
+            ("IPVS_STATS_ATTR_OUTPKTS", 60),
+            ("IPVS_STATS_ATTR_INBYTES", 7000),
+            ("IPVS_STATS_ATTR_OUTBYTES", 1 << 40),
+        ]
+    }
+    attrs = [
+        *m.dest_attrs(DESTS[0]),
+        ("IPVS_DEST_ATTR_ACTIVE_CONNS", 2),
+        ("IPVS_DEST_ATTR_INACT_CONNS", 5),
+        ("IPVS_DEST_ATTR_STATS64", stats),
+    ]
+    back = wire(m.CMD_NEW_DEST, [("IPVS_CMD_ATTR_DEST", {"attrs": attrs})])
+    counters = m.decode_counters(back.get_attr("IPVS_CMD_ATTR_DEST"), "IPVS_DEST_ATTR_")
+    assert counters == Counters(
+        connections=7,
+        packets_in=70,
+        packets_out=60,
+        bytes_in=7000,
+        bytes_out=1 << 40,
+        active_connections=2,
+        inactive_connections=5,
+    )
