@@ -47,6 +47,40 @@ SECURITY_HEADERS = {
 }
 
 
+class _RateLimited(logging.Filter):
+    """aiohttp logs each malformed request with a traceback at ERROR: anyone who can reach the
+    port could fill the log. Keep one line per ``every_s``, with the count of those dropped."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.next_at = 0.0
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now < self.next_at:
+            self.dropped += 1
+            return False
+        self.next_at = now + self.every_s
+        exc = record.exc_info[1] if record.exc_info else None
+        detail = f": {type(exc).__name__}: {str(exc).splitlines()[0]}" if exc else ""
+        also = f" ({self.dropped} more since the last report)" if self.dropped else ""
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            f"{record.getMessage()}{detail}{also}",
+            None,
+            None,
+            None,
+        )
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        self.dropped = 0
+        return True
+
+
+protocol_log = logging.getLogger("pykeepalived.api.protocol")
+protocol_log.addFilter(_RateLimited())
+
+
 class DaemonControl(Protocol):
     """What the API needs of the daemon: a snapshot now, and a command queue."""
 
@@ -286,7 +320,7 @@ SAMPLE_EVERY_S = 1.0
 async def start_api(daemon: DaemonControl, settings: ApiSettings) -> tuple[web.AppRunner, int]:
     """Start listening; returns the runner (``await runner.cleanup()`` stops) and the port."""
     app = make_app(daemon, settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=protocol_log)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
     await site.start()
