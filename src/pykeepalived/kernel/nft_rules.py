@@ -217,10 +217,10 @@ class _Block:
         self.objects: list[str] = []
         self.chains: list[str] = []
         self.maps: list[str] = []
-        self.rules: list[str] = []
         self.count_maps: dict[str, list[tuple[str, str]]] = {}  # "tcp4" -> (tuple, counter)
-        self.ingress: dict[str, list[str]] = {}
         self.pickers: list[str] = []  # per-service chains, after the maps they use
+        # group (ingress device, "" for NAT) -> (kind, family, proto) -> map elements
+        self.dispatch: dict[str, dict[tuple[str, int, str], list[str]]] = {}
         self.carry: Carry = {}  # elements of dynamic sets kept over a replace
 
 
@@ -259,15 +259,6 @@ def _elements(text: str) -> str:
     return f"elements = {{ {text} }}; " if text else ""
 
 
-def _match(key: ServiceKey) -> str:
-    ip = "ip" if key.family == 4 else "ip6"
-    if key.fwmark:
-        return f"meta nfproto ipv{key.family} meta mark {key.fwmark:#x}"
-    proto = key.protocol.lower()
-    port = f" {proto} dport {key.port}" if key.port else f" meta l4proto {proto}"
-    return f"{ip} daddr {key.address}{port}"
-
-
 def _pick(i: int, entry: ServiceEntry, how: Scheduling, env: NftEnv) -> str:
     size = table_size(len(entry.destinations))
     if how.counter:
@@ -286,11 +277,12 @@ def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> Non
     key = entry.service.key
     how = scheduling(entry.service, Method.NAT)
     persist = persistence(entry)
-    pick = _pick(i, entry, how, env) if entry.destinations else ""
-    if pick and persist:
-        block.pickers.append(_chain(f"s{i}", [*_pins(i, entry, persist[0], "p"), pick]))
-        pick = f"goto s{i}"
-    block.rules.append(f'{_match(key)} counter name "s{i}" {pick}'.rstrip())
+    rules = [f'counter name "s{i}"']
+    if entry.destinations:
+        rules += _pins(i, entry, persist[0], "p") if persist else []
+        rules.append(_pick(i, entry, how, env))
+    block.pickers.append(_chain(f"s{i}", rules))
+    _dispatch(block, "", key, i)
     ip = "ip" if key.family == 4 else "ip6"
     proto = key.protocol.lower() if not key.fwmark else "{ tcp, udp, sctp }"
     for j, dkey in enumerate(sorted(entry.destinations)):
@@ -326,15 +318,15 @@ def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
     proto = key.protocol.lower()
     flow = f"{ip} saddr . {proto} sport"
     persist = persistence(entry)
-    rule = f'{_match(key)} meta pkttype host counter name "s{i}"'
+    rules = [f'counter name "s{i}"']
     if entry.destinations:
-        rule += f" goto s{i}"
         how = scheduling(entry.service, Method.DR)
-        pins = _pins(i, entry, persist[0], "p") if persist else []
-        pins += _pins(i, entry, flow, "f")
-        block.pickers.append(_chain(f"s{i}", [*pins, _pick(i, entry, how, env)]))
+        rules += _pins(i, entry, persist[0], "p") if persist else []
+        rules += _pins(i, entry, flow, "f")
+        rules.append(_pick(i, entry, how, env))
+    block.pickers.append(_chain(f"s{i}", rules))
     for dev in _ingress(entry, env):
-        block.ingress.setdefault(dev, []).append(rule)
+        _dispatch(block, dev, key, i)
     timeout = FLOW_TIMEOUT_S.get(proto, 900)
     for j, dkey in enumerate(sorted(entry.destinations)):
         kept = block.carry.get((key, dkey, "f"), ())
@@ -347,6 +339,42 @@ def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
         dev = env.routes[dkey.address]
         forward = f'counter name "s{i}d{j}" fwd {ip} to {dkey.address} device "{dev}"'
         block.chains.append(_chain(f"s{i}d{j}", [f"{remember} {forward}"]))
+
+
+def _dispatch(block: _Block, group: str, key: ServiceKey, i: int) -> None:
+    """Enter service ``i`` in the verdict map that its packets are looked up in: one lookup
+    per packet whatever the number of services. Maps by kind: ``d`` address and port,
+    ``a`` address with any port (port 0), ``m`` fwmark; ``group``: the ingress device (DR)."""
+    if key.fwmark:
+        kind, element = ("m", key.family, ""), f"{key.fwmark:#x}"
+    elif key.port:
+        kind, element = ("d", key.family, key.protocol.lower()), f"{key.address} . {key.port}"
+    else:
+        kind, element = ("a", key.family, key.protocol.lower()), str(key.address)
+    block.dispatch.setdefault(group, {}).setdefault(kind, []).append(f"{element} : goto s{i}")
+
+
+def _dispatch_parts(
+    block: _Block, group: str, suffix: str, pre: str
+) -> tuple[list[str], list[str]]:
+    """(map declarations, base-chain rules) of one dispatch group, specific before any-port
+    before fwmark."""
+    maps, rules = [], []
+    order = {"d": 0, "a": 1, "m": 2}
+    for kind in sorted(block.dispatch.get(group, {}), key=lambda k: (order[k[0]], k[1], k[2])):
+        letter, family, proto = kind
+        ip, addr = ("ip", "ipv4_addr") if family == 4 else ("ip6", "ipv6_addr")
+        name = f"{letter}{family}{proto}{suffix}"
+        if letter == "d":
+            typ, match = f"{addr} . inet_service", f"{ip} daddr . {proto} dport"
+        elif letter == "a":
+            typ, match = addr, f"meta l4proto {proto} {ip} daddr"
+        else:
+            typ, match = "mark", f"meta nfproto ipv{family} meta mark"
+        elements = ", ".join(block.dispatch[group][kind])
+        maps.append(f"map {name} {{ type {typ} : verdict; elements = {{ {elements} }}; }}")
+        rules.append(f"{pre}{match} vmap @{name}")
+    return maps, rules
 
 
 def _chain(name: str, rules: Iterable[str]) -> str:
@@ -389,19 +417,24 @@ def _count_maps(block: _Block) -> list[str]:
 
 def _script(env: NftEnv, inet: _Block, netdev: _Block) -> str:
     out = [delete_script(env.table)]
-    body = inet.objects + inet.chains + inet.maps + inet.pickers + _count_maps(inet)
-    body.append(_base("nat_pre", "type nat hook prerouting priority dstnat", inet.rules))
+    maps, rules = _dispatch_parts(inet, "", "", "")
+    body = inet.objects + inet.chains + inet.maps + inet.pickers + maps + _count_maps(inet)
+    body.append(_base("nat_pre", "type nat hook prerouting priority dstnat", rules))
     if inet.count_maps:
         body.append(
             _base("count_fwd", "type filter hook forward priority filter", _count_rules(inet))
         )
     out.append(_table("inet", env.table, body))
-    if netdev.ingress:
+    if netdev.dispatch:
         body = netdev.objects + netdev.chains + netdev.maps + netdev.pickers
-        for n, (dev, rules) in enumerate(sorted(netdev.ingress.items())):
+        bases = []
+        for n, dev in enumerate(sorted(netdev.dispatch)):
+            # A frame flooded to us (not addressed to our MAC) is not ours to forward.
+            maps, rules = _dispatch_parts(netdev, dev, f"i{n}", "meta pkttype host ")
             hook = f'type filter hook ingress device "{dev}" priority filter'
-            body.append(_base(f"ingress{n}", hook, rules))
-        out.append(_table("netdev", env.table, body))
+            body += maps
+            bases.append(_base(f"ingress{n}", hook, rules))
+        out.append(_table("netdev", env.table, body + bases))
     return "".join(out)
 
 

@@ -65,12 +65,13 @@ def slots(script: str, service: int = 0) -> list[str]:
 
 def test_dr_rule_is_the_hand_checked_form() -> None:
     script = render(seed(Method.DR), ENV).script
-    assert 'ip daddr 192.168.88.100 tcp dport 80 meta pkttype host counter name "s0" goto s0' in (
-        script
-    )
-    # Known flows first, then the hash over the slots for new ones.
+    # One lookup per frame addressed to us, whatever the number of services.
+    assert "\t\tmeta pkttype host ip daddr . tcp dport vmap @d4tcpi0\n" in script
+    assert "elements = { 192.168.88.100 . 80 : goto s0 }" in script
+    # Counted, then known flows first, then the hash over the slots for new ones.
     assert (
         "chain s0 {\n"
+        '\t\tcounter name "s0"\n'
         "\t\tip saddr . tcp sport @s0d0f goto s0d0\n"
         "\t\tip saddr . tcp sport @s0d1f goto s0d1\n"
         "\t\tjhash ip saddr . tcp sport mod 251 seed 0x706b6c76 vmap @s0m\n"
