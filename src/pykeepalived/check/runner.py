@@ -253,9 +253,14 @@ class CheckRunner:
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
             task = heapq.heappop(deadlines)[2]
-            if not task.done():
-                self._expired.add(task)
-                task.cancel()
+            if task.done():
+                continue
+            if task.cancelling():  # its own timeout fired (a late loop): give that its turn
+                self._seq += 1
+                heapq.heappush(deadlines, (now + HARD_TIMEOUT_GRACE_S, self._seq, task))
+                continue
+            self._expired.add(task)
+            task.cancel()
         nxt = min(heap[0][0] if heap else float("inf"),
                   deadlines[0][0] if deadlines else float("inf"))  # fmt: skip
         if nxt < float("inf"):
