@@ -10,7 +10,8 @@ apt_pkgs=(iproute2 nftables python3-venv procps)
 if [ -n "$extra" ]; then
   # keepalived: the interop peer; tcpdump: wire captures in tests.
   # qemu-system-x86, busybox-static, ipvsadm: the IPVS test VM (tests/vm, docs/testing-ipvs.md).
-  apt_pkgs+=(keepalived tcpdump qemu-system-x86 busybox-static ipvsadm)
+  # chromium: the dashboard browser tests (Playwright drives it; never a downloaded build).
+  apt_pkgs+=(keepalived tcpdump qemu-system-x86 busybox-static ipvsadm chromium)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
