@@ -283,3 +283,22 @@ def test_include_of_odd_names(line: str, codes: list[str]) -> None:
     result = load("/tmp/k.conf", text=line, environment=None)
 
     assert [d.code for d in result.diagnostics] == codes
+
+
+def test_comments_go_first_as_in_keepalived() -> None:
+    """keepalived strips comments before it reads definitions and @conditionals."""
+    text = (
+        "$PRIO=150 # the master\n"
+        "$VIPS=192.168.1.10/24 \\\n"
+        "    192.168.1.11/24 ! second\n"
+        + INSTANCE.replace("priority 100", "@lb1 priority $PRIO ! only on lb1").replace(
+            "        192.168.1.10/24", "        $VIPS # both"
+        )
+    )
+
+    inst = only_instance(load_text(text))
+    assert inst.priority == 150
+    assert [str(v.address) for v in inst.virtual_ipaddress] == [
+        "192.168.1.10/24",
+        "192.168.1.11/24",
+    ]

@@ -82,7 +82,7 @@ def _process_text(text: str, path: str, state: _State) -> None:
     while i < len(physical):
         number, raw = i + 1, physical[i]
         i += 1
-        line = _select_conditional(raw, state.config_id)
+        line = _select_conditional(_decomment(raw), state.config_id)
         if line is None:
             continue
         definition = _DEFINITION.match(line.strip())
@@ -92,6 +92,19 @@ def _process_text(text: str, path: str, state: _State) -> None:
         for expanded in _expand(line, path, number, state):
             _emit(expanded, raw if expanded == line else expanded, path, number, state)
     state.stack.pop()
+
+
+# Everything up to the first '!' or '#' outside quotes; a backslash escapes the next character.
+_UNCOMMENTED = re.compile(r'(?:\\.?|"(?:\\.?|[^"\\])*"?|[^"\\!#])*')
+
+
+def _decomment(line: str) -> str:
+    """The line without its comment, first of all as keepalived's decomment() does, so that a
+    trailing comment neither ends up in a definition nor stops a multi-line one ending a line."""
+    if "!" not in line and "#" not in line:
+        return line
+    match = _UNCOMMENTED.match(line)
+    return line if match is None else line[: match.end()]
 
 
 def _physical_lines(text: str) -> list[str]:
@@ -129,7 +142,7 @@ def _define(match: re.Match[str], physical: list[str], i: int, state: _State) ->
         if i >= len(physical):
             value = ""
             break
-        value = physical[i].strip()
+        value = _decomment(physical[i]).strip()
         i += 1
     body.append(value)
     state.definitions[name] = [b for b in body if b] or [""]
