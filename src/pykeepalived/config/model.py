@@ -14,10 +14,9 @@ from pykeepalived.config.model_global import GlobalDefs
 from pykeepalived.config.model_lvs import (
     SslContext,
     VirtualServer,
-    VirtualServerGroup,
     virtual_server,
-    virtual_server_group,
 )
+from pykeepalived.config.model_lvs_group import VirtualServerGroup, virtual_server_group
 from pykeepalived.config.model_track import (
     BfdInstance,
     GarpGroup,
