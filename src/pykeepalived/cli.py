@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-SUBCOMMANDS = ("lab", "realserver", "cleanup")
+SUBCOMMANDS = ("lab", "realserver", "cleanup", "status")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +92,10 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from pykeepalived.cleanup import main as cleanup_main
 
         return cleanup_main(argv)
+    if name == "status":
+        from pykeepalived.api.status import main as status_main
+
+        return status_main(argv)
     from pykeepalived.realserver import main as realserver_main
 
     return realserver_main(argv)
