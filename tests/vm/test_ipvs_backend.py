@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from pykeepalived.kernel.dataplane import OpFailure
 from pykeepalived.kernel.ipvs import IpvsDataPlane
 from pykeepalived.kernel.ipvs_msg import SyncDaemon, Timeouts
 from pykeepalived.lvs.reconcile import Op, OpKind, plan, teardown
@@ -273,6 +274,22 @@ def test_minimal_changes_and_errors(netns: str) -> None:
             await backend.close()
 
     run(scenario())
+    # A namespace whose lo is down has no local table: IPVS takes no real server there.
+    sh("ip", "netns", "add", f"{netns}-down")
+
+    async def lo_down() -> list[OpFailure]:
+        backend = IpvsDataPlane(netns=f"{netns}-down")
+        try:
+            return await backend.apply(plan(base, {}, ()), base)
+        finally:
+            await backend.close()
+
+    try:
+        failures = run(lo_down())
+        assert [f.op.kind for f in failures] == [OpKind.ADD_DEST, OpKind.ADD_DEST]
+        assert "not unicast from this network namespace" in failures[0].error
+    finally:
+        sh("ip", "netns", "del", f"{netns}-down", check=False)
 
 
 def test_sync_daemons_and_timeouts(netns: str) -> None:
