@@ -13,21 +13,24 @@ destination ``j`` in sorted key order:
 * map ``s<i>m``: slot -> ``goto s<i>d<j>``, ``M`` slots (``maglev.table_size``);
 * set ``generation`` (inet): one number, new at every write, so that a reader that wrote
   the table can check in one small read that nobody replaced it since;
-* chain ``s<i>d<j>``: count, then ``dnat`` (NAT) or ``fwd ... device`` (DR);
-* NAT: ``nat_pre`` (prerouting, dstnat) picks the slot by ``numgen inc`` or ``jhash``;
-  conntrack keeps every later packet of the connection on its server, and undoes the DNAT
-  on replies, which must come back through the director: real servers route via the
-  director (their default route); we add no SNAT/masquerade. ``count_fwd`` counts packets
-  and bytes per destination both ways from conntrack's original tuple.
+* chain ``s<i>``: counts the service, looks up the remembered clients (persistence) and
+  flows (DR), then picks a slot by ``numgen inc`` (NAT rr/wrr) or ``jhash``; it is reached
+  by one verdict-map lookup per packet (maps ``d``/``a``/``m``: address and port, any-port
+  address, fwmark), whatever the number of services;
+* chain ``s<i>d<j>``: remembers, counts, then ``dnat`` (NAT) or ``fwd ... device`` (DR);
+* NAT: the lookups are in ``nat_pre`` (prerouting, dstnat); conntrack keeps every later
+  packet of the connection on its server and undoes the DNAT on replies, which must come
+  back through the director: real servers route via the director (their default route); we
+  add no SNAT/masquerade. ``count_fwd`` counts packets and bytes per destination both ways
+  from conntrack's original tuple.
 * DR: one ``ingress`` chain per ingress device matches ``meta pkttype host`` (a flooded
-  frame is not ours to forward) and jumps to chain ``s<i>``, which sends the unchanged frame
-  to the real server's MAC with ``fwd ip to <rs> device <dev>``. A flow already seen goes
-  where it went before: each real server's chain records ``saddr . sport`` in its dynamic
-  set ``s<i>d<j>f`` (idle timeout as IPVS's), and ``s<i>`` looks these up first; a new flow
-  is placed by ``jhash`` with an explicit seed (the same on every director) over the slots.
-  So a weight change or a drain to weight 0 (map refills, sets untouched) moves no
-  established flow; a table replace empties the sets, and then only the Maglev table keeps
-  flows in place.
+  frame is not ours to forward); the real server's chain sends the unchanged frame to its
+  MAC with ``fwd ip to <rs> device <dev>``. A flow already seen goes where it went before:
+  each real server's chain records ``saddr . sport`` in its dynamic set ``s<i>d<j>f`` (idle
+  timeout as IPVS's); a new flow is placed by ``jhash`` with an explicit seed (the same on
+  every director) over the slots. A weight change or a drain to weight 0 (map refills, sets
+  untouched) moves no remembered flow; for a table replace the adapter carries the sets'
+  elements into the new table (``carry``).
 """
 
 from collections.abc import Iterable, Mapping
