@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="LVS data plane (pykeepalived extension): auto picks IPVS when the kernel has it",
     )
+    daemon.add_argument(
+        "--api",
+        metavar="[ADDR:]PORT",
+        help="serve the JSON API, /metrics and the dashboard (pykeepalived extension; "
+        "no ADDR: 127.0.0.1); overrides global_defs api_listen",
+    )
+    daemon.add_argument(
+        "--api-token-file",
+        metavar="FILE",
+        help="bearer token for the API's mutating endpoints; overrides api_token_file",
+    )
     return p
 
 
@@ -126,6 +137,9 @@ def run_daemon(args: argparse.Namespace) -> int:
     try:
         try:
             chosen = adapters(args.config, args.config_id, args.lvs_backend)
+            from pykeepalived.api.companion import api_companion  # aiohttp only when needed
+
+            chosen.companions.append(api_companion(args.api, args.api_token_file))
         except PyKeepalivedError as exc:
             logging.getLogger("pykeepalived").error("cannot start: %s", exc)
             return EXIT_CONFIG

@@ -1,0 +1,51 @@
+"""Starting the API next to the daemon: ``--api`` / ``--api-token-file`` on the command line,
+else ``api_listen`` / ``api_token_file`` in ``global_defs`` (pykeepalived extensions).
+
+Rules: the composition root (``cli``) adds ``api_companion(...)`` to the daemon's companions;
+the daemon runs it in its TaskGroup once the configuration is loaded. A bad listen spec or a
+port already taken is logged and the daemon goes on without the API: VRRP and the data plane
+matter more than the dashboard.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from pykeepalived.api.http import DaemonControl, serve_api
+from pykeepalived.api.settings import ApiSettingsError, parse_listen
+from pykeepalived.config.model import KeepalivedConfig
+
+log = logging.getLogger("pykeepalived.api")
+
+
+class ConfiguredDaemon(DaemonControl, Protocol):
+    config: KeepalivedConfig | None
+
+
+ApiCompanion = Callable[[ConfiguredDaemon, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def api_companion(listen: str | None, token_file: str | None) -> ApiCompanion:
+    async def run(daemon: ConfiguredDaemon, stop: asyncio.Event) -> None:
+        g = daemon.config.global_defs if daemon.config is not None else None
+        spec = listen or (g.api_listen if g else None)
+        token = token_file or (g.api_token_file if g else None)
+        if spec is None:
+            return
+        try:
+            settings = parse_listen(spec, token)
+        except ApiSettingsError as exc:
+            log.error("API not started: %s", exc)
+            return
+        try:
+            await serve_api(daemon, settings, stop)
+        except OSError as exc:
+            log.error(
+                "API not started: cannot listen on %s:%d: %s",
+                settings.host,
+                settings.port,
+                exc.strerror or exc,
+            )
+
+    return run
