@@ -11,6 +11,8 @@ a complaint about the other's adverts.
 import os
 import re
 import shutil
+import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +20,8 @@ import pytest
 from .vrrplab import (
     ADDRESSES,
     KEEPALIVED,
+    VIP,
+    VIP6,
     VrrpLab,
     config,
     failover_cycle,
@@ -25,6 +29,7 @@ from .vrrplab import (
     master_down_s,
     skew_s,
     vrrp_lab,
+    wait_sole,
 )
 
 pytestmark = [
@@ -38,7 +43,7 @@ SLACK_S = float(os.environ.get("VRRP_TIMING_SLACK_S", "0.1"))
 COMPLAINT = re.compile(r"bad|invalid|ignoring|mismatch|wrong|discard|error", re.IGNORECASE)
 # ... except the one that is the protocol working: a restarted better backup ignoring the
 # lower-priority master until its timer runs out (preempt)
-PREEMPTING = re.compile(r"received lower priority \(\d+\) advert from [\d.]+ - discarding")
+PREEMPTING = re.compile(r"received lower priority \(\d+\) advert from [\da-f.:]+ - discarding")
 OURS = re.compile(r"bad VRRP packet|wrong version|mismatch|ignoring")
 
 
@@ -49,27 +54,30 @@ def lab() -> Iterator[VrrpLab]:
 
 
 MODES = [
-    pytest.param(3, 0.05, False, id="v3-multicast"),
-    pytest.param(3, 0.05, True, id="v3-unicast"),
-    pytest.param(2, 1.0, False, id="v2-multicast", marks=pytest.mark.slow),
-    pytest.param(2, 1.0, True, id="v2-unicast", marks=pytest.mark.slow),
+    pytest.param(3, 0.05, False, 4, id="v3-multicast"),
+    pytest.param(3, 0.05, True, 4, id="v3-unicast"),
+    pytest.param(3, 0.1, False, 6, id="v3-ipv6"),
+    pytest.param(2, 1.0, False, 4, id="v2-multicast", marks=pytest.mark.slow),
+    pytest.param(2, 1.0, True, 4, id="v2-unicast", marks=pytest.mark.slow),
 ]
 
 
 @pytest.mark.parametrize(
     ("impl_a", "impl_b"), [("py", "ka"), ("ka", "py")], ids=["py-master", "ka-master"]
 )
-@pytest.mark.parametrize(("version", "adv", "unicast"), MODES)
+@pytest.mark.parametrize(("version", "adv", "unicast", "family"), MODES)
 def test_interop_failover(
-    lab: VrrpLab, impl_a: str, impl_b: str, version: int, adv: float, unicast: bool
+    lab: VrrpLab, impl_a: str, impl_b: str, version: int, adv: float, unicast: bool, family: int
 ) -> None:
     a, b = ADDRESSES["a"], ADDRESSES["b"]
-    conf_a = config(instance_conf(priority=100, version=version, advert_int=adv,
+    vip, vips = (VIP, (f"{VIP}/24",)) if family == 4 else (VIP6, (f"{VIP6}/64",))
+    conf_a = config(instance_conf(priority=100, version=version, advert_int=adv, vips=vips,
                                   unicast=(a, b) if unicast else None))  # fmt: skip
-    conf_b = config(instance_conf(priority=99, version=version, advert_int=adv,
+    conf_b = config(instance_conf(priority=99, version=version, advert_int=adv, vips=vips,
                                   unicast=(b, a) if unicast else None))  # fmt: skip
-    cycle = failover_cycle(lab, conf_a, conf_b, impl_a=impl_a, impl_b=impl_b)
-    print(f"{impl_a} master, {impl_b} backup, v{version} {adv}s unicast={unicast}: {cycle}")
+    cycle = failover_cycle(lab, conf_a, conf_b, impl_a=impl_a, impl_b=impl_b, addr=vip)
+    print(f"{impl_a} master, {impl_b} backup, v{version} {adv}s unicast={unicast}"
+          f" IPv{family}: {cycle}")  # fmt: skip
     assert cycle.sigterm <= skew_s(version, 99, adv) + 0.100 + SLACK_S
     assert cycle.preempt_overlap <= adv
     assert cycle.sigkill <= master_down_s(version, 99, adv) + 0.150 + SLACK_S
@@ -86,3 +94,28 @@ def test_interop_failover(
         else:
             assert not OURS.search(text), text
             assert "Traceback" not in text
+
+
+@pytest.mark.parametrize(("impl_a", "impl_b"), [("py", "ka"), ("ka", "py")], ids=["py-a", "ka-a"])
+def test_interop_nopreempt_and_preempt_delay(lab: VrrpLab, impl_a: str, impl_b: str) -> None:
+    """The better router (a, nopreempt) joins a live master (b) of the other kind and stays
+    BACKUP; b leaves (SIGTERM) and a takes over in skew time; b comes back with preempt_delay
+    as the worse router and stays BACKUP."""
+    nopreempt = "nopreempt"
+    b = lab.start("b", config(instance_conf(priority=99, state="BACKUP")), impl=impl_b)
+    wait_sole(lab, VIP, "b", timeout=20)
+    a = lab.start("a", config(instance_conf(priority=100, state="BACKUP", extra=nopreempt)),
+                  impl=impl_a)  # fmt: skip
+    a.wait_log("Entering BACKUP STATE", timeout=20)
+    time.sleep(1.0)  # 20 intervals: no takeover
+    assert lab.watch.holders(VIP) == {"b"}
+    t0 = time.monotonic()
+    b.kill(signal.SIGTERM)
+    assert lab.watch.wait_for(VIP, "a", after=t0) - t0 <= skew_s(3, 100, 0.05) + 0.1 + SLACK_S
+    b.proc.wait(timeout=10)
+    # the worse router with preempt_delay stays BACKUP behind the better master
+    b = lab.start("b", config(instance_conf(priority=99, state="BACKUP", extra="preempt_delay 1")),
+                  impl=impl_b)  # fmt: skip
+    b.wait_log("Entering BACKUP STATE", timeout=20)
+    time.sleep(1.5)
+    assert lab.watch.holders(VIP) == {"a"}

@@ -30,6 +30,7 @@ from .vrrplab import (
     instance_conf,
     master_down_s,
     skew_s,
+    start_pair,
     vrrp_lab,
     wait_sole,
 )
@@ -112,3 +113,22 @@ def test_preempt_delay(lab: VrrpLab) -> None:
     taken = lab.watch.wait_for(VIP, "a", after=t0, timeout=10)
     assert 0.9 <= taken - t0 <= 1.0 + 2 * master_down_s(3, 100, 0.05) + 0.3
     assert "start preempt delay" in a.text()
+
+
+def test_stale_vip_removed_at_start(lab: VrrpLab) -> None:
+    """SIGKILL leaves the VIP on the dead master; started again, now as the worse router, it
+    removes the stale VIP before running (keepalived does the same) and stays BACKUP."""
+    conf_b = config(instance_conf(priority=99))
+    start_pair(lab, config(instance_conf(priority=100)), conf_b)
+    a = lab.daemons[-1]
+    t0 = time.monotonic()
+    a.kill(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    lab.watch.wait_for(VIP, "b", after=t0)
+    assert lab.watch.holders(VIP) == {"a", "b"}  # the stale copy
+    t1 = time.monotonic()
+    a = lab.start("a", config(instance_conf(priority=90)))
+    lab.watch.wait_for(VIP, "a", op="del", after=t1, timeout=20)
+    a.wait_log("Entering BACKUP STATE")
+    time.sleep(0.5)
+    assert lab.watch.holders(VIP) == {"b"}

@@ -64,10 +64,19 @@ def test_track_script_weight_moves_vip_and_back(lab: VrrpLab, tmp_path: Path) ->
     ]
 
 
-def test_track_interface_down_faults_and_moves_vip(lab: VrrpLab) -> None:
+def test_track_interface_down_faults_and_moves_vip(lab: VrrpLab, tmp_path: Path) -> None:
+    """trk0 down: FAULT (priority 0 advert, the peer takes over); up: BACKUP, then preempt.
+    notify_master/backup/fault/stop and notify run on each transition, keepalived's way."""
     dummy(lab, "a")
+    notes = tmp_path / "notes"
+    note = tmp_path / "note.sh"
+    note.write_text(f'#!/bin/sh\necho "$@" >> {notes}\n')
+    note.chmod(0o755)
+    extra = "track_interface {\n    trk0\n}\n" + "\n".join(
+        f'notify_{s} "{note} {s}"' for s in ("master", "backup", "fault", "stop")
+    )
     lab.start("b", config(instance_conf(priority=99)))
-    a = lab.start("a", config(instance_conf(priority=100, extra="track_interface {\n    trk0\n}")))
+    a = lab.start("a", config(instance_conf(priority=100, extra=extra + f"\nnotify {note}")))
     wait_sole(lab, VIP, "a", timeout=20)
     t0 = time.monotonic()
     run("ip", "link", "set", "trk0", "down", ns=lab.ns["a"])
@@ -78,6 +87,14 @@ def test_track_interface_down_faults_and_moves_vip(lab: VrrpLab) -> None:
     run("ip", "link", "set", "trk0", "up", ns=lab.ns["a"])
     lab.watch.wait_for(VIP, "a", after=t1, timeout=5)
     wait_sole(lab, VIP, "a")
+    a.stop()
+    got = notes.read_text().split("\n")
+    want = []
+    for state in ("backup", "master", "fault", "backup", "master", "stop"):
+        want += [state, f"INSTANCE HA_WebServer {state.upper()} 100"]
+    assert sorted(got[:-1]) == sorted(want)  # each pair's two scripts run concurrently
+    order = [line for line in got if line and " " not in line]
+    assert order == ["backup", "master", "fault", "backup", "master", "stop"]
 
 
 def test_track_file_weight(lab: VrrpLab, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from tests.kernel.nsutil import inside
 
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode, pass_auth_data
 
-from .vrrplab import ADDRESSES, VIP, VrrpLab, config, instance_conf, vrrp_lab, wait_sole
+from .vrrplab import ADDRESSES, VIP, VIP6, VrrpLab, config, instance_conf, vrrp_lab, wait_sole
 
 pytestmark = pytest.mark.root
 GROUP = "224.0.0.18"
@@ -53,11 +53,18 @@ def capture(lab: VrrpLab, tmp: Path, expr: str) -> "tuple[subprocess.Popen[bytes
     return proc, out
 
 
+UNSOLICITED_NA = re.compile(r"^(\d+\.\d+) .*neighbor advertisement, tgt is fd00:88::100")
+
+
 @pytest.mark.skipif(shutil.which("tcpdump") is None, reason="needs tcpdump")
+@pytest.mark.parametrize("family", [4, 6])
 @pytest.mark.parametrize("impl", ["py", "ka"])
-def test_gratuitous_arps_count_and_timing(lab: VrrpLab, tmp_path: Path, impl: str) -> None:
+def test_gratuitous_arps_count_and_timing(
+    lab: VrrpLab, tmp_path: Path, impl: str, family: int
+) -> None:
     """garp_master_repeat 3 at once and again after garp_master_delay 1; then every
     garp_master_refresh 2 s, garp_master_refresh_repeat 2 (the seed: refresh 10, repeat 2).
+    IPv4: gratuitous ARP requests; IPv6: unsolicited neighbour advertisements.
     keepalived 2.2.7 runs the same config as the reference."""
     if impl == "ka" and shutil.which("keepalived") is None:
         pytest.skip("needs keepalived")
@@ -65,17 +72,20 @@ def test_gratuitous_arps_count_and_timing(lab: VrrpLab, tmp_path: Path, impl: st
         "garp_master_delay 1\ngarp_master_repeat 3\n"
         "garp_master_refresh 2\ngarp_master_refresh_repeat 2"
     )
-    proc, out = capture(lab, tmp_path, "arp")
+    vip, vips = (VIP, (f"{VIP}/24",)) if family == 4 else (VIP6, (f"{VIP6}/64",))
+    pattern = GARP if family == 4 else UNSOLICITED_NA
+    proc, out = capture(lab, tmp_path, "arp" if family == 4 else "icmp6 and ip6[40] == 136")
     try:
-        lab.start("a", config(instance_conf(priority=100, extra=extra)), impl=impl)
-        t_vip = lab.watch.wait_for(VIP, "a", timeout=20)
+        lab.start("a", config(instance_conf(priority=100, extra=extra, vips=vips)), impl=impl)
+        t_vip = lab.watch.wait_for(vip, "a", timeout=20)
         wall_vip = t_vip + (time.time() - time.monotonic())
         time.sleep(max(0.0, t_vip + 4.5 - time.monotonic()))
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=5)
-    stamps = [float(m[1]) - wall_vip for m in map(GARP.match, out.read_text().splitlines()) if m]
-    print(impl, [round(t, 3) for t in stamps])
+    text = out.read_text()
+    stamps = [float(m[1]) - wall_vip for m in map(pattern.match, text.splitlines()) if m]
+    print(impl, family, [round(t, 3) for t in stamps])
     bursts: list[list[float]] = []
     for t in stamps:
         if bursts and t - bursts[-1][-1] < 0.2:
@@ -84,7 +94,7 @@ def test_gratuitous_arps_count_and_timing(lab: VrrpLab, tmp_path: Path, impl: st
             bursts.append([t])
     sizes = [len(b) for b in bursts]
     starts = [b[0] for b in bursts]
-    assert sizes == [3, 3, 2, 2], (sizes, starts)
+    assert sizes == [3, 3, 2, 2], (sizes, starts, text)
     for got, want in zip(starts, [0.0, 1.0, 2.0, 4.0], strict=True):
         assert abs(got - want) <= 0.15, (starts, want)
 

@@ -20,6 +20,7 @@ from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.config.model_vrrp_items import VirtualIp
+from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import (
     AddressPort,
     AnnouncePort,
@@ -50,6 +51,7 @@ from pykeepalived.vrrp.tracking import InstanceTracking, Kind, apply_verdict
 from pykeepalived.vrrp.units import Solo, Unit
 
 log = logging.getLogger("pykeepalived.vrrp")
+OPEN_ATTEMPTS = 10
 
 OpenTransport = Callable[[str, IPAddress, IPAddress | None], VrrpTransport]
 
@@ -158,6 +160,19 @@ class VrrpNode:
                 self._sockets[key] = self.ports.open_transport(io.ifname, io.src, group)
             self._by_socket[(key, io.config.virtual_router_id or 0)] = name
 
+    async def _open_sockets_patiently(self, attempts: int = OPEN_ATTEMPTS) -> None:
+        """A source address may not be usable yet (IPv6 duplicate address detection takes a
+        second or two after the link comes up): retry once a second, then give up loudly."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._open_sockets()
+                return
+            except KernelError as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("%s; retrying in 1 s (%d/%d)", exc, attempt, attempts - 1)
+                await asyncio.sleep(1.0)
+
     # -- running ----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -166,7 +181,7 @@ class VrrpNode:
             await self.build()
         assert self._performer is not None
         await self._performer.remove_stale_vips()
-        self._open_sockets()
+        await self._open_sockets_patiently()
         await self._initial_tracking()
         async with self._lock:
             now = self.ports.clock.now()
