@@ -91,7 +91,7 @@ def measure(impl: str, version: int, adv: float, sig: signal.Signals, runs: int,
             times.append(one_run(lab, a, sig))
             a.proc.wait(timeout=10)
             a = lab.start("a", conf_a, impl=impl, detail=False)
-            wait_sole(lab, VIP, "a", timeout=30, settle=3 * adv)
+            wait_sole(lab, VIP, "a", timeout=30, settle=max(0.3, adv))
     return times, cost
 
 
