@@ -43,6 +43,14 @@ from pykeepalived.kernel.nft_meta import (
     method_of,
     scheduling,
 )
+from pykeepalived.kernel.nft_parts import (
+    Block,
+    count_dest,
+    count_maps,
+    count_rules,
+    dispatch,
+    dispatch_parts,
+)
 from pykeepalived.kernel.nft_sets import (
     FLOW_TIMEOUT_S,
     MAX_TIMEOUT_S,
@@ -53,7 +61,6 @@ from pykeepalived.kernel.nft_sets import (
 from pykeepalived.lvs.maglev import maglev, smooth_round_robin, table_size
 from pykeepalived.lvs.table import (
     Destination,
-    DestKey,
     IPAddress,
     Method,
     ServiceEntry,
@@ -98,7 +105,7 @@ def render(table: Table, env: NftEnv, generation: int = 0, carry: Carry | None =
             refused[key] = str(e)
             continue
         programmed[key] = entry
-    inet, netdev = _Block(), _Block()
+    inet, netdev = Block(), Block()
     inet.carry = netdev.carry = dict(carry or {})
     for i, key in enumerate(programmed):
         entry = programmed[key]
@@ -213,20 +220,6 @@ def _notes(entry: ServiceEntry) -> list[str]:
     return out
 
 
-class _Block:
-    """The body of one table, in an order nft accepts (objects before their users)."""
-
-    def __init__(self) -> None:
-        self.objects: list[str] = []
-        self.chains: list[str] = []
-        self.maps: list[str] = []
-        self.count_maps: dict[str, list[tuple[str, str]]] = {}  # "tcp4" -> (tuple, counter)
-        self.pickers: list[str] = []  # per-service chains, after the maps they use
-        # group (ingress device, "" for NAT) -> (kind, family, proto) -> map elements
-        self.dispatch: dict[str, dict[tuple[str, int, str], list[str]]] = {}
-        self.carry: Carry = {}  # elements of dynamic sets kept over a replace
-
-
 def _slot_table(entry: ServiceEntry, how: Scheduling) -> list[int]:
     dests = [entry.destinations[k] for k in sorted(entry.destinations)]
     weights = [d.weight for d in dests]
@@ -246,7 +239,7 @@ def _slots(i: int, entry: ServiceEntry) -> str:
     return ", ".join(f"{n} : goto s{i}d{j}" for n, j in enumerate(slots) if j >= 0)
 
 
-def _service_objects(block: _Block, i: int, entry: ServiceEntry) -> None:
+def _service_objects(block: Block, i: int, entry: ServiceEntry) -> None:
     block.objects.append(f'counter s{i} {{ comment "{encode_service(entry.service)}"; }}')
     for j, dkey in enumerate(sorted(entry.destinations)):
         comment = encode_dest(entry.destinations[dkey])
@@ -275,7 +268,7 @@ def _pick(i: int, entry: ServiceEntry, how: Scheduling, env: NftEnv) -> str:
     return f"jhash {on} mod {size} seed {env.seed:#x} vmap @s{i}m"
 
 
-def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None:
+def _nat_service(block: Block, i: int, entry: ServiceEntry, env: NftEnv) -> None:
     _service_objects(block, i, entry)
     key = entry.service.key
     how = scheduling(entry.service, Method.NAT)
@@ -285,7 +278,7 @@ def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> Non
         rules += _pins(i, entry, persist[0], "p") if persist else []
         rules.append(_pick(i, entry, how, env))
     block.pickers.append(_chain(f"s{i}", rules))
-    _dispatch(block, "", key, i)
+    dispatch(block, "", key, i)
     ip = "ip" if key.family == 4 else "ip6"
     proto = key.protocol.lower() if not key.fwmark else "{ tcp, udp, sctp }"
     for j, dkey in enumerate(sorted(entry.destinations)):
@@ -299,22 +292,14 @@ def _nat_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> Non
         rule = f'meta l4proto {proto} {remember}counter name "s{i}d{j}" dnat {ip} to {to}'
         block.chains.append(_chain(f"s{i}d{j}", [rule]))
         if not key.fwmark and key.port:
-            _count_dest(block, i, j, key, dkey)
+            count_dest(block, i, j, key, dkey)
 
 
 def _pins(i: int, entry: ServiceEntry, client: str, suffix: str) -> list[str]:
     return [f"{client} @s{i}d{j}{suffix} goto s{i}d{j}" for j in range(len(entry.destinations))]
 
 
-def _count_dest(block: _Block, i: int, j: int, key: ServiceKey, dkey: DestKey) -> None:
-    block.objects.append(f"counter s{i}d{j}i {{ }}")
-    block.objects.append(f"counter s{i}d{j}o {{ }}")
-    name = f"{key.protocol.lower()}{key.family}"
-    tuple_ = f"{key.address} . {key.port} . {dkey.address} . {dkey.port or key.port}"
-    block.count_maps.setdefault(name, []).append((tuple_, f"s{i}d{j}"))
-
-
-def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None:
+def _dr_service(block: Block, i: int, entry: ServiceEntry, env: NftEnv) -> None:
     _service_objects(block, i, entry)
     key = entry.service.key
     ip = "ip" if key.family == 4 else "ip6"
@@ -329,7 +314,7 @@ def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
         rules.append(_pick(i, entry, how, env))
     block.pickers.append(_chain(f"s{i}", rules))
     for dev in _ingress(entry, env):
-        _dispatch(block, dev, key, i)
+        dispatch(block, dev, key, i)
     timeout = FLOW_TIMEOUT_S.get(proto, 900)
     for j, dkey in enumerate(sorted(entry.destinations)):
         kept = block.carry.get((key, dkey, "f"), ())
@@ -344,42 +329,6 @@ def _dr_service(block: _Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
         block.chains.append(_chain(f"s{i}d{j}", [f"{remember} {forward}"]))
 
 
-def _dispatch(block: _Block, group: str, key: ServiceKey, i: int) -> None:
-    """Enter service ``i`` in the verdict map that its packets are looked up in: one lookup
-    per packet whatever the number of services. Maps by kind: ``d`` address and port,
-    ``a`` address with any port (port 0), ``m`` fwmark; ``group``: the ingress device (DR)."""
-    if key.fwmark:
-        kind, element = ("m", key.family, ""), f"{key.fwmark:#x}"
-    elif key.port:
-        kind, element = ("d", key.family, key.protocol.lower()), f"{key.address} . {key.port}"
-    else:
-        kind, element = ("a", key.family, key.protocol.lower()), str(key.address)
-    block.dispatch.setdefault(group, {}).setdefault(kind, []).append(f"{element} : goto s{i}")
-
-
-def _dispatch_parts(
-    block: _Block, group: str, suffix: str, pre: str
-) -> tuple[list[str], list[str]]:
-    """(map declarations, base-chain rules) of one dispatch group, specific before any-port
-    before fwmark."""
-    maps, rules = [], []
-    order = {"d": 0, "a": 1, "m": 2}
-    for kind in sorted(block.dispatch.get(group, {}), key=lambda k: (order[k[0]], k[1], k[2])):
-        letter, family, proto = kind
-        ip, addr = ("ip", "ipv4_addr") if family == 4 else ("ip6", "ipv6_addr")
-        name = f"{letter}{family}{proto}{suffix}"
-        if letter == "d":
-            typ, match = f"{addr} . inet_service", f"{ip} daddr . {proto} dport"
-        elif letter == "a":
-            typ, match = addr, f"meta l4proto {proto} {ip} daddr"
-        else:
-            typ, match = "mark", f"meta nfproto ipv{family} meta mark"
-        elements = ", ".join(block.dispatch[group][kind])
-        maps.append(f"map {name} {{ type {typ} : verdict; elements = {{ {elements} }}; }}")
-        rules.append(f"{pre}{match} vmap @{name}")
-    return maps, rules
-
-
 def _chain(name: str, rules: Iterable[str]) -> str:
     return f"chain {name} {{\n" + "".join(f"\t\t{r}\n" for r in rules) + "\t}"
 
@@ -392,40 +341,14 @@ def _ingress(entry: ServiceEntry, env: NftEnv) -> tuple[str, ...]:
     )
 
 
-def _count_rules(block: _Block) -> list[str]:
-    rules = []
-    for name in sorted(block.count_maps):
-        proto, fam = name[:-1], name[-1]
-        ip = "ip" if fam == "4" else "ip6"
-        orig = f"ct original {ip} daddr . ct original proto-dst"
-        for way, addr, port in (("original", "daddr", "dport"), ("reply", "saddr", "sport")):
-            suffix = "i" if way == "original" else "o"
-            rules.append(
-                f"meta l4proto {proto} ct status dnat ct direction {way} counter name "
-                f"{orig} . {ip} {addr} . {proto} {port} map @c{suffix}{name}"
-            )
-    return rules
-
-
-def _count_maps(block: _Block) -> list[str]:
-    out = []
-    for name, elems in sorted(block.count_maps.items()):
-        ipt = "ipv4_addr" if name.endswith("4") else "ipv6_addr"
-        typ = f"{ipt} . inet_service . {ipt} . inet_service : counter"
-        for suffix in ("i", "o"):
-            text = ", ".join(f'{t} : "{c}{suffix}"' for t, c in elems)
-            out.append(f"map c{suffix}{name} {{ type {typ}; elements = {{ {text} }}; }}")
-    return out
-
-
-def _script(env: NftEnv, inet: _Block, netdev: _Block) -> str:
+def _script(env: NftEnv, inet: Block, netdev: Block) -> str:
     out = [delete_script(env.table)]
-    maps, rules = _dispatch_parts(inet, "", "", "")
-    body = inet.objects + inet.chains + inet.maps + inet.pickers + maps + _count_maps(inet)
+    maps, rules = dispatch_parts(inet, "", "", "")
+    body = inet.objects + inet.chains + inet.maps + inet.pickers + maps + count_maps(inet)
     body.append(_base("nat_pre", "type nat hook prerouting priority dstnat", rules))
     if inet.count_maps:
         body.append(
-            _base("count_fwd", "type filter hook forward priority filter", _count_rules(inet))
+            _base("count_fwd", "type filter hook forward priority filter", count_rules(inet))
         )
     out.append(_table("inet", env.table, body))
     if netdev.dispatch:
@@ -433,7 +356,7 @@ def _script(env: NftEnv, inet: _Block, netdev: _Block) -> str:
         bases = []
         for n, dev in enumerate(sorted(netdev.dispatch)):
             # A frame flooded to us (not addressed to our MAC) is not ours to forward.
-            maps, rules = _dispatch_parts(netdev, dev, f"i{n}", "meta pkttype host ")
+            maps, rules = dispatch_parts(netdev, dev, f"i{n}", "meta pkttype host ")
             hook = f'type filter hook ingress device "{dev}" priority filter'
             body += maps
             bases.append(_base(f"ingress{n}", hook, rules))
