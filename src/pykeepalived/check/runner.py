@@ -38,6 +38,10 @@ from pykeepalived.clock import Clock, MonotonicClock
 
 log = logging.getLogger(__name__)
 
+TICK_S = 0.005
+"""The scheduler wakes at most this often: probes due within a tick start together, up to
+5 ms late, and 10,000 probes a second cost 200 wake-ups instead of 10,000."""
+
 HARD_TIMEOUT_GRACE_S = 0.5
 """Slack over a probe's own timeout before the runner cuts it: a probe bounds itself first."""
 
@@ -228,7 +232,7 @@ class CheckRunner:
             return
         self._disarm()
         self._timer_at = at
-        delay = max(at - self._clock.now(), 0.0)
+        delay = max(at - self._clock.now(), TICK_S)
         self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
 
     def _disarm(self) -> None:
