@@ -17,6 +17,7 @@ Two fillings:
   destinations (interleaved, never a run of one server); for a counter (``numgen inc``).
 """
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -67,6 +68,11 @@ def _permutation(name: str, size: int) -> tuple[int, int]:
 
 def maglev(names: Sequence[str], weights: Sequence[int], size: int) -> list[int]:
     """A Maglev slot table of ``size`` (a prime) for destinations ``names`` with ``weights``."""
+    return list(_maglev(tuple(names), tuple(weights), size))
+
+
+@functools.lru_cache(maxsize=4096)  # services often share a pool: same names, same table
+def _maglev(names: tuple[str, ...], weights: tuple[int, ...], size: int) -> tuple[int, ...]:
     if len(names) != len(weights):
         raise ValueError("one weight per name")
     if len(set(names)) != len(names):
@@ -76,7 +82,7 @@ def maglev(names: Sequence[str], weights: Sequence[int], size: int) -> list[int]
     want = quotas(weights, size)
     table = [-1] * size
     if not any(want):
-        return table
+        return tuple(table)
     perms = [_permutation(n, size) for n in names]
     nxt = [0] * len(names)
     have = [0] * len(names)
@@ -93,14 +99,19 @@ def maglev(names: Sequence[str], weights: Sequence[int], size: int) -> list[int]
             nxt[i] += 1
             have[i] += 1
             filled += 1
-    return table
+    return tuple(table)
 
 
 def smooth_round_robin(weights: Sequence[int], size: int) -> list[int]:
     """``size`` slots visiting destinations in smooth weighted round-robin order."""
+    return list(_smooth_round_robin(tuple(weights), size))
+
+
+@functools.lru_cache(maxsize=4096)
+def _smooth_round_robin(weights: tuple[int, ...], size: int) -> tuple[int, ...]:
     want = quotas(weights, size)
     if not any(want):
-        return [-1] * size
+        return (-1,) * size
     current = [0] * len(want)
     table: list[int] = []
     for _ in range(size):
@@ -109,4 +120,4 @@ def smooth_round_robin(weights: Sequence[int], size: int) -> list[int]:
         pick = max(range(len(want)), key=lambda i: (current[i], -i))
         current[pick] -= size
         table.append(pick)
-    return table
+    return tuple(table)
