@@ -1,9 +1,13 @@
 """The nftables data plane on the host kernel, in the seed topology (namespaces, root).
 
-Acceptance of the nftables backend: 200 requests through the VIP are spread by weight within
-15 %; the web servers see the client's own address; a server that leaves gets no new
-connection while an established one to the other server goes on; nothing of ours stays in
-the ruleset after stop. DR and NAT alike.
+Acceptance of the nftables backend, for DR and NAT, in IPv4 (the seed's addresses) and IPv6:
+200 requests through the VIP are spread by weight within 15 % (the seed's own table, wlc
+3:3, then 3:1); the web servers see the client's own address, and in DR answer it directly
+(their MACs, not the director's); counters add up; persistence keeps a client on one server;
+a drained server keeps its established stream (also across a table replace) and gets no new
+connection; a removed server gets none while the other's stream goes on; nothing of ours
+stays in the ruleset after stop. The client binds fixed source ports, so the hash-based DR
+spread is the same on every run.
 """
 
 import asyncio
