@@ -24,7 +24,7 @@ from pykeepalived.check.hysteresis import (
     checker_params,
 )
 from pykeepalived.check.probes import file, http, misc, tcp
-from pykeepalived.check.probes.common import ProbeTarget
+from pykeepalived.check.probes.common import ProbeTarget, guarded
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.check.runner import Check, CheckEvent, CheckRunner, spread_fraction
 
@@ -348,3 +348,60 @@ def test_catalog_binds_probe_params_and_timeout() -> None:
             await running(CheckRunner([check], rec), partial(rec.wait_for, "tcp", CheckerUp, 1.0))
 
     asyncio.run(go())
+
+
+def test_stats_count_started_finished_failed_and_late() -> None:
+    async def go() -> None:
+        async def ok() -> ProbeResult:
+            return ProbeResult(ok=True)
+
+        async def bad() -> ProbeResult:
+            return ProbeResult(ok=False, reason="no")
+
+        checks = [
+            Check(key="ok", probe=ok, hysteresis=fast(0.05), timeout_s=1),
+            Check(key="bad", probe=bad, hysteresis=fast(0.05, retry=0), timeout_s=1),
+        ]
+        runner = CheckRunner(checks, lambda e: None, late_after_s=5.0)
+        await running(runner, partial(asyncio.sleep, 0.3))
+        stats = runner.stats
+        assert stats.started >= stats.done >= 6
+        assert stats.done - stats.failed >= 3
+        assert stats.failed >= 3
+        assert stats.started_late == 0
+        assert 0 <= stats.max_lateness_s < 5.0
+
+    asyncio.run(go())
+
+
+def test_a_stalled_loop_gives_the_probes_own_timeout_not_the_watchdog() -> None:
+    """Loop blocked past both the probe's timeout and the runner's watchdog: when it resumes,
+    the probe's own timeout (due first) is already cancelling it; the watchdog must not turn
+    that into a "hard timeout"."""
+
+    async def go() -> None:
+        rec = Recorder()
+        started = asyncio.Event()
+
+        async def slow() -> ProbeResult:
+            started.set()
+            return await guarded(0.1, _forever())
+
+        check = Check(key="s", probe=slow, hysteresis=fast(10, retry=0), timeout_s=0.1)
+        runner = CheckRunner([check], rec)
+
+        async def stall() -> None:
+            await started.wait()
+            time.sleep(0.9)  # noqa: ASYNC251 - on purpose: stall the loop past both bounds
+            await rec.wait_for("s", CheckerDown, 2.0, since=0)
+
+        await running(runner, stall)
+        (down,) = [e for _, e in rec.events if isinstance(e.event, CheckerDown)]
+        assert down.result.reason == "timeout after 0.1s"
+
+    asyncio.run(go())
+
+
+async def _forever() -> ProbeResult:
+    await asyncio.sleep(3600)
+    return ProbeResult(ok=True)
