@@ -28,6 +28,7 @@ HOSTS = {
 }
 DIRECTORS = ("keepalived", "keepalived-backup")
 WEB_NODES = ("node-1", "node-2")
+API_PORT = 8080  # on each director's loopback (its own namespace)
 CONFIGS = {"keepalived": "keepalived-master.conf", "keepalived-backup": "keepalived-backup.conf"}
 
 
@@ -169,8 +170,14 @@ def _director(state: LabState, director: str) -> None:
 
 
 def start_director(state: LabState, director: str) -> None:
+    """Each director serves its API on 127.0.0.1:API_PORT inside its own namespace."""
+    token = STATE_DIR / "api.token"
+    if not token.exists():
+        token.write_text(secrets.token_hex(16) + "\n")
+        token.chmod(0o600)
     argv = (sys.executable, "-m", "pykeepalived", "-n", "-l", "-f",
-            str(STATE_DIR / f"{director}.conf"))  # fmt: skip
+            str(STATE_DIR / f"{director}.conf"), "--api", f"127.0.0.1:{API_PORT}",
+            "--api-token-file", str(token))  # fmt: skip
     state.spawn(f"director:{director}", director, *argv, log=STATE_DIR / f"{director}.log")
 
 

@@ -89,7 +89,7 @@ function renderServices(snap) {
       return el("tr", { "data-rs": name, class: cls },
         el("td", {}, el("strong", {}, name)), state,
         el("td", { class: "num weight" }, `${rs.weight}`),
-        el("td", { class: "num" }, `${rs.configured_weight} / ${programmed}`),
+        el("td", { class: "num programmed" }, `${rs.configured_weight} / ${programmed}`),
         el("td", {}, probeText(rs)),
         el("td", { class: "num" }, `${rs.counters.active_connections} / ${rs.counters.connections}`),
         el("td", { class: "num" }, `${bytes(rs.counters.bytes_in)} / ${bytes(rs.counters.bytes_out)}`),
