@@ -284,3 +284,12 @@ def test_fast_and_full_lexer_paths_agree(text: str) -> None:
         return [(t.text, t.location.column, t.location.length) for t in tokens]
 
     assert spans(text) == spans(text + " # comment")
+
+
+@pytest.mark.parametrize(
+    "line", ['    priority "100', '    "priority 100', '    notify_master "/bin/x', '    "']
+)
+def test_an_unterminated_quote_is_the_only_error_on_its_line(line: str) -> None:
+    result = load_text(INSTANCE.replace("    priority 100", line))
+
+    assert [(d.code, d.location.line) for d in result.diagnostics] == [("quote", 5)]

@@ -75,7 +75,7 @@ class Token:
         self.length = length
         self.source_line = source_line
         self.quoted = quoted
-        self.template = template
+        self.template = template  # unrendered template or open quote: reported, not read
         self._location: Location | None = None
 
     @property
@@ -177,7 +177,8 @@ def _quoted(
     else:
         body = text[start + 1 : stop - 1]
     word = body.replace('\\"', '"')
-    template = _flag_template(word, start, issues, stop - start)
+    # An unterminated quote is reported here; like a template, nothing is read from it.
+    template = _flag_template(word, start, issues, stop - start) or not m.group("end")
     return Token(word, file, line, start + 1, stop - start, source, True, template)
 
 
