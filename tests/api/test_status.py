@@ -55,3 +55,15 @@ def test_status_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "is not a pykeepalived snapshot" in capsys.readouterr().err
     assert main(["status", "--api", "127.0.0.1:1"]) == 1
     assert "cannot read the state from 127.0.0.1:1" in capsys.readouterr().err
+
+
+def test_status_reads_the_daemons_sigusr1_json_dump_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The daemon's /tmp/keepalived.json (config.dump.to_data of the snapshot) is accepted."""
+    from pykeepalived.config.dump import to_data
+
+    dump = tmp_path / "keepalived.json"
+    dump.write_text(json.dumps(to_data(FakeDaemon().snap), default=str))
+    assert main(["status", "--file", str(dump)]) == 0
+    assert "192.168.88.11:80  up" in capsys.readouterr().out
