@@ -315,9 +315,9 @@ def checker_params(
 ) -> HysteresisParams:
     """Params for a checker of ``kind``, keepalived's defaults filling what config left unset.
 
-    The daemon resolves inheritance (checker <- real_server <- virtual_server) first and passes
-    ``None`` for what no level set. FILE_CHECK has no retry and no alpha (keepalived knows the
-    file's state at once).
+    ``check.from_config`` resolves inheritance (checker <- real_server <- virtual_server)
+    and passes ``None`` for what no level set. FILE_CHECK has no retry and no alpha
+    (keepalived knows the file's state at once).
     """
     default_retry, default_dbr = CHECKER_DEFAULTS[kind]
     if kind == "FILE_CHECK":
