@@ -21,7 +21,17 @@ from tests.kernel.nsutil import inside
 
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode, pass_auth_data
 
-from .vrrplab import ADDRESSES, VIP, VIP6, VrrpLab, config, instance_conf, vrrp_lab, wait_sole
+from .vrrplab import (
+    ADDRESSES,
+    KEEPALIVED,
+    VIP,
+    VIP6,
+    VrrpLab,
+    config,
+    instance_conf,
+    vrrp_lab,
+    wait_sole,
+)
 
 pytestmark = pytest.mark.root
 GROUP = "224.0.0.18"
@@ -66,7 +76,7 @@ def test_gratuitous_arps_count_and_timing(
     garp_master_refresh 2 s, garp_master_refresh_repeat 2 (the seed: refresh 10, repeat 2).
     IPv4: gratuitous ARP requests; IPv6: unsolicited neighbour advertisements.
     keepalived 2.2.7 runs the same config as the reference."""
-    if impl == "ka" and shutil.which("keepalived") is None:
+    if impl == "ka" and shutil.which(KEEPALIVED) is None:
         pytest.skip("needs keepalived")
     extra = (
         "garp_master_delay 1\ngarp_master_repeat 3\n"

@@ -86,6 +86,7 @@ class VrrpNode:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _performer: ActionPerformer | None = None
+    _stopped: bool = False
 
     # -- building ---------------------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class VrrpNode:
                     tg.create_task(self._receiver(key, sock, stop), name=f"vrrp-rx-{key[0]}")
                 tg.create_task(self._watch_links(stop), name="vrrp-links")
                 self._start_trackers(tg, stop)
-                tg.create_task(_stopper(stop), name="vrrp-stop")
+                tg.create_task(self._stop_first(stop), name="vrrp-stop")
         except* _Stop:
             pass
         finally:
@@ -321,11 +322,25 @@ class VrrpNode:
         assert self._performer is not None
         await self._performer.perform(actions)
 
-    async def _shutdown(self) -> None:
+    async def _stop_first(self, stop: asyncio.Event) -> None:
+        """On stop, the priority 0 adverts go out before anything else winds down (the
+        backups take over after their skew time, counted from this instant); then every
+        other task of the node is cancelled."""
+        await stop.wait()
+        await self._stop_units()
+        raise _Stop
+
+    async def _stop_units(self) -> None:
         async with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
             now = self.ports.clock.now()
             for unit in self._units.values():
                 await self._perform(unit.shutdown(now))
+
+    async def _shutdown(self) -> None:
+        await self._stop_units()  # when a task failed instead of a stop
         for sock in self._sockets.values():
             sock.close()
         await self.ports.scripts.drain()
@@ -346,11 +361,6 @@ def _vip_spec(vip: VirtualIp, default_ifname: str) -> VipSpec:
         nodad=vip.nodad,
         home=vip.home,
     )
-
-
-async def _stopper(stop: asyncio.Event) -> None:
-    await stop.wait()
-    raise _Stop
 
 
 class _Stop(Exception):
