@@ -89,7 +89,7 @@ def wait_for(netns: str, dests: int, proc: subprocess.Popen[bytes], log: Path) -
     seen, since = -1, time.monotonic()
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
-        count = sum(v.__len__() for v in by_service(listing(netns)).values())
+        count = sum(len(v) for v in by_service(listing(netns)).values())
         if count != seen:
             seen, since = count, time.monotonic()
         elif count == dests and time.monotonic() - since >= 1.0:
