@@ -51,6 +51,7 @@ class Side:
     on_time: float | None  # ratio in [0, 1]; None when not measurable
     cpu_us_per_check: float
     cpu_share: float  # of one core
+    sys_us_per_check: float = 0.0  # the kernel's part of cpu_us_per_check
     failed: int | None = None
     max_late_ms: float | None = None
 
@@ -129,10 +130,10 @@ def nginx_requests() -> int:
     return int(lines[2].split()[2])
 
 
-def cpu_of(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
+def cpu_of(pid: int) -> tuple[float, float]:
+    """(utime + stime, stime) of a process (all its threads), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return (int(fields[11]) + int(fields[12])) / TICK, int(fields[12]) / TICK
 
 
 # -- our side ------------------------------------------------------------------------------
@@ -161,10 +162,11 @@ class Window:
     seconds: float = 0.0
     nginx_requests: int = 0
     haproxy_cpu_s: float = 0.0
+    haproxy_sys_s: float = 0.0
 
 
-def _edge(haproxy_pid: int | None) -> tuple[float, int, float]:
-    cpu = cpu_of(haproxy_pid) if haproxy_pid is not None else 0.0
+def _edge(haproxy_pid: int | None) -> tuple[float, int, tuple[float, float]]:
+    cpu = cpu_of(haproxy_pid) if haproxy_pid is not None else (0.0, 0.0)
     return time.monotonic(), nginx_requests(), cpu
 
 
@@ -200,20 +202,21 @@ async def run_ours(
         name="pykeepalived",
         checks_per_s=stats.done / (t1 - t0),
         on_time=1 - stats.started_late / max(stats.started, 1),
-        cpu_us_per_check=(cpu1 - cpu0) / done * 1e6,
-        cpu_share=(cpu1 - cpu0) / (t1 - t0),
+        cpu_us_per_check=(cpu1[0] - cpu0[0]) / done * 1e6,
+        cpu_share=(cpu1[0] - cpu0[0]) / (t1 - t0),
+        sys_us_per_check=(cpu1[1] - cpu0[1]) / done * 1e6,
         failed=stats.failed,
         max_late_ms=stats.max_lateness_s * 1000,
     )
     # nginx's count includes our probes and the status request of the first edge
     window = Window(seconds=t1 - t0, nginx_requests=req1 - req0 - 1 - stats.done,
-                    haproxy_cpu_s=hap1 - hap0)  # fmt: skip
+                    haproxy_cpu_s=hap1[0] - hap0[0], haproxy_sys_s=hap1[1] - hap0[1])  # fmt: skip
     return side, window
 
 
-def _self_cpu() -> float:
+def _self_cpu() -> tuple[float, float]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime, usage.ru_stime
 
 
 # -- HAProxy -------------------------------------------------------------------------------
@@ -257,6 +260,7 @@ def haproxy_side(window: Window) -> Side:
         on_time=None,
         cpu_us_per_check=window.haproxy_cpu_s / checks * 1e6,
         cpu_share=window.haproxy_cpu_s / window.seconds,
+        sys_us_per_check=window.haproxy_sys_s / checks * 1e6,
     )
 
 
@@ -271,7 +275,8 @@ def run_haproxy_alone(
     finally:
         stop(proc)
     return haproxy_side(Window(seconds=t1 - t0, nginx_requests=req1 - req0 - 1,
-                               haproxy_cpu_s=cpu1 - cpu0))  # fmt: skip
+                               haproxy_cpu_s=cpu1[0] - cpu0[0],
+                               haproxy_sys_s=cpu1[1] - cpu0[1]))  # fmt: skip
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -307,7 +312,8 @@ def step(n: int, args: argparse.Namespace, haproxy: str, workdir: Path) -> None:
         extra = "" if side.failed is None else (
             f"  failed {side.failed}  max lateness {side.max_late_ms:.0f} ms"
         )  # fmt: skip
-        cpu = f"CPU {side.cpu_us_per_check:6.1f} us/check ({side.cpu_share:.2f} core)"
+        cpu = (f"CPU {side.cpu_us_per_check:6.1f} us/check (kernel {side.sys_us_per_check:.0f};"
+               f" {side.cpu_share:.2f} core)")  # fmt: skip
         rate = f"{side.checks_per_s:8.0f} checks/s"
         print(f"  {side.name:13} {rate}  on time {on_time:>6}  {cpu}{extra}")
     ratio = ours.cpu_us_per_check / theirs.cpu_us_per_check

@@ -139,7 +139,8 @@ class CheckRunner:
         self._slots: dict[Hashable, _Slot] = {}
         self._heap: list[tuple[float, int, _Slot]] = []
         self._seq = 0
-        self._deadlines: list[tuple[float, int, asyncio.Task[None]]] = []
+        # (deadline, seq, task, late-loop second chance already given)
+        self._deadlines: list[tuple[float, int, asyncio.Task[None], bool]] = []
         self._expired: set[asyncio.Task[None]] = set()  # cut by the watchdog
         self._tg: asyncio.TaskGroup | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -256,12 +257,14 @@ class CheckRunner:
                 slot.task = tg.create_task(self._probe_once(slot, due), name=slot.name)
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
-            task = heapq.heappop(deadlines)[2]
+            deadline, _, task, retried = heapq.heappop(deadlines)
             if task.done():
                 continue
-            if task.cancelling():  # its own timeout fired (a late loop): give that its turn
+            # A late loop runs this before the probe's own (earlier) timeout handle: give that
+            # its turn first, so the result says "timeout", not the watchdog's "hard timeout".
+            if not retried and (task.cancelling() or now - deadline > TICK_S):
                 self._seq += 1
-                heapq.heappush(deadlines, (now + HARD_TIMEOUT_GRACE_S, self._seq, task))
+                heapq.heappush(deadlines, (now + TICK_S, self._seq, task, True))
                 continue
             self._expired.add(task)
             task.cancel()
@@ -273,7 +276,7 @@ class CheckRunner:
     def _watch(self, task: asyncio.Task[None], check: Check) -> None:
         self._seq += 1
         deadline = self._clock.now() + check.timeout_s + HARD_TIMEOUT_GRACE_S
-        heapq.heappush(self._deadlines, (deadline, self._seq, task))
+        heapq.heappush(self._deadlines, (deadline, self._seq, task, False))
         if deadline < self._timer_at:
             self._arm(deadline)
 
