@@ -79,6 +79,7 @@ class Scenario:
         ok = self.vip_on_master()
         self.out(f"     data plane: {self.backend()}")
         ok = ok and self.balanced("requests through the VIP reach both web servers")
+        self.show_table()
         ok = ok and self.failover()
         ok = ok and self.preempt()
         ok = ok and self.web_down()
@@ -93,6 +94,14 @@ class Scenario:
             if "LVS data plane:" in line:
                 return line.split("LVS data plane:", 1)[1].strip()
         return "unknown (see the directors' logs)"
+
+    def show_table(self) -> None:
+        """What the tutorial shows with ``ipvsadm`` on the master: the kernel's table (IPVS),
+        or our nftables table's services (nftables)."""
+        if "ipvs" in self.backend().split(" ", 1)[0]:
+            table = self.state.exec(MASTER, "ipvsadm", "-Ln", check=False)
+            for line in table.rstrip().splitlines():
+                self.out(f"     ipvsadm -Ln | {line}")
 
     def vip_on_master(self) -> bool:
         took = wait_until(lambda: has_vip(self.state, MASTER), 30)
