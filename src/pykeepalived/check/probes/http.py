@@ -26,6 +26,7 @@ import os
 import re
 import socket
 import ssl
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +44,10 @@ HTTP_PROTOCOLS = ("1.0", "1.0C", "1.1")
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d\s+(\d{3})")
 _READ_CHUNK = 64 * 1024
 _MAX_HEAD = 64 * 1024  # as asyncio's StreamReader limit on the streams path
+REPLY_BATCH_S = 0.002
+"""The lean path looks for the reply this long after sending, together with every probe sent
+in the same slice, before it registers with the selector: a near server has answered by
+then, and one wake-up serves them all instead of a registration and a wake-up each."""
 _MAX_REGEX_BODY = 1024 * 1024  # the regex sees at most this much of the body
 _REGEX_OPTIONS = {
     "caseless": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL,
@@ -173,7 +178,13 @@ async def plain_status(target: ProbeTarget, request: bytes) -> int:
             sent = 0
         if sent < len(request):
             await loop.sock_sendall(sock, request[sent:])
-        head = b""
+        await _batch(loop)
+        try:
+            head = sock.recv(_READ_CHUNK)
+            if not head:
+                raise asyncio.IncompleteReadError(b"", None)
+        except BlockingIOError:  # not yet: wait for it as usual
+            head = b""
         while (end := head.find(b"\r\n\r\n")) < 0 and len(head) <= _MAX_HEAD:
             chunk = await loop.sock_recv(sock, _READ_CHUNK)
             if not chunk:
@@ -187,6 +198,27 @@ async def plain_status(target: ProbeTarget, request: bytes) -> int:
         return int(match.group(1))
     finally:
         sock.close()
+
+
+_waiting: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Future[None]]]"
+_waiting = weakref.WeakKeyDictionary()  # a loop closed mid-slice must not be kept alive
+
+
+def _batch(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+    """A future done at the end of the current ``REPLY_BATCH_S`` slice, shared by its probes."""
+    fut = loop.create_future()
+    waiting = _waiting.get(loop)
+    if waiting is None:
+        waiting = _waiting[loop] = []
+        loop.call_later(REPLY_BATCH_S, _release, loop)
+    waiting.append(fut)
+    return fut
+
+
+def _release(loop: asyncio.AbstractEventLoop) -> None:
+    for fut in _waiting.pop(loop, ()):
+        if not fut.done():  # a probe cancelled meanwhile
+            fut.set_result(None)
 
 
 async def _check_all(target: ProbeTarget, params: HttpParams) -> ProbeResult:
