@@ -27,7 +27,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import pytest
 
@@ -236,6 +236,11 @@ def _no_capture(config: pytest.Config) -> contextlib.AbstractContextManager[None
     return cast(contextlib.AbstractContextManager[None], capman.global_and_fixture_disabled())
 
 
+def _skip_here(reason: str) -> NoReturn:
+    """Skip, reported at the test's own location rather than this file's (as skip marks do)."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
 class VmProxyItem(pytest.Item):
     """Stands on the host for an ``ipvs`` test; its outcome is the guest's."""
 
@@ -253,7 +258,7 @@ class VmProxyItem(pytest.Item):
         if outcome is None:
             reason = run.skip_reason()
             if reason is not None:
-                pytest.skip(reason)
+                _skip_here(reason)
             result = run.result
             if result is not None and result.returncode is None:
                 pytest.fail(
@@ -271,7 +276,7 @@ class VmProxyItem(pytest.Item):
         if kind == "failed":
             pytest.fail(f"failed in the IPVS VM:\n{text}", pytrace=False)
         if kind == "skipped":
-            pytest.skip(f"in the IPVS VM: {text}")
+            _skip_here(f"in the IPVS VM: {text}")
         if kind == "xfailed":
             pytest.xfail(text)
 
