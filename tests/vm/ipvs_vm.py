@@ -20,8 +20,8 @@ KVM). This harness boots Debian's ``linux-image-amd64`` under QEMU software emul
 
 The command's output comes back on a virtio console (QEMU's stdout); the kernel log goes to
 ``boot.log`` in the run directory. A total timeout bounds everything; on expiry QEMU is killed
-by its PID. One VM at a time per cache: a run first waits (at most as long again) for another
-run's VM to finish.
+by its PID. One VM at a time per cache: a run first waits (at most 180 s) for another run's VM
+to finish, then boots alongside it.
 
     python tests/vm/ipvs_vm.py -- ipvsadm -Ln
     python tests/vm/ipvs_vm.py --timeout 900 -- .venv/bin/python -m pytest -m ipvs
@@ -55,6 +55,8 @@ from typing import IO
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = REPO / ".cache" / "ipvs-vm"
 DEFAULT_TIMEOUT = 600.0
+# How long run() waits for another run's VM before booting alongside it anyway.
+DEFAULT_LOCK_WAIT = 180.0
 
 HOST_PACKAGES = ("qemu-system-x86", "busybox-static", "ipvsadm")
 KERNEL_META_PACKAGE = "linux-image-amd64"
@@ -690,8 +692,8 @@ def boot(
 ) -> VmResult:
     """Boot the VM once, run ``command`` as root in it and power off; never longer than timeout.
 
-    Before that, wait at most ``lock_wait`` (default: ``timeout``) for another run of the
-    harness on this cache to finish (one VM at a time); the VM then boots anyway.
+    Before that, wait at most ``lock_wait`` (default: DEFAULT_LOCK_WAIT) for another run of
+    the harness on this cache to finish (one VM at a time); the VM then boots anyway.
     """
     if not command:
         raise ValueError("empty command")
@@ -703,7 +705,7 @@ def boot(
     workdir = (cwd or Path.cwd()).resolve()
     (run_dir / "cmd.sh").write_text(_command_script(command, workdir, _guest_env(env)))
 
-    wait = timeout if lock_wait is None else lock_wait
+    wait = DEFAULT_LOCK_WAIT if lock_wait is None else lock_wait
     with _one_vm_at_a_time(prepared.cache, wait, run_dir) as waited:
         result = _boot_locked(prepared, run_dir, timeout, echo)
     result = dataclasses.replace(result, waited=waited)
@@ -830,15 +832,16 @@ def run(
     cache: Path = DEFAULT_CACHE,
     echo: IO[str] | None = None,
     log: Log = _stderr_log,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
 ) -> VmResult:
-    """Prepare (if needed) and boot; ``timeout`` bounds both (plus at most ``timeout`` waiting
-    for another run's VM to finish first). Raises VmUnavailable."""
+    """Prepare (if needed) and boot; ``timeout`` bounds both, plus at most ``lock_wait``
+    waiting for another run's VM to finish first. Raises VmUnavailable."""
     start = time.monotonic()
     prepared = prepare(cache, timeout=timeout, log=log)
     left = timeout - (time.monotonic() - start)
     if left <= 0:
         raise VmUnavailable("the timeout expired while preparing the VM")
-    return boot(prepared, command, cwd=cwd, env=env, timeout=left, echo=echo, lock_wait=timeout)
+    return boot(prepared, command, cwd=cwd, env=env, timeout=left, echo=echo, lock_wait=lock_wait)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
