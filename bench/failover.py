@@ -7,7 +7,8 @@ Two directors (``tests/netns/vrrplab.py``: namespaces with a random prefix on on
 the seed's vrrp_instance (priorities 100 / 99, VRID 18, VIP 192.168.88.100/24) with the same
 implementation on both sides. Each run: the master (priority 100) gets SIGTERM or SIGKILL;
 the failover time is from the signal to the backup's rtnetlink RTM_NEWADDR of the VIP
-(timestamped as it arrives, ``AddrWatch``); then the master is restarted and the lab waits
+(timestamped as it arrives, ``AddrWatch``), the signal sent at a random phase of the
+advert cycle; then the master is restarted and the lab waits
 until it holds the VIP alone again (preempt) before the next run. For keepalived, SIGKILL goes
 to its VRRP child first (then the parent), so that no priority 0 advert is sent.
 
@@ -21,6 +22,7 @@ Expected failover (the bound the tests check): SIGTERM about the backup's skew t
 
 import argparse
 import os
+import random
 import signal
 import statistics
 import sys
@@ -88,14 +90,15 @@ def measure(impl: str, version: int, adv: float, sig: signal.Signals, runs: int,
         if idle:
             cost = idle_cost(a, idle)
         for _ in range(runs):
-            times.append(one_run(lab, a, sig))
+            times.append(one_run(lab, a, sig, adv))
             a.proc.wait(timeout=10)
             a = lab.start("a", conf_a, impl=impl, detail=False)
             wait_sole(lab, VIP, "a", timeout=30, settle=max(0.3, adv))
     return times, cost
 
 
-def one_run(lab: VrrpLab, master: Daemon, sig: signal.Signals) -> float:
+def one_run(lab: VrrpLab, master: Daemon, sig: signal.Signals, adv: float) -> float:
+    time.sleep(random.uniform(0, adv))  # any phase of the advert cycle (matters for SIGKILL)
     t0 = time.monotonic()
     master.kill(sig)
     return lab.watch.wait_for(VIP, "b", after=t0, timeout=30) - t0
