@@ -35,6 +35,7 @@ from pykeepalived.lvs.table import Counters, Destination, DestKey, ServiceEntry,
 log = logging.getLogger(__name__)
 
 BATCH = 100  # requests per send: the acks of one batch must fit the socket's receive buffer
+YIELD_EVERY = 16  # messages encoded between two yields to the event loop
 
 
 class IpvsSocket(pr_ipvs.AsyncIPVSSocket):  # type: ignore[misc]  # pyroute2 is untyped
@@ -217,17 +218,19 @@ class IpvsDataPlane:
     async def _send_batch(self, sock: Any, msgs: list[m.IpvsMessage]) -> list[int]:
         """Send ``msgs`` in one datagram write; the errno of each (0: done), in order."""
         requests = []
-        data = b""
-        for msg in msgs:
+        chunks = []
+        for n, msg in enumerate(msgs, 1):
             request = NetlinkRequest(
                 sock, msg, msg_type=sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK
             )
-            await request.prepare()
-            data += request.msg.data
+            await request.prepare()  # encodes: ~0.4 ms of CPU per message
+            chunks.append(bytes(request.msg.data))
             requests.append(request)
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let VRRP and the API run between encodings
         codes = []
         async with asyncio.timeout(self._timeout_s):
-            sock.send(data)
+            sock.send(b"".join(chunks))
             for request in requests:
                 try:
                     async for _ in request.response():
