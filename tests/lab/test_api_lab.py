@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -234,8 +235,27 @@ def test_dashboard_drains_and_undrains_a_real_server(lab: LabState) -> None:
     assert real_servers(lab, MASTER)[NODE1]["weight"] == 3
 
 
+def status_rows(lab: LabState, director: str) -> dict[str, list[str]]:
+    """``pykeepalived status`` run in the director's namespace, rows keyed by first word."""
+    out = lab.exec(
+        director,
+        sys.executable,
+        "-m",
+        "pykeepalived",
+        "status",
+        "--api",
+        f"127.0.0.1:{API_PORT}",
+        "--events",
+        "0",
+    )
+    return {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+
+
 def test_api_and_metrics_follow_a_failover_and_back(lab: LabState) -> None:
     settle(lab)
+    assert status_rows(lab, MASTER)[INSTANCE][1] == "MASTER"
+    assert status_rows(lab, BACKUP)[INSTANCE][1] == "BACKUP"
+    assert status_rows(lab, MASTER)[NODE1][1:3] == ["up", "3"]
     assert vrrp_state_metric(lab, MASTER) == 2
     assert vrrp_state_metric(lab, BACKUP) == 1
     backup_before = instance(lab, BACKUP)
@@ -246,6 +266,7 @@ def test_api_and_metrics_follow_a_failover_and_back(lab: LabState) -> None:
     assert taken["transitions"][-1]["old"] == "BACKUP"
     assert taken["transitions"][-1]["new"] == "MASTER"
     assert vrrp_state_metric(lab, BACKUP) == 2
+    assert status_rows(lab, BACKUP)[INSTANCE][1] == "MASTER"
     labels = {"iname": INSTANCE, "intf": "eth1", "vrid": "18"}
     assert metric(metrics(lab, BACKUP), "keepalived_become_master_total", **labels) == 1
     assert all(requests(lab, 4)), "the backup serves the VIP"

@@ -173,8 +173,9 @@ def start_director(state: LabState, director: str) -> None:
     """Each director serves its API on 127.0.0.1:API_PORT inside its own namespace."""
     token = STATE_DIR / "api.token"
     if not token.exists():
-        token.write_text(secrets.token_hex(16) + "\n")
-        token.chmod(0o600)
+        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(16) + "\n")
     argv = (sys.executable, "-m", "pykeepalived", "-n", "-l", "-f",
             str(STATE_DIR / f"{director}.conf"), "--api", f"127.0.0.1:{API_PORT}",
             "--api-token-file", str(token))  # fmt: skip
