@@ -313,3 +313,16 @@ def test_api_and_metrics_follow_a_real_server_failure_and_back(lab: LabState) ->
         start_web(lab, "node-1")
     eventually(lambda: real_servers(lab, MASTER)[NODE1]["healthy"], what="node-1 back")
     assert metric(metrics(lab, MASTER), "pykeepalived_real_server_up", **rs_labels) == 1
+
+
+def test_the_real_daemons_answers_match_the_openapi_document(lab: LabState) -> None:
+    import jsonschema
+
+    from pykeepalived.api.openapi import build_openapi
+
+    settle(lab)
+    doc = build_openapi()
+    for path, schema_name in (("/api/v1/snapshot", "DaemonSnapshot"), ("/api/v1/health", "Health")):
+        schema = {"$ref": f"#/components/schemas/{schema_name}", "components": doc["components"]}
+        for director in (MASTER, BACKUP):
+            jsonschema.Draft202012Validator(schema).validate(get(lab, director, path))
