@@ -180,8 +180,13 @@ def test_drain_undrain_and_weight_change_the_state_and_are_logged(
             for path in ("/api/v1/instances/VI_1/release-master", "/api/v1/reload"):
                 assert (await client.post(path, headers=auth())).status == 200
         kinds = [c.kind for c in daemon.commands]
-        assert kinds == [CommandKind.DRAIN, CommandKind.UNDRAIN, CommandKind.SET_WEIGHT,
-                         CommandKind.RELEASE_MASTER, CommandKind.RELOAD]  # fmt: skip
+        assert kinds == [
+            CommandKind.DRAIN,
+            CommandKind.UNDRAIN,
+            CommandKind.SET_WEIGHT,
+            CommandKind.RELEASE_MASTER,
+            CommandKind.RELOAD,
+        ]
         assert daemon.commands[2].weight == 7
         assert daemon.commands[3].instance == "VI_1"
 
@@ -204,16 +209,24 @@ BAD_BODIES: list[tuple[str, bytes, int, str]] = [
     ("drain", json.dumps({**RS1, "port": True}).encode(), 400, "field 'port' must be a int"),
     ("drain", json.dumps({**RS1, "port": 70000}).encode(), 400, "port 70000 is out of range"),
     ("drain", json.dumps({**RS1, "extra": 1}).encode(), 400, "unknown field(s) extra"),
-    ("drain", json.dumps({**RS1, "address": "10.9.9.9"}).encode(), 404,
-     "no real server 10.9.9.9:80 in 192.168.88.100:80/TCP (it has: 192.168.88.10:80, "),
-    ("undrain", json.dumps({**RS1, "virtual_server": "nope"}).encode(), 404,
-     "no virtual server 'nope' (known: 192.168.88.100:80/TCP)"),
+    (
+        "drain",
+        json.dumps({**RS1, "address": "10.9.9.9"}).encode(),
+        404,
+        "no real server 10.9.9.9:80 in 192.168.88.100:80/TCP (it has: 192.168.88.10:80, ",
+    ),
+    (
+        "undrain",
+        json.dumps({**RS1, "virtual_server": "nope"}).encode(),
+        404,
+        "no virtual server 'nope' (known: 192.168.88.100:80/TCP)",
+    ),
     ("weight", json.dumps(RS1).encode(), 400, "missing field 'weight'"),
     ("weight", json.dumps({**RS1, "weight": -1}).encode(), 400, "weight -1 is out of range"),
     ("weight", json.dumps({**RS1, "weight": 1.5}).encode(), 400, "'weight' must be a int"),
     ("weight", json.dumps({**RS1, "weight": 65536}).encode(), 400, "out of range 0..65535"),
     ("weight", b"[" * 100_000, 413, "Request Entity Too Large"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("action", "raw", "status", "message"), BAD_BODIES)
@@ -236,12 +249,16 @@ def test_unknown_instance_route_and_method_get_json_4xx(token_file: str) -> None
         async with api_client(FakeDaemon(), token_file) as client:
             resp = await client.post("/api/v1/instances/VI_9/release-master", headers=auth())
             assert (resp.status, (await resp.json())["error"]) == (
-                404, "no vrrp_instance 'VI_9' (known: VI_1)")  # fmt: skip
+                404,
+                "no vrrp_instance 'VI_9' (known: VI_1)",
+            )
             resp = await client.get("/api/v1/instances/VI_9")
             assert resp.status == 404
             resp = await client.get("/api/v1/nothing")
             assert (resp.status, (await resp.json())["error"]) == (
-                404, "no such resource: /api/v1/nothing")  # fmt: skip
+                404,
+                "no such resource: /api/v1/nothing",
+            )
             resp = await client.get("/api/v1/real-servers/drain")
             assert resp.status == 405
             assert "method GET is not allowed" in (await resp.json())["error"]
@@ -281,3 +298,19 @@ def test_dashboard_files_are_served_and_nothing_else() -> None:
                 assert (await client.get(bad)).status == 404, bad
 
     asyncio.run(body())
+
+
+def test_refused_mutations_are_logged_at_a_limited_rate(
+    token_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body() -> None:
+        async with api_client(FakeDaemon(), token_file) as client:
+            for n in range(30):
+                headers = auth(f"guess-{n}")
+                resp = await client.post("/api/v1/reload", headers=headers)
+                assert resp.status == 401
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(body())
+    refused = [r for r in caplog.records if r.name == "pykeepalived.api.auth"]
+    assert len(refused) <= 1

@@ -79,6 +79,10 @@ class _RateLimited(logging.Filter):
 
 protocol_log = logging.getLogger("pykeepalived.api.protocol")
 protocol_log.addFilter(_RateLimited())
+# Refused mutations (no or wrong token): one line per 10 s with the count, so guessing tokens
+# cannot flood the log. Accepted mutations are always logged, on ``log``.
+auth_log = logging.getLogger("pykeepalived.api.auth")
+auth_log.addFilter(_RateLimited(every_s=10.0))
 
 
 class DaemonControl(Protocol):
@@ -209,7 +213,7 @@ class Api:
         """401/403 before the body is even read; then the body, bounded."""
         who = request.remote or "?"
         if self.settings.token_file is None:
-            log.warning("api: %s %s from %s refused: no token file", request.method,
+            auth_log.warning("api: %s %s from %s refused: no token file", request.method,
                         request.path, who)  # fmt: skip
             raise _Refused(403, "mutating endpoints are disabled: no API token file is "
                            "configured (api_token_file in global_defs)")  # fmt: skip
@@ -223,7 +227,7 @@ class Api:
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             token.strip().encode(errors="replace"), expected
         ):
-            log.warning("api: %s %s from %s refused: %s", request.method, request.path, who,
+            auth_log.warning("api: %s %s from %s refused: %s", request.method, request.path, who,
                         "wrong token" if given else "no token")  # fmt: skip
             raise _Refused(401, "a valid 'Authorization: Bearer <token>' header is required")
         return await request.read()
