@@ -114,8 +114,10 @@ class FakeDaemon:
             rss = []
             for rs in vs.real_servers:
                 if (vs.id, rs.address, rs.port) == (
-                    command.virtual_server, command.address, command.port
-                ):  # fmt: skip
+                    command.virtual_server,
+                    command.address,
+                    command.port,
+                ):
                     found = True
                     rs = self._apply(rs, command)
                 rss.append(rs)

@@ -52,8 +52,10 @@ def test_metrics_report_the_snapshot() -> None:
     moves = {"from_state": "BACKUP", "to_state": "MASTER"}
     assert value(samples, "pykeepalived_vrrp_transitions_total", **VI, **moves) == 1
     assert value(samples, "pykeepalived_vrrp_packet_errors_total", reason="bad ttl") == 2
-    assert value(samples, "pykeepalived_check_results_total", checker="HTTP_GET",
-                 result="timeout") == 1  # fmt: skip
+    assert (
+        value(samples, "pykeepalived_check_results_total", checker="HTTP_GET", result="timeout")
+        == 1
+    )
     assert value(samples, "pykeepalived_real_server_up", **RS) == 1
     assert value(samples, "pykeepalived_real_server_weight", **RS) == 1
     assert value(samples, "keepalived_lvs_rs_conn_total", **RS) == 10
@@ -89,8 +91,9 @@ def test_latency_histogram_counts_each_new_probe_result_once() -> None:
     latencies.observe(daemon.snap)
     latencies.observe(daemon.snap)  # the same result seen twice: one observation
     (vs,) = daemon.snap.virtual_servers
-    slower = dataclasses.replace(vs, real_servers=(real_server("192.168.88.10", 0.04),
-                                                   vs.real_servers[1]))  # fmt: skip
+    slower = dataclasses.replace(
+        vs, real_servers=(real_server("192.168.88.10", 0.04), vs.real_servers[1])
+    )
     latencies.observe(dataclasses.replace(daemon.snap, virtual_servers=(slower,)))
     h = latencies.family()
     by_name = {
@@ -107,8 +110,14 @@ def test_latency_histogram_counts_each_new_probe_result_once() -> None:
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
 def test_promtool_check_metrics_is_clean() -> None:
     text = asyncio.run(scrape(FakeDaemon()))
-    done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                          text=True, timeout=30, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
