@@ -4,6 +4,9 @@
 turn, each on a new connection bound to the next source port (fixed ports make a hash-based
 spread reproducible run to run); prints a JSON list of the answers ("" for a failure).
 
+``python nsclient.py udp <host> <port> <count> <first-source-port>``: one datagram from each
+source port, the answer awaited for 2 s; prints a JSON list of the answers ("" for none).
+
 ``python nsclient.py slow <host> <port> <lines>``: one streaming request; prints the first
 line as soon as it arrives, then a JSON summary: lines received, and whether the stream
 ended cleanly.
@@ -43,6 +46,22 @@ def many(host: str, port: int, count: int, first_port: int) -> None:
     print(json.dumps(answers), flush=True)
 
 
+def udp(host: str, port: int, count: int, first_port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    answers = []
+    for n in range(count):
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(2.0)
+            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", first_port + n))
+            sock.connect((host, port))  # only answers from the VIP itself are taken
+            try:
+                sock.send(b"who")
+                answers.append(sock.recv(512).decode())
+            except OSError:
+                answers.append("")
+    print(json.dumps(answers), flush=True)
+
+
 def slow(host: str, port: int, lines: int) -> None:
     received = 0
     clean = False
@@ -65,5 +84,7 @@ if __name__ == "__main__":
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "many":
         many(host, port, int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "udp":
+        udp(host, port, int(sys.argv[4]), int(sys.argv[5]))
     else:
         slow(host, port, int(sys.argv[4]))

@@ -139,7 +139,9 @@ def _address(lab: SeedLab, node: str, v4: str, v6: str) -> None:
 
 
 def _start_web(lab: SeedLab, web: str, addr: str, procs: list["subprocess.Popen[str]"]) -> None:
-    argv = [sys.executable, str(HERE / "nsweb.py"), addr, "80", str(lab.logs[web])]
+    # UDP answers must leave from the address asked: the VIP in DR (a socket bound to it).
+    udp = [VIP, VIP6] if lab.mode == "dr" else ["::"]  # "::" takes IPv4 too
+    argv = [sys.executable, str(HERE / "nsweb.py"), addr, "80", str(lab.logs[web]), *udp]
     proc = subprocess.Popen(
         ["ip", "netns", "exec", lab.ns(web), *argv], stdout=subprocess.PIPE, text=True
     )

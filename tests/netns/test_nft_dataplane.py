@@ -5,8 +5,8 @@ Acceptance of the nftables backend, for DR and NAT, in IPv4 (the seed's addresse
 3:3, then 3:1); the web servers see the client's own address, and in DR answer it directly
 (their MACs, not the director's); counters add up; persistence keeps a client on one server;
 a drained server keeps its established stream (also across a table replace) and gets no new
-connection; a removed server gets none while the other's stream goes on; nothing of ours
-stays in the ruleset after stop. The client binds fixed source ports, so the hash-based DR
+connection; a removed server gets none while the other's stream goes on; a UDP service is
+spread and answered from the VIP; nothing of ours stays in the ruleset after stop. The client binds fixed source ports, so the hash-based DR
 spread is the same on every run.
 """
 
@@ -162,6 +162,7 @@ async def _scenario(lab: SeedLab) -> None:
         await _counters_match(backend, lab, 2 * REQUESTS)
         await _persistence(backend, lab, method)
         await _leave_while_streaming(backend, lab, method)
+        await _udp(backend, lab, method)
     finally:
         await backend.close()
     ruleset = lab.in_ns("dir", "nft", "list", "ruleset")
@@ -237,3 +238,17 @@ async def _persistence(backend: NftablesDataPlane, lab: SeedLab, method: Method)
     assert backend.last_apply == "elements"
     assert await asyncio.to_thread(spread, lab, 10, 24100) == Counter({sticky_web: 10})
     await program(backend, seed_table(lab, method))  # back to the seed: no persistence
+
+
+async def _udp(backend: NftablesDataPlane, lab: SeedLab, method: Method) -> None:
+    """A UDP service (on port 80 too, told apart by protocol): spread by weight, every
+    datagram answered from the VIP (the client takes nothing else)."""
+    ((key, entry),) = table(lab, method, "wrr", {WEBS[0]: 1, WEBS[1]: 1}).items()
+    ukey = replace(key, protocol="UDP")
+    service = replace(entry.service, key=ukey)
+    udp = {ukey: ServiceEntry(service=service, destinations=dict(entry.destinations))}
+    await program(backend, {**seed_table(lab, method), **udp})
+    answers = json.loads(lab.client("udp", lab.vip, "80", str(REQUESTS), "25000"))
+    got = Counter(answers)
+    print(f"{lab.mode}{lab.family} udp wrr 1:1 over {REQUESTS} datagrams: {dict(got)}")
+    assert_within(got, {WEBS[0]: 1, WEBS[1]: 1}, REQUESTS)
