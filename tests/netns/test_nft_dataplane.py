@@ -6,8 +6,8 @@ Acceptance of the nftables backend, for DR and NAT, in IPv4 (the seed's addresse
 (their MACs, not the director's); counters add up; persistence keeps a client on one server;
 a drained server keeps its established stream (also across a table replace) and gets no new
 connection; a removed server gets none while the other's stream goes on; a UDP service is
-spread and answered from the VIP; nothing of ours stays in the ruleset after stop. The client binds fixed source ports, so the hash-based DR
-spread is the same on every run.
+spread and answered from the VIP; nothing of ours stays in the ruleset after stop. The
+client binds fixed source ports, so the hash-based DR spread is the same on every run.
 """
 
 import asyncio
