@@ -1,14 +1,15 @@
 """The nftables data plane: LVS for kernels without IPVS, through the ``nft`` binary.
 
 Rules: thin. The rules are made by ``nft_rules`` (pure) and read back by ``nft_observe``
-(pure); this adapter only runs ``nft -f -`` / ``nft -j list table`` and ``ip -j route get``
-(the interface towards each DR real server) as asyncio subprocesses with a hard timeout,
-optionally inside a network namespace (``ip netns exec``); counters come from a netlink
-object dump (``nft_netlink``), which skips nft's cache. Every apply is one nft
+(pure); this adapter runs ``nft -f -`` and ``ip -j -batch - route get`` (the interface
+towards each DR real server) as asyncio subprocesses with a hard timeout, optionally inside
+a network namespace (``ip netns exec``), and reads counters and dynamic sets over netlink
+(``nft_netlink``, in a thread), which skips nft's cache. Every write is one nft
 transaction: either the whole new table is in, or the old one stays. A change of weights
-only is done by refilling the maps of the services concerned, not by a table replace.
-Applying an empty table removes our tables (the controller's graceful stop leaves nothing
-of ours). python-nftables (libnftables' bindings) is not on PyPI, hence the binary.
+only refills the slot maps and weight counters of the services concerned; anything else
+replaces the table, carrying the flow and persistence sets over. Applying an empty table
+removes our tables (the controller's graceful stop leaves nothing of ours).
+python-nftables (libnftables' bindings) is not on PyPI, hence the binary.
 """
 
 import asyncio
