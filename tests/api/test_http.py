@@ -314,3 +314,30 @@ def test_refused_mutations_are_logged_at_a_limited_rate(
         asyncio.run(body())
     refused = [r for r in caplog.records if r.name == "pykeepalived.api.auth"]
     assert len(refused) <= 1
+
+
+def _record(exc: BaseException) -> logging.LogRecord:
+    try:
+        raise exc
+    except BaseException:
+        import sys
+
+        info = sys.exc_info()
+    return logging.LogRecord("x", logging.ERROR, __file__, 1, "Error handling request", (), info)
+
+
+def test_malformed_requests_are_quiet_but_a_bug_in_a_handler_stays_loud() -> None:
+    from aiohttp.http_exceptions import BadHttpMessage
+
+    from pykeepalived.api.http import _RateLimited
+
+    quiet = _RateLimited(every_s=60)
+    bad = _record(BadHttpMessage("Invalid header token"))
+    assert quiet.filter(bad)
+    assert (bad.levelno, bad.exc_info) == (logging.WARNING, None)
+    assert "BadHttpMessage" in bad.getMessage()
+    assert not quiet.filter(_record(BadHttpMessage("again")))  # within the minute: dropped
+    bug = _record(RuntimeError("bug in the snapshot"))
+    assert quiet.filter(bug)
+    assert bug.levelno == logging.ERROR
+    assert bug.exc_info is not None

@@ -22,6 +22,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client.exposition import choose_encoder
 
 from pykeepalived.api import commands
@@ -49,7 +50,8 @@ SECURITY_HEADERS = {
 
 class _RateLimited(logging.Filter):
     """aiohttp logs each malformed request with a traceback at ERROR: anyone who can reach the
-    port could fill the log. Keep one line per ``every_s``, with the count of those dropped."""
+    port could fill the log. Keep one line per ``every_s``, with the count of those dropped.
+    Records of other exceptions (a bug in a handler: a 500) pass unchanged."""
 
     def __init__(self, every_s: float = 60.0) -> None:
         super().__init__()
@@ -58,12 +60,14 @@ class _RateLimited(logging.Filter):
         self.dropped = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and not isinstance(exc, HttpProcessingError):
+            return True  # an exception in our own handler is a bug: keep it loud, traceback and all
         now = time.monotonic()
         if now < self.next_at:
             self.dropped += 1
             return False
         self.next_at = now + self.every_s
-        exc = record.exc_info[1] if record.exc_info else None
         detail = f": {type(exc).__name__}: {str(exc).splitlines()[0]}" if exc else ""
         also = f" ({self.dropped} more since the last report)" if self.dropped else ""
         record.msg, record.args, record.exc_info, record.exc_text = (
