@@ -64,10 +64,14 @@ def by_service(text: str) -> dict[str, list[str]]:
 
 
 @contextlib.contextmanager
-def keepalived(netns: str, conf: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Debian's keepalived (checker only) in ``netns``; stopped (SIGTERM) on exit."""
-    argv = ["ip", "netns", "exec", netns, str(KEEPALIVED), "-n", "-l", "-D", "-C"]
+def keepalived(
+    netns: str, conf: Path, workdir: Path, subsystem: str = "-C"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Debian's keepalived in ``netns`` (``-C``: checker only, ``-P``: VRRP only); stopped
+    (SIGTERM) on exit."""
+    argv = ["ip", "netns", "exec", netns, str(KEEPALIVED), "-n", "-l", "-D", subsystem]
     argv += ["-f", str(conf), "-p", str(workdir / "k.pid"), "-c", str(workdir / "c.pid")]
+    argv += ["-r", str(workdir / "v.pid")]
     log = (workdir / "keepalived.log").open("w")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

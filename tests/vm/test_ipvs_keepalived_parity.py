@@ -5,7 +5,8 @@ through pykeepalived's path in another: config loader -> ``lvs.desired.compute``
 server healthy) -> ``lvs.reconcile.plan`` -> ``IpvsDataPlane``. Then ``ipvsadm -Ln`` (and its
 ``--thresholds`` / ``--tun-info`` / ``--timeout`` views) must read the same, service by service.
 The seed's HTTP_GET checkers are kept passing by a busybox httpd on the real servers'
-addresses in keepalived's namespace.
+addresses in keepalived's namespace. The sync daemon is compared with keepalived's VRRP
+process (``-P``), which starts it when its instance becomes MASTER.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import pytest
 
 from pykeepalived.config.loader import load
 from pykeepalived.kernel.ipvs import IpvsDataPlane
-from pykeepalived.kernel.ipvs_msg import Timeouts
+from pykeepalived.kernel.ipvs_msg import Timeouts, sync_daemon_from_config
 from pykeepalived.lvs.desired import compute
 from pykeepalived.lvs.reconcile import plan
 
@@ -201,3 +203,58 @@ def test_features_as_keepalived_programs_them(pair: tuple[str, str], tmp_path: P
         asyncio.run(asyncio.wait_for(program(ours, conf), 60))
         side_by_side(theirs, ours, "features")
         assert len(by_service(listing(ours))) == 6
+
+
+SYNC = """
+global_defs {
+    router_id syncpair
+    lvs_sync_daemon sync0 VI_1 maxlen 1400 port 8850 ttl 2
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface sync0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        10.5.0.100/24
+    }
+}
+"""
+
+
+def test_sync_daemon_as_keepalived_starts_it(pair: tuple[str, str], tmp_path: Path) -> None:
+    """keepalived's VRRP process starts the master sync daemon when its instance is MASTER;
+    ours, from the same ``lvs_sync_daemon`` line, reads the same in ``ipvsadm -L --daemon``."""
+    theirs, ours = pair
+    for netns in pair:
+        sh("ip", "link", "add", "sync0", "type", "dummy", netns=netns)
+        sh("ip", "link", "set", "sync0", "up", "multicast", "on", netns=netns)
+        sh("ip", "addr", "add", "10.5.0.1/24", "dev", "sync0", netns=netns)
+    conf = tmp_path / "sync.conf"
+    conf.write_text(SYNC)
+    log = tmp_path / "keepalived.log"
+    with keepalived(theirs, conf, tmp_path, subsystem="-P") as proc:
+        deadline = time.monotonic() + 60
+        while "master sync daemon" not in sh("ipvsadm", "-L", "--daemon", netns=theirs):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        expected = sh("ipvsadm", "-L", "--daemon", netns=theirs)
+
+        async def start() -> None:
+            loaded = load(str(conf))
+            assert loaded.config is not None
+            config = loaded.config.global_defs.lvs_sync_daemon
+            assert config is not None
+            backend = IpvsDataPlane(netns=ours)
+            try:
+                await backend.start_sync_daemon(sync_daemon_from_config(config, "master", 51))
+            finally:
+                await backend.close()
+
+        asyncio.run(asyncio.wait_for(start(), 60))
+        got = sh("ipvsadm", "-L", "--daemon", netns=ours)
+        print(f"--- keepalived 2.2.7\n{expected}--- pykeepalived\n{got}")
+        assert got == expected
+        assert "syncid=51" in got
