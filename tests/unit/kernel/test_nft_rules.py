@@ -1,8 +1,11 @@
 """nftables rules from an LVS table: pure text, checked without root."""
 
 import asyncio
+import os
 import re
 import struct
+import subprocess
+import sys
 from dataclasses import replace
 from ipaddress import ip_address
 from pathlib import Path
@@ -318,3 +321,27 @@ def test_dynamic_sets_and_carried_elements() -> None:
     )
     assert "elements = { 192.168.88.2 . 40000 expires 900s }" in script
     assert "elements = { 192.168.88.2 expires 7s }" in script
+
+
+def test_two_directors_render_the_same_table_alike() -> None:
+    """Same table, another process with another hash seed (another director): the same
+    script, so slots and the jhash seed agree and a failover keeps new-flow placement."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from test_nft_rules import seed, ENV; from pykeepalived.kernel.nft_rules import render;"
+        "from pykeepalived.lvs.table import Method;"
+        "print(render(seed(Method.DR, 'mh', (3, 2)), ENV).script, end='')"
+    )
+    here = str(Path(__file__).parent)
+    scripts = {
+        subprocess.run(
+            [sys.executable, "-c", code, here],
+            env={**os.environ, "PYTHONHASHSEED": str(n)},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        for n in (1, 2)
+    }
+    assert scripts == {render(seed(Method.DR, "mh", (3, 2)), ENV).script}
