@@ -405,3 +405,41 @@ def test_a_stalled_loop_gives_the_probes_own_timeout_not_the_watchdog() -> None:
 async def _forever() -> ProbeResult:
     await asyncio.sleep(3600)
     return ProbeResult(ok=True)
+
+
+def test_a_stalled_loop_does_not_fail_a_healthy_server() -> None:
+    """The server answers in 10 ms, but the loop stalls 0.5 s mid-probe: the probe's own 0.1 s
+    timeout then fires (late) before the answer is read. That verdict says nothing about the
+    server: it is voided and the probe retried at once, so no CheckerDown."""
+
+    async def go() -> None:
+        rec = Recorder()
+        started = asyncio.Event()
+        calls = 0
+
+        async def answers_in_10ms() -> ProbeResult:
+            nonlocal calls
+            calls += 1
+            started.set()
+            return await guarded(0.1, _after(0.01))
+
+        check = Check(key="h", probe=answers_in_10ms, hysteresis=fast(10, retry=0), timeout_s=0.1)
+        runner = CheckRunner([check], rec)
+
+        async def stall() -> None:
+            await started.wait()
+            time.sleep(0.5)  # noqa: ASYNC251 - on purpose: stall the loop mid-probe
+            await asyncio.sleep(0.3)
+
+        await running(runner, stall)
+        assert not [e for _, e in rec.events if isinstance(e.event, CheckerDown)]
+        assert runner.stats.voided == 1
+        assert calls == 2
+        assert runner.status()[0].up
+
+    asyncio.run(go())
+
+
+async def _after(seconds: float) -> ProbeResult:
+    await asyncio.sleep(seconds)
+    return ProbeResult(ok=True)

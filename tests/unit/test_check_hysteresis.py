@@ -343,3 +343,19 @@ def test_health_book_routes_checker_events_to_servers() -> None:
     book.remove_server("rs2")
     assert book.apply("rs2/tcp", [down]) is None
     assert not book.server("rs1").alive
+
+
+def test_void_drops_the_probe_in_flight_unjudged() -> None:
+    h = Hysteresis(P, now=0.0, warmup_fraction=0.0)
+    h.begin(0.0)
+    assert h.record(ProbeResult(ok=True), 0.0) == [
+        CheckerUp(at=0.0, initial=True, reason=""),
+    ]
+    h.begin(10.0)
+    h.void(12.5, 0.0)  # its driver ran too late to judge it: nothing changes
+    assert (h.phase, h.is_up, h.in_flight, h.next_due()) == (Phase.UP, True, False, 12.5)
+    h.begin(12.5)
+    assert h.record(ProbeResult(ok=False, reason="refused"), 12.5) == []  # a retry, as before
+    assert h.phase is Phase.FAILING
+    with pytest.raises(RuntimeError, match="without begin"):
+        h.void(13.0, 0.0)

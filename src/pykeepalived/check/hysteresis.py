@@ -199,6 +199,14 @@ class Hysteresis:
         self._due = min(self._due, now)
         return True
 
+    def void(self, now: float, retry_in_s: float) -> None:
+        """Drop the probe in flight unjudged (its driver ran too late to time it fairly);
+        nothing changes, the next probe is due ``retry_in_s`` from ``now``."""
+        if not self._in_flight:
+            raise RuntimeError("void() without begin()")
+        self._in_flight = False
+        self._due = now + retry_in_s
+
     def record(self, result: ProbeResult, now: float) -> list[Event]:
         """Feed the result of the probe in flight; returns what changed, in order."""
         if not self._in_flight:

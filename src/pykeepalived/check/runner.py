@@ -42,6 +42,13 @@ TICK_S = 0.005
 """The scheduler wakes at most this often: probes due within a tick start together, up to
 5 ms late, and 10,000 probes a second cost 200 wake-ups instead of 10,000."""
 
+LATE_VERDICT_S = 0.25
+"""A failed probe that took this much longer than its own timeout was timed by a loop running
+late (CPU starvation, a stall), not by the server: it is voided and retried at once, at most
+``MAX_VOIDS`` times in a row, so an overloaded checker does not drain a healthy pool."""
+
+MAX_VOIDS = 3
+
 HARD_TIMEOUT_GRACE_S = 0.5
 """Slack over a probe's own timeout before the runner cuts it: a probe bounds itself first."""
 
@@ -69,6 +76,7 @@ class RunnerStats:
     max_lateness_s: float = 0.0
     done: int = 0
     failed: int = 0
+    voided: int = 0  # failures judged too late to count (see LATE_VERDICT_S)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +108,9 @@ def spread_fraction(key: Hashable) -> float:
 class _Slot:
     """One checker's runtime state; heap entries point here, so the hot path never hashes."""
 
-    __slots__ = ("check", "count", "last", "live", "name", "poked", "seq", "state", "task")
+    __slots__ = (
+        "check", "count", "last", "live", "name", "poked", "seq", "state", "task", "voids",
+    )  # fmt: skip
 
     def __init__(self, check: Check, state: Hysteresis) -> None:
         self.check = check
@@ -112,6 +122,7 @@ class _Slot:
         self.count = 0
         self.poked = False  # poked while in flight: probe again on return
         self.live = True  # False once removed
+        self.voids = 0  # late failures voided in a row
 
 
 class CheckRunner:
@@ -145,6 +156,7 @@ class CheckRunner:
         self._tg: asyncio.TaskGroup | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
+        self._warned_at = float("-inf")
 
     def initial_states(self) -> dict[Hashable, bool]:
         """Each checker's state before any probe (alpha: down), for the aggregators."""
@@ -306,6 +318,12 @@ class CheckRunner:
         if not slot.live:
             return  # removed (or replaced) while the probe ran: its result is moot
         stats = self.stats
+        if self._late_failure(slot, result):
+            stats.voided += 1
+            slot.state.void(self._clock.now(), 0.0)
+            self._push(slot)
+            return
+        slot.voids = 0
         stats.done += 1
         if not result.ok:
             stats.failed += 1
@@ -320,9 +338,25 @@ class CheckRunner:
             state.expedite(self._clock.now())
         self._push(slot)
 
+    def _late_failure(self, slot: _Slot, result: ProbeResult) -> bool:
+        if result.ok or result.latency_s <= slot.check.timeout_s + LATE_VERDICT_S:
+            return False
+        if slot.voids >= MAX_VOIDS:
+            return False
+        slot.voids += 1
+        now = self._clock.now()
+        if now - self._warned_at > 10.0:
+            self._warned_at = now
+            log.warning(
+                "checks judged late (%.2fs for a %gs timeout): the loop is overloaded; "
+                "retrying instead of failing", result.latency_s, slot.check.timeout_s,
+            )  # fmt: skip
+        return True
+
     async def _bounded(self, task: asyncio.Task[None], check: Check) -> ProbeResult:
         """The hard timeout; a probe that raises is a bug: logged loudly, counted as failure."""
         self._watch(task, check)
+        start = self._clock.now()
         try:
             return await check.probe()
         except asyncio.CancelledError:
@@ -331,7 +365,9 @@ class CheckRunner:
             self._expired.discard(task)
             task.uncancel()
             limit = check.timeout_s + HARD_TIMEOUT_GRACE_S
-            return ProbeResult(ok=False, reason=f"hard timeout after {limit:g}s", latency_s=limit)
+            # latency_s is the time the cut took, less the grace: "late" means as for the rest
+            late = max(self._clock.now() - start - HARD_TIMEOUT_GRACE_S, 0.0)
+            return ProbeResult(ok=False, reason=f"hard timeout after {limit:g}s", latency_s=late)
         except Exception as exc:
             log.exception("probe for %r raised (a bug in the probe)", check.key)
             return ProbeResult(ok=False, reason=f"probe error: {type(exc).__name__}")
