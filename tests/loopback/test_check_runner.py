@@ -423,7 +423,8 @@ def test_a_stalled_loop_does_not_fail_a_healthy_server() -> None:
             started.set()
             return await guarded(0.1, _after(0.01))
 
-        check = Check(key="h", probe=answers_in_10ms, hysteresis=fast(10, retry=0), timeout_s=0.1)
+        params = fast(10, retry=0, delay_before_retry_s=0.05)
+        check = Check(key="h", probe=answers_in_10ms, hysteresis=params, timeout_s=0.1)
         runner = CheckRunner([check], rec)
 
         async def stall() -> None:

@@ -44,8 +44,9 @@ TICK_S = 0.005
 
 LATE_VERDICT_S = 0.25
 """A failed probe that took this much longer than its own timeout was timed by a loop running
-late (CPU starvation, a stall), not by the server: it is voided and retried at once, at most
-``MAX_VOIDS`` times in a row, so an overloaded checker does not drain a healthy pool."""
+late (CPU starvation, a stall), not by the server: it is voided and retried after
+delay_before_retry, at most ``MAX_VOIDS`` times in a row, so an overloaded checker does not
+drain a healthy pool."""
 
 MAX_VOIDS = 3
 
@@ -320,7 +321,8 @@ class CheckRunner:
         stats = self.stats
         if self._late_failure(slot, result):
             stats.voided += 1
-            slot.state.void(self._clock.now(), 0.0)
+            # retried as a failed probe is (delay_before_retry): soon, without adding load
+            slot.state.void(self._clock.now(), slot.check.hysteresis.delay_before_retry_s)
             self._push(slot)
             return
         slot.voids = 0
