@@ -32,3 +32,11 @@ async def api_client(
 
 def auth(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.asynccontextmanager
+async def api_client_with(
+    daemon: FakeDaemon, settings: ApiSettings
+) -> AsyncIterator[TestClient[object, object]]:
+    async with TestClient(TestServer(make_app(daemon, settings))) as client:
+        yield client

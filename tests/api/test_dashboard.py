@@ -9,18 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from tests.api.browser import chromium_page
 from tests.api.conftest import TOKEN
 from tests.api.fakes import FakeDaemon
 
-from pykeepalived.api.http import start_api
+from pykeepalived.api.http import make_app
 from pykeepalived.api.settings import ApiSettings
 
 SHOTS = Path(os.environ.get("PYKEEPALIVED_SCREENSHOTS", "/tmp/pykeepalived-screens"))
 
 
 class Served:
-    def __init__(self, token_file: str) -> None:
+    def __init__(self, token_file: str, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.daemon = FakeDaemon()
         self.port = 0
         self.ready = threading.Event()
@@ -30,7 +32,12 @@ class Served:
 
     async def _main(self, token_file: str) -> None:
         self.loop, self.stop = asyncio.get_running_loop(), asyncio.Event()
-        runner, self.port = await start_api(self.daemon, ApiSettings(port=0, token_file=token_file))
+        # The policy follows settings.host; the socket is always on 127.0.0.1 in tests.
+        settings = ApiSettings(host=self.host, port=0, token_file=token_file)
+        runner = web.AppRunner(make_app(self.daemon, settings), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        self.port = int(runner.addresses[0][1])
         self.ready.set()
         try:
             await self.stop.wait()
@@ -94,3 +101,24 @@ def test_dashboard_wrong_token_changes_nothing_and_says_so(served: Served) -> No
         assert "HTTP 401" in page.locator("#notice").inner_text()
         assert served.daemon.commands == []
         assert page.locator("#token").inner_text() == "Set token"
+
+
+def test_dashboard_beyond_loopback_reads_with_the_token(token_file: str) -> None:
+    """Listening beyond loopback, the state needs the token: the page says so, then shows it."""
+    wide = Served(token_file, host="0.0.0.0")
+    wide.thread.start()
+    assert wide.ready.wait(10)
+    try:
+        with chromium_page() as page_obj:
+            page: Any = page_obj
+            page.on("dialog", lambda dialog: dialog.accept(TOKEN))
+            page.goto(f"http://127.0.0.1:{wide.port}/")
+            refreshed = page.locator("#refreshed")
+            refreshed.filter(has_text="cannot read the state").wait_for()
+            assert "Bearer" in refreshed.inner_text()
+            assert page.locator('tr[data-rs="192.168.88.10:80"]').count() == 0
+            page.locator("#token").click()
+            page.locator('tr[data-rs="192.168.88.10:80"]').wait_for()
+            assert page.locator("#token").inner_text() == "Forget token"
+    finally:
+        wide.close()

@@ -341,3 +341,29 @@ def test_malformed_requests_are_quiet_but_a_bug_in_a_handler_stays_loud() -> Non
     assert quiet.filter(bug)
     assert bug.levelno == logging.ERROR
     assert bug.exc_info is not None
+
+
+def test_beyond_loopback_reads_need_the_token_too(token_file: str) -> None:
+    from tests.api.conftest import api_client_with
+
+    from pykeepalived.api.settings import ApiSettings
+
+    async def body() -> None:
+        wide = ApiSettings(host="0.0.0.0", port=0, token_file=token_file)
+        async with api_client_with(FakeDaemon(), wide) as client:
+            for path in ("/api/v1/health", "/api/v1/snapshot", "/metrics", "/api/v1/events"):
+                assert (await client.get(path)).status == 401, path
+                assert (await client.get(path, headers=auth("nope"))).status == 401, path
+                assert (await client.get(path, headers=auth())).status == 200, path
+            for path in ("/", "/static/app.js", "/api/v1/openapi.json"):
+                assert (await client.get(path)).status == 200, path
+            drain = {"virtual_server": VS_ID, "address": "192.168.88.10", "port": 80}
+            resp = await client.post("/api/v1/real-servers/drain", json=drain, headers=auth())
+            assert resp.status == 200
+        untokened = ApiSettings(host="::", port=0)
+        async with api_client_with(FakeDaemon(), untokened) as client:
+            resp = await client.get("/api/v1/health")
+            assert resp.status == 403
+            assert "beyond loopback" in (await resp.json())["error"]
+
+    asyncio.run(body())

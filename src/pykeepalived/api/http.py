@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 from prometheus_client.exposition import choose_encoder
 
 from pykeepalived.api import commands
@@ -215,26 +216,38 @@ class Api:
 
     async def _authorized_body(self, request: web.Request) -> bytes:
         """401/403 before the body is even read; then the body, bounded."""
+        self.authorize(request, "mutating endpoints are disabled")
+        return await request.read()
+
+    def authorize(self, request: web.Request, disabled: str) -> None:
+        """Raise 403 when no usable token file is configured, 401 for a missing/wrong token."""
         who = request.remote or "?"
         if self.settings.token_file is None:
-            auth_log.warning("api: %s %s from %s refused: no token file", request.method,
-                        request.path, who)  # fmt: skip
-            raise _Refused(403, "mutating endpoints are disabled: no API token file is "
-                           "configured (api_token_file in global_defs)")  # fmt: skip
+            auth_log.warning(
+                "api: %s %s from %s refused: no token file", request.method, request.path, who
+            )
+            raise _Refused(
+                403,
+                f"{disabled}: no API token file is configured "
+                "(api_token_file in global_defs, or --api-token-file)",
+            )
         expected = _read_token(self.settings.token_file)
         if expected is None:
             log.error("api: token file %s is unreadable or empty", self.settings.token_file)
-            raise _Refused(403, "mutating endpoints are disabled: the API token file is "
-                           "unreadable or empty")  # fmt: skip
+            raise _Refused(403, f"{disabled}: the API token file is unreadable or empty")
         given = request.headers.get("Authorization", "")
         scheme, _, token = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             token.strip().encode(errors="replace"), expected
         ):
-            auth_log.warning("api: %s %s from %s refused: %s", request.method, request.path, who,
-                        "wrong token" if given else "no token")  # fmt: skip
+            auth_log.warning(
+                "api: %s %s from %s refused: %s",
+                request.method,
+                request.path,
+                who,
+                "wrong token" if given else "no token",
+            )
             raise _Refused(401, "a valid 'Authorization: Bearer <token>' header is required")
-        return await request.read()
 
     async def _submit(self, request: web.Request, command: Command) -> web.Response:
         who = request.remote or "?"
@@ -244,8 +257,13 @@ class Api:
         except TimeoutError:
             log.error("api: %s from %s: the daemon did not answer", _describe(command), who)
             return _error(503, f"the daemon did not answer within {SUBMIT_TIMEOUT_S:.0f} s")
-        log.info("api: %s from %s -> %s: %s", _describe(command), who,
-                 "ok" if result.ok else "refused", result.message)  # fmt: skip
+        log.info(
+            "api: %s from %s -> %s: %s",
+            _describe(command),
+            who,
+            "ok" if result.ok else "refused",
+            result.message,
+        )
         if result.ok:
             return web.json_response({"ok": True, "message": result.message})
         status = 404 if result.not_found else 409
@@ -297,9 +315,32 @@ def _describe(command: Command) -> str:
     return f"{command.kind.value} {target}{weight}".strip()
 
 
+OPEN_PATHS = frozenset({"/", "/api/v1/openapi.json"})
+
+
+def _read_gate(api: "Api") -> Middleware:
+    """Listening beyond loopback, reading the state (API, /metrics) needs the token too; the
+    dashboard's files and the OpenAPI document stay open (they hold no state)."""
+
+    @web.middleware
+    async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if not (path in OPEN_PATHS or path.startswith("/static/") or request.method == "POST"):
+            api.authorize(
+                request,
+                f"reading is disabled: the API listens on {api.settings.host}, beyond loopback",
+            )
+        return await handler(request)
+
+    return gate
+
+
 def make_app(daemon: DaemonControl, settings: ApiSettings) -> web.Application:
     api = Api(daemon=daemon, settings=settings, latencies=ProbeLatencies())
-    app = web.Application(middlewares=[_json_errors], client_max_size=MAX_BODY)
+    middlewares: list[Middleware] = [_json_errors]
+    if not settings.loopback:
+        middlewares.append(_read_gate(api))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[API_KEY] = api
     v1 = "/api/v1"
     app.router.add_get(f"{v1}/health", api.health)
@@ -340,7 +381,10 @@ async def serve_api(daemon: DaemonControl, settings: ApiSettings, stop: asyncio.
     runner, port = await start_api(daemon, settings)
     api = runner.app[API_KEY]
     mutations = "enabled" if settings.token_file else "disabled (no api_token_file)"
-    log.info("API listening on %s:%d (mutations %s)", settings.host, port, mutations)
+    reads = "open" if settings.loopback else "need the token (not loopback)"
+    log.info(
+        "API listening on %s:%d (reads %s, mutations %s)", settings.host, port, reads, mutations
+    )
     try:
         while not stop.is_set():
             api.latencies.observe(daemon.snapshot())

@@ -35,8 +35,16 @@ def _list_of(key: str, item: str) -> JsonObject:
 
 
 def _get(summary: str, schema: JsonObject, **extra: Any) -> JsonObject:
-    return {"get": {"summary": summary, "responses": {"200": _ok(schema), "400": ERROR},
-                    **extra}}  # fmt: skip
+    """Reads are open on loopback; beyond it they need the bearer token (401/403)."""
+    errors = {code: ERROR for code in ("400", "401", "403")}
+    return {
+        "get": {
+            "summary": summary,
+            "security": [{}, {"bearer": []}],
+            "responses": {"200": _ok(schema), **errors},
+            **extra,
+        }
+    }
 
 
 def _post(summary: str, body: str | None, **extra: Any) -> JsonObject:

@@ -31,6 +31,11 @@ class ApiSettings:
             raise ApiSettingsError(f"API address {self.host!r} is not an IP address") from None
 
     @property
+    def loopback(self) -> bool:
+        """Reads are open only on a loopback address; beyond, they need the token too."""
+        return ipaddress.ip_address(self.host).is_loopback
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"

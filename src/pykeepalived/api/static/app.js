@@ -127,12 +127,23 @@ function render(snap) {
 }
 
 async function refresh() {
+  const secret = sessionStorage.getItem(TOKEN_KEY);
+  const headers = secret ? { "Authorization": `Bearer ${secret}` } : {};
+  const status = document.getElementById("refreshed");
   try {
-    const resp = await fetch("/api/v1/snapshot", { cache: "no-store" });
+    const resp = await fetch("/api/v1/snapshot", { cache: "no-store", headers });
+    if (resp.status === 401 || resp.status === 403) {
+      // Beyond loopback, reading needs the token too.
+      const answer = await resp.json().catch(() => ({}));
+      if (resp.status === 401 && secret) sessionStorage.removeItem(TOKEN_KEY);
+      updateTokenButton();
+      status.textContent = `cannot read the state: ${answer.error || resp.statusText}`;
+      return;
+    }
     if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
     render(await resp.json());
   } catch (err) {
-    document.getElementById("refreshed").textContent = `cannot reach the daemon (${err.message})`;
+    status.textContent = `cannot reach the daemon (${err.message})`;
   }
 }
 
@@ -174,6 +185,7 @@ document.getElementById("token").addEventListener("click", () => {
   if (sessionStorage.getItem(TOKEN_KEY)) sessionStorage.removeItem(TOKEN_KEY);
   else token();
   updateTokenButton();
+  refresh();
 });
 updateTokenButton();
 refresh();
