@@ -5,9 +5,7 @@ arguments. Exit codes: 0 success (warnings allowed), 1 config errors, 2 usage er
 """
 
 import argparse
-import asyncio
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -15,9 +13,6 @@ from collections.abc import Sequence
 from pykeepalived import __version__
 from pykeepalived.config.dump import dump_json
 from pykeepalived.config.loader import LoadResult, load_machine
-from pykeepalived.daemon import Daemon, DaemonOptions
-from pykeepalived.errors import PyKeepalivedError
-from pykeepalived.runtime import adapters, setup_logging
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 EXIT_OK, EXIT_CONFIG, EXIT_USAGE = 0, 1, 2
@@ -113,7 +108,17 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
 
 def run_daemon(args: argparse.Namespace) -> int:
-    """keepalived's daemon mode: fork unless -n, pid files, then the asyncio daemon."""
+    """keepalived's daemon mode: fork unless -n, pid files, then the asyncio daemon.
+
+    The daemon's modules are imported here, not at the top: ``-t`` stays fast.
+    """
+    import asyncio
+    import logging
+
+    from pykeepalived.daemon import Daemon, DaemonOptions
+    from pykeepalived.errors import PyKeepalivedError
+    from pykeepalived.runtime import adapters, setup_logging
+
     if os.geteuid() != 0:
         print("pykeepalived: the daemon needs root (raw sockets, netlink)", file=sys.stderr)
         return EXIT_USAGE
