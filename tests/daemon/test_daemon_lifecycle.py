@@ -135,3 +135,32 @@ def test_bad_reload_keeps_the_running_config(director: tuple[str, Path], tmp_pat
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
+
+
+def test_forcing_ipvs_on_a_kernel_without_it_is_a_clear_error(
+    director: tuple[str, Path], tmp_path: Path
+) -> None:
+    if Path("/proc/net/ip_vs").exists():
+        pytest.skip("this kernel has IPVS")
+    ns, conf = director
+    argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "pykeepalived", "-n", "-l",
+            "-f", str(conf), "--lvs-backend", "ipvs"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 1
+    assert "cannot start: LVS backend ipvs was requested but this kernel has no IPVS" in (
+        done.stdout + done.stderr
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not vip_present(ns)
+
+
+def test_the_start_log_names_the_backend_and_why(
+    director: tuple[str, Path], tmp_path: Path
+) -> None:
+    ns, conf = director
+    proc = start(ns, conf, tmp_path / "log")
+    try:
+        assert wait(lambda: "LVS data plane: nftables (" in (tmp_path / "log").read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
