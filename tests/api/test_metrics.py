@@ -137,3 +137,14 @@ def test_openmetrics_exposition_passes_the_strict_parser() -> None:
     families = {f.name: f for f in strict_families(asyncio.run(body()))}
     assert families["keepalived_advertisements_sent"].type == "counter"
     assert families["pykeepalived_check_latency_seconds"].type == "histogram"
+
+
+def test_latency_histogram_forgets_real_servers_that_are_gone() -> None:
+    daemon = FakeDaemon()
+    latencies = ProbeLatencies()
+    latencies.observe(daemon.snap)
+    (vs,) = daemon.snap.virtual_servers
+    fewer = dataclasses.replace(vs, real_servers=vs.real_servers[1:])
+    latencies.observe(dataclasses.replace(daemon.snap, virtual_servers=(fewer,)))
+    servers = {s.labels["real_server"] for s in latencies.family().samples}
+    assert servers == {"192.168.88.11:80"}

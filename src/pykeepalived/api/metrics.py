@@ -36,12 +36,14 @@ class ProbeLatencies:
         self._sums: dict[ProbeKey, float] = {}
 
     def observe(self, snap: DaemonSnapshot) -> None:
+        seen: set[ProbeKey] = set()
         for vs in snap.virtual_servers:
             for rs in vs.real_servers:
                 for probe in rs.probes:
+                    key = (vs.id, f"{rs.address}:{rs.port}", probe.checker)
+                    seen.add(key)
                     if probe.latency_s is None:
                         continue
-                    key = (vs.id, f"{rs.address}:{rs.port}", probe.checker)
                     if self._last.get(key) == probe.latency_s:
                         continue
                     self._last[key] = probe.latency_s
@@ -52,6 +54,8 @@ class ProbeLatencies:
                     )
                     counts[slot] += 1
                     self._sums[key] = self._sums.get(key, 0.0) + probe.latency_s
+        for gone in set(self._counts) - seen:  # removed by a reload: forget its series
+            del self._counts[gone], self._sums[gone], self._last[gone]
 
     def family(self) -> HistogramMetricFamily:
         h = HistogramMetricFamily(
