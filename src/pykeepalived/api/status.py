@@ -83,6 +83,9 @@ def render(snap: dict[str, Any], now: float | None = None, events: int = 10) -> 
     )
     for g in snap["sync_groups"]:
         out.append(f"sync group {g['name']}: {g['state']} ({', '.join(g['members'])})")
+    if snap["virtual_servers"]:
+        notes = [snap["backend_reason"], *snap["backend_notes"]]
+        out += ["", f"Data plane {snap['backend']}: " + "; ".join(n for n in notes if n)]
     for vs in snap["virtual_servers"]:
         quorum = "quorum up" if vs["quorum_up"] else "QUORUM DOWN"
         out += ["", f"Virtual server {vs['id']}  {vs['scheduler']} {vs['method']}  {quorum}"]

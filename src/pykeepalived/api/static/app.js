@@ -106,6 +106,9 @@ function renderServices(snap) {
         el("tbody", {}, ...rows)));
   });
   if (!cards.length) cards.push(el("p", { class: "muted" }, "No virtual services."));
+  const notes = [snap.backend_reason, ...snap.backend_notes].filter(Boolean);
+  document.getElementById("backend").textContent =
+    `Data plane: ${snap.backend}${notes.length ? ` (${notes.join("; ")})` : ""}`;
   document.getElementById("services").replaceChildren(...cards);
 }
 
