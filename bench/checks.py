@@ -5,9 +5,8 @@ exactly as the daemon would build them from a keepalived.conf with N ``HTTP_GET`
 (``delay_loop 1``, ``connect_timeout 1``, ``url { path / status_code 200 }``). Each real server
 is an ip:port pair on 127.1.0.0/16 x a few ports; nginx (Debian's, installed with apt-get if
 missing) listens on those ports (wildcard address, ``allow 127.0.0.0/8; deny all``) and
-answers 200. Then HAProxy (Debian's, same servers, ``option httpchk GET /``, ``inter 1s``)
-checks the same servers for a window of the same length; nginx's request counter gives both
-sides' achieved rate.
+answers 200. HAProxy (Debian's, same servers, ``option httpchk GET /``, ``inter 1s``) checks
+the same servers as the anchor; nginx's request counter gives its achieved rate.
 
 Figures per side, over the measurement window: checks/s; on-time ratio (probes started within
 100 ms of their due time: ours from the runner's counters; HAProxy does not say); CPU time
