@@ -138,6 +138,7 @@ def run_daemon(args: argparse.Namespace) -> int:
         run_vrrp=args.vrrp or not args.check,
         run_checkers=args.check or not args.vrrp,
         log_detail=args.log_detail,
+        config_path=os.path.abspath(args.config),
     )
     try:
         try:
