@@ -15,7 +15,7 @@ import asyncio
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,8 @@ import pytest
 from pykeepalived.config.loader import load
 from pykeepalived.kernel.ipvs import IpvsDataPlane
 from pykeepalived.kernel.ipvs_msg import Timeouts, sync_daemon_from_config
-from pykeepalived.lvs.desired import compute
-from pykeepalived.lvs.reconcile import plan
+from pykeepalived.lvs.desired import Health, RealServerId, compute, real_server_id
+from pykeepalived.lvs.reconcile import OpKind, plan
 
 from .ipvs_lab import KEEPALIVED, by_service, keepalived, listing, namespace, sh, wait_for
 
@@ -148,14 +148,18 @@ def serve_real_servers(netns: str, workdir: Path, addresses: list[str]) -> subpr
     return proc
 
 
-async def program(netns: str, conf: Path) -> None:
-    """pykeepalived's path from config to kernel, all real servers healthy."""
+async def program(
+    netns: str, conf: Path, health: Mapping[RealServerId, Health] | None = None
+) -> list[OpKind]:
+    """pykeepalived's path from config to kernel (every real server healthy unless ``health``
+    says otherwise): the kinds of the operations it took."""
     loaded = load(str(conf))
     assert loaded.config is not None
-    desired = compute(loaded.config, {}).table
+    desired = compute(loaded.config, health or {}).table
     backend = IpvsDataPlane(netns=netns)
     try:
-        assert await backend.apply(plan(desired, await backend.observe(), ()), desired) == []
+        ops = plan(desired, await backend.observe(), desired)
+        assert await backend.apply(ops, desired) == []
         timeouts = loaded.config.global_defs.lvs_timeouts
         if timeouts is not None:
             await backend.set_timeouts(
@@ -163,6 +167,14 @@ async def program(netns: str, conf: Path) -> None:
             )
     finally:
         await backend.close()
+    return [op.kind for op in ops]
+
+
+def seed_rs(n: int) -> RealServerId:
+    loaded = load(str(SEED))
+    assert loaded.config is not None
+    vs = loaded.config.virtual_server[0]
+    return real_server_id(vs, vs.real_server[n])
 
 
 def side_by_side(theirs: str, ours: str, title: str) -> None:
@@ -178,15 +190,31 @@ def side_by_side(theirs: str, ours: str, title: str) -> None:
 def test_seed_virtual_server_as_keepalived_programs_it(
     pair: tuple[str, str], tmp_path: Path
 ) -> None:
+    """The seed, then its second real server failing its HTTP_GET (address gone) and coming
+    back: keepalived removes and re-adds it, we do the same with one operation each."""
     theirs, ours = pair
+    log = tmp_path / "keepalived.log"
     web = serve_real_servers(theirs, tmp_path, ["192.168.88.10", "192.168.88.11"])
     try:
         with keepalived(theirs, SEED, tmp_path) as proc:
-            wait_for(theirs, 2, proc, tmp_path / "keepalived.log")
+            wait_for(theirs, 2, proc, log)
             asyncio.run(asyncio.wait_for(program(ours, SEED), 60))
             side_by_side(theirs, ours, "seed")
             assert "TCP  192.168.88.100:80 wlc" in listing(ours)
             assert len(by_service(listing(ours))["TCP 192.168.88.100:80 wlc"]) == 2
+            # Real server removal: its checker fails in keepalived, health says down here.
+            sh("ip", "addr", "del", "192.168.88.11/32", "dev", "web0", netns=theirs)
+            wait_for(theirs, 1, proc, log)
+            down = {seed_rs(1): Health(up=False)}
+            kinds = asyncio.run(asyncio.wait_for(program(ours, SEED, down), 60))
+            assert kinds == [OpKind.DEL_DEST]
+            side_by_side(theirs, ours, "seed, 192.168.88.11 down")
+            # ... and re-add.
+            sh("ip", "addr", "add", "192.168.88.11/32", "dev", "web0", netns=theirs)
+            wait_for(theirs, 2, proc, log)
+            kinds = asyncio.run(asyncio.wait_for(program(ours, SEED), 60))
+            assert kinds == [OpKind.ADD_DEST]
+            side_by_side(theirs, ours, "seed, 192.168.88.11 back")
     finally:
         web.terminate()
         web.wait(timeout=10)
