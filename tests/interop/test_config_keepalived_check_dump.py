@@ -5,8 +5,8 @@ For every corpus case with virtual servers, Debian's keepalived 2.2.7 runs its c
 with its inheritance resolved (virtual server -> real server -> checker, then the checker
 type's default). Marked ``ipvs``: keepalived's checker needs kernel IPVS, so on machines without
 it these run inside the QEMU VM (tests/vm). The expectations below apply keepalived 2.2.7's
-rules (check_data.c, keepalived.conf(5)) to our model; they are the rules the checker layer
-must implement:
+rules (check_data.c, keepalived.conf(5)) to our model, and the checker layer's own plan
+(``check.from_config.build``) must give keepalived's timings as well:
 
 * real server: ``alpha``, ``inhibit_on_failure``, ``connect_timeout``, ``delay_loop``,
   ``retry``, ``delay_before_retry``, ``warmup`` default to the virtual server's; the
@@ -32,6 +32,7 @@ import pytest
 from tests.config.test_corpus import CASES, CONFIG_ID, _load, _path
 from tests.kernel.nsutil import run
 
+from pykeepalived.check.from_config import CheckerKey, build
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_check import AnyChecker, DnsCheck, HttpGet, MiscCheck, SmtpCheck
 from pykeepalived.config.model_lvs import LvsMethod, RealServer, VirtualServer
@@ -275,4 +276,40 @@ def test_keepalived_checker_reads_the_case_as_we_do(
         for _ in range(1 + len(check.host) if isinstance(check, SmtpCheck) else 1)
     ]
     ours = sorted(e for e in expected if e is not None)
-    assert sorted(_actual_checker(c) for c in checkers) == ours
+    theirs = sorted(_actual_checker(c) for c in checkers)
+    assert theirs == ours
+    # The checker layer's own reading of the same config agrees with keepalived too.
+    assert _from_config(config) == sorted(t[:5] for t in theirs if t)
+
+
+def _from_config(config: KeepalivedConfig) -> list[tuple[str, ...]]:
+    """(alpha, delay loop, warmup, retries, delay before retry) of ``check.from_config``'s plan,
+    without the MISC_CHECKs keepalived drops here and the untimed FILE/BFD checkers."""
+    dropped = {
+        (str(rs.ip), index)
+        for vs in config.virtual_server
+        for rs in vs.real_server
+        for index, misc in enumerate(rs.MISC_CHECK)
+        if not _runnable(misc)
+    }
+    out = []
+    for check in build(config).checks:
+        key = check.key
+        assert isinstance(key, CheckerKey)
+        server = (str(key.real_server.address), key.index)
+        if key.kind in ("FILE_CHECK", "BFD_CHECK") or (
+            key.kind == "MISC_CHECK" and server in dropped
+        ):
+            continue
+        h = check.hysteresis
+        warmup = h.delay_loop_s if h.warmup_s is None else h.warmup_s
+        out.append(
+            (
+                "yes" if h.alpha else "no",
+                f"{round(h.delay_loop_s * 1e6)} us",
+                f"{round(warmup * 1e6)} us",
+                str(h.retry),
+                f"{round(h.delay_before_retry_s * 1e6)} us",
+            )
+        )
+    return sorted(out)
