@@ -170,11 +170,13 @@ def test_round_trip_idempotence_foreign_untouched_and_teardown(netns: str) -> No
             ops = plan(desired, await backend.observe(), owned=())
             assert len(ops) == len(desired) + sum(len(e.destinations) for e in desired.values())
             assert await backend.apply(ops, desired) == []
-            observed = await backend.observe()
+            # Concurrent reads (the counters poll beside a reconcile) are serialized, no EBUSY.
+            observed, counters, _ = await asyncio.gather(
+                backend.observe(), backend.counters(), backend.sync_daemons()
+            )
             assert ours(observed, desired) == desired  # round trip, value for value
             assert set(observed) - set(desired) == {key("TCP 198.51.100.9:80")}
             assert plan(desired, observed, owned=desired) == []  # idempotent on the kernel
-            counters = await backend.counters()
             assert set(counters) == set(observed)
             assert set(counters[key("TCP 192.0.2.1:80")].destinations) == set(
                 desired[key("TCP 192.0.2.1:80")].destinations

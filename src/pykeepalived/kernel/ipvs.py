@@ -71,6 +71,9 @@ class IpvsDataPlane:
         self._timeout_s = timeout_s
         self._batch = batch
         self._sock: Any = None
+        # One conversation at a time: the kernel refuses a second dump on a socket (EBUSY)
+        # while one runs, and counters() may be polled while a reconcile applies.
+        self._lock = asyncio.Lock()
         self.unreadable: tuple[str, ...] = ()  # services the last read could not express
 
     @property
@@ -80,10 +83,12 @@ class IpvsDataPlane:
     # ------------------------------------------------------------------------------ reads
 
     async def observe(self) -> Table:
-        return (await self._read(with_counters=False)).table
+        async with self._lock:
+            return (await self._read(with_counters=False)).table
 
     async def counters(self) -> Mapping[ServiceKey, ServiceCounters]:
-        return (await self._read(with_counters=True)).counters
+        async with self._lock:
+            return (await self._read(with_counters=True)).counters
 
     async def _read(self, *, with_counters: bool) -> _Kernel:
         found = _Kernel()
@@ -127,6 +132,10 @@ class IpvsDataPlane:
     async def apply(self, ops: Sequence[Op], desired: Table) -> list[OpFailure]:
         """Apply ``ops`` in order (``desired`` is not needed: IPVS edits in place)."""
         del desired
+        async with self._lock:
+            return await self._apply(ops)
+
+    async def _apply(self, ops: Sequence[Op]) -> list[OpFailure]:
         failures: list[OpFailure] = []
         try:
             sock = await self._socket()
@@ -154,7 +163,8 @@ class IpvsDataPlane:
     # ----------------------------------------------------------- sync daemon and timeouts
 
     async def sync_daemons(self) -> list[m.SyncDaemon]:
-        msgs = await self._dump(m.message(m.CMD_GET_DAEMON, []))
+        async with self._lock:
+            msgs = await self._dump(m.message(m.CMD_GET_DAEMON, []))
         return [m.decode_daemon(x.get_attr("IPVS_CMD_ATTR_DAEMON")) for x in msgs]
 
     async def start_sync_daemon(self, daemon: m.SyncDaemon) -> None:
@@ -168,7 +178,8 @@ class IpvsDataPlane:
         await self._command(msg, f"stopping the {state} sync daemon")
 
     async def timeouts(self) -> m.Timeouts:
-        (reply,) = await self._request(m.message(m.CMD_GET_CONFIG, []), "reading timeouts")
+        async with self._lock:
+            (reply,) = await self._request(m.message(m.CMD_GET_CONFIG, []), "reading timeouts")
         return m.decode_timeouts(reply)
 
     async def set_timeouts(self, timeouts: m.Timeouts) -> None:
@@ -200,7 +211,8 @@ class IpvsDataPlane:
         return await self._request(msg, "reading the IPVS table", dump=True)
 
     async def _command(self, msg: m.IpvsMessage, what: str) -> None:
-        await self._request(msg, what)
+        async with self._lock:
+            await self._request(msg, what)
 
     async def _request(self, msg: m.IpvsMessage, what: str, *, dump: bool = False) -> list[Any]:
         sock = await self._socket()
