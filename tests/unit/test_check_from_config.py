@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from pykeepalived.check.from_config import CheckerKey, ChecksPlan, RealServerKey, build
+from pykeepalived.check.from_config import (
+    CheckerKey,
+    ChecksPlan,
+    RealServerKey,
+    build,
+    system_users,
+)
 from pykeepalived.check.hysteresis import CheckerDown
 from pykeepalived.check.runner import Check
 from pykeepalived.config.loader import load
@@ -279,8 +285,16 @@ def test_misc_check_params(checker: str, top: str, expected: tuple[Any, ...]) ->
 
 
 def test_misc_check_default_user_is_ours_without_keepalived_script() -> None:
-    _, p = probe_args(only(one_server("MISC_CHECK { misc_path /bin/true }")))
+    text = one_server("MISC_CHECK { misc_path /bin/true }")
+    _, p = probe_args(only(text, users=lambda user, group: None))
     assert (p.user, p.group) == (None, None)
+
+
+def test_system_users_reads_the_user_database() -> None:
+    assert system_users("root", None) == (0, 0)
+    assert system_users("root", "root") == (0, 0)
+    assert system_users("no-such-user-here", None) is None
+    assert system_users("root", "no-such-group-here") is None
 
 
 @pytest.mark.parametrize(

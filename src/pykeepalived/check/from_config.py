@@ -1,6 +1,7 @@
 """keepalived.conf -> every runnable ``Check``, its key, and the real servers they report on.
 
-Rules: pure (no I/O, no clock; a user-name lookup is injected). It owns the translation of
+Rules: pure (no I/O, no clock) but for one lookup, injectable: script user names to uid/gid
+through the user database (``system_users``, the default). It owns the translation of
 the config model into the checker layer: keepalived's inheritance (checker, else real_server,
 else virtual_server, else the checker type's default), the probe target and params, and one
 ``CheckerKey`` per checker naming its real server so the daemon routes events. It never
@@ -37,6 +38,8 @@ BFD_CHECK is not supported (noted, skipped).
 """
 
 import dataclasses
+import grp
+import pwd
 import shlex
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -122,9 +125,19 @@ class _Build:
     notes: list[str] = field(default_factory=list)
 
 
-def build(config: KeepalivedConfig, *, users: UserLookup | None = None) -> ChecksPlan:
-    """Every checker of every real server; ``users`` resolves script users (default: none)."""
-    state = _Build(config=config, users=users or (lambda user, group: None))
+def system_users(user: str, group: str | None) -> tuple[int, int] | None:
+    """The machine's user database: (uid, gid of ``group`` or of the user's own group)."""
+    try:
+        entry = pwd.getpwnam(user)
+        gid = entry.pw_gid if group is None else grp.getgrnam(group).gr_gid
+    except KeyError:
+        return None
+    return entry.pw_uid, gid
+
+
+def build(config: KeepalivedConfig, *, users: UserLookup = system_users) -> ChecksPlan:
+    """Every checker of every real server; ``users`` resolves MISC_CHECK script users."""
+    state = _Build(config=config, users=users)
     servers: list[ServerPlan] = []
     for vs in config.virtual_server:
         for rs in vs.real_server:
