@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.kernel.nsutil import run
 
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.vrrp.from_config import instance_params
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 KEEPALIVED = "/usr/sbin/keepalived"
@@ -254,3 +256,27 @@ def test_keepalived_reads_the_case_as_we_do(namespace: str, case: str, tmp_path:
         expected = _expected(config, inst)
         expected |= KNOWN_DIFFERENCES.get((case, inst.name), {})
         assert _actual(parsed[inst.name], expected) == expected, inst.name
+        # What the VRRP layer builds from the same config agrees with keepalived too.
+        params = _params(config, inst)
+        assert {k: parsed[inst.name].get(k) for k in params} == params, inst.name
+
+
+def _params(config: KeepalivedConfig, inst: VrrpInstance) -> dict[str, object]:
+    p = instance_params(inst, config, IPv4Address("192.0.2.1"))
+    advert = (
+        f"{p.advert_int_s:g} sec" if p.version == 2 else f"{round(p.advert_int_s * 1000)} milli-sec"
+    )
+    return {
+        "VRRP Version": str(p.version),
+        "Priority": str(p.priority),
+        "Advert interval": advert,
+        "Gratuitous ARP delay": f"{p.garp_master_delay_s:g}",
+        "Gratuitous ARP repeat": str(p.garp_master_repeat),
+        "Gratuitous ARP refresh": f"{p.garp_master_refresh_s:g}",
+        "Gratuitous ARP refresh repeat": str(p.garp_master_refresh_repeat),
+        "Gratuitous ARP lower priority delay": f"{p.garp_lower_prio_delay_s:g}",
+        "Gratuitous ARP lower priority repeat": str(p.garp_lower_prio_repeat),
+        "Down timer adverts": str(p.down_timer_adverts),
+        "Send advert after receive lower priority advert": str(not p.lower_prio_no_advert).lower(),
+        "Send advert after receive higher priority advert": str(p.higher_prio_send_advert).lower(),
+    }

@@ -42,6 +42,7 @@ def instance_params(
     assert inst.virtual_router_id is not None  # the config checks refuse a missing VRID
     explicit_state = "state" in inst.where.keywords
     master_delay = _pick(inst.garp_master_delay, g.vrrp_garp_master_delay)
+    strict = _pick(inst.strict_mode, g.vrrp_strict)
     return InstanceParams(
         name=inst.name,
         virtual_router_id=inst.virtual_router_id,
@@ -53,19 +54,32 @@ def instance_params(
         preempt_delay_s=inst.preempt_delay,
         primary_ip=primary_ip,
         down_timer_adverts=_pick(inst.down_timer_adverts, g.vrrp_down_timer_adverts),
-        lower_prio_no_advert=_pick(inst.lower_prio_no_advert, g.vrrp_lower_prio_no_advert),
-        higher_prio_send_advert=_pick(inst.higher_prio_send_advert, g.vrrp_higher_prio_send_advert),
+        # Strict mode (RFC adherence) forces both, whatever the config says.
+        lower_prio_no_advert=strict
+        or _pick(inst.lower_prio_no_advert, g.vrrp_lower_prio_no_advert),
+        higher_prio_send_advert=not strict
+        and _pick(inst.higher_prio_send_advert, g.vrrp_higher_prio_send_advert),
         garp_master_delay_s=float(master_delay),
         garp_master_repeat=_pick(inst.garp_master_repeat, g.vrrp_garp_master_repeat),
         garp_master_refresh_s=float(_pick(inst.garp_master_refresh, g.vrrp_garp_master_refresh)),
         garp_master_refresh_repeat=_pick(
             inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat
         ),
-        garp_lower_prio_repeat=_pick(
-            inst.garp_lower_prio_repeat, _pick(g.vrrp_garp_lower_prio_repeat, 0)
+        # Unset: global_defs' lower-priority values, which default to global_defs' *master*
+        # ones (not this instance's); strict mode sends none (keepalived 2.2.7's dump shows it).
+        garp_lower_prio_repeat=0
+        if strict
+        else _pick(
+            inst.garp_lower_prio_repeat,
+            _pick(g.vrrp_garp_lower_prio_repeat, g.vrrp_garp_master_repeat),
         ),
-        garp_lower_prio_delay_s=float(
-            _pick(inst.garp_lower_prio_delay, _pick(g.vrrp_garp_lower_prio_delay, master_delay))
+        garp_lower_prio_delay_s=0.0
+        if strict
+        else float(
+            _pick(
+                inst.garp_lower_prio_delay,
+                _pick(g.vrrp_garp_lower_prio_delay, g.vrrp_garp_master_delay),
+            )
         ),
         startup_delay_s=g.vrrp_startup_delay,
     )
