@@ -38,6 +38,14 @@ BATCH = 100  # requests per send: the acks of one batch must fit the socket's re
 YIELD_EVERY = 16  # messages encoded between two yields to the event loop
 
 
+class IpvsError(KernelError):
+    """The kernel refused an IPVS command; ``code`` is its errno."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class IpvsSocket(pr_ipvs.AsyncIPVSSocket):  # type: ignore[misc]  # pyroute2 is untyped
     """pyroute2's asyncio IPVS socket, bound to our typed ``IpvsMessage`` instead of its own."""
 
@@ -100,11 +108,13 @@ class IpvsDataPlane:
             except (ValueError, KeyError) as exc:
                 found.unreadable.append(f"a service the table cannot express: {exc}")
                 continue
-            dmsgs = await self._dump(
-                m.message(
-                    m.CMD_GET_DEST, [("IPVS_CMD_ATTR_SERVICE", _nest(m.service_key_attrs(key)))]
-                )
-            )
+            request = [("IPVS_CMD_ATTR_SERVICE", _nest(m.service_key_attrs(key)))]
+            try:
+                dmsgs = await self._dump(m.message(m.CMD_GET_DEST, request))
+            except IpvsError as exc:
+                if exc.code == errno.ESRCH:
+                    continue  # removed by someone else between the two dumps
+                raise
             dests: dict[DestKey, Destination] = {}
             dcounters: dict[DestKey, Counters] = {}
             try:
@@ -222,7 +232,7 @@ class IpvsDataPlane:
                 replies = await sock.nlm_request(msg, msg_type=sock.prid, msg_flags=flags)
                 return [x async for x in replies]
         except NetlinkError as exc:
-            raise KernelError(f"IPVS: {what}: {_reason(exc.code)}") from None
+            raise IpvsError(f"IPVS: {what}: {_reason(exc.code)}", exc.code) from None
         except (OSError, TimeoutError) as exc:
             await self.close()
             raise KernelError(f"IPVS: {what}: netlink socket failed: {exc!r}") from None

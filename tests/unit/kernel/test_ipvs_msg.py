@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pykeepalived.kernel import ipvs_msg as m
-from pykeepalived.kernel.ipvs import describe
+from pykeepalived.kernel.ipvs import IpvsDataPlane, IpvsError, describe
 from pykeepalived.lvs.reconcile import Op, OpKind
 from pykeepalived.lvs.table import Counters, Destination, DestKey, Method, Service, ServiceKey
 
@@ -150,8 +150,6 @@ def test_errors_name_the_target_and_say_what_the_kernel_meant() -> None:
 
 @pytest.mark.skipif(Path("/proc/net/ip_vs").exists(), reason="this kernel has IPVS")
 def test_without_ipvs_every_op_is_reported_not_raised() -> None:
-    from pykeepalived.kernel.ipvs import IpvsDataPlane
-
     service = SERVICES[0]
     ops = [Op(kind=OpKind.ADD_SERVICE, service=service.key, service_attrs=service)]
 
@@ -219,3 +217,35 @@ def test_counters_from_stats64_and_connections() -> None:
         active_connections=2,
         inactive_connections=5,
     )
+
+
+class _FakeKernel(IpvsDataPlane):
+    """The read path over canned dumps: a service vanishes between the two dumps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dumps: list[Any] = []
+
+    async def _dump(self, msg: m.IpvsMessage) -> list[Any]:
+        reply = self.dumps.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return list(reply)
+
+
+def test_read_skips_a_service_removed_between_dumps_and_reads_the_rest() -> None:
+    gone, kept = SERVICES[0], SERVICES[1]
+    services = [
+        wire(m.CMD_NEW_SERVICE, [("IPVS_CMD_ATTR_SERVICE", {"attrs": m.service_attrs(s)})])
+        for s in (gone, kept)
+    ]
+    dest = wire(m.CMD_NEW_DEST, [("IPVS_CMD_ATTR_DEST", {"attrs": m.dest_attrs(DESTS[1])})])
+    backend = _FakeKernel()
+    backend.dumps = [services, IpvsError("gone", errno.ESRCH), [dest]]
+    table = asyncio.run(backend.observe())
+    assert list(table) == [kept.key]
+    assert table[kept.key].service == kept
+    assert dict(table[kept.key].destinations) == {DESTS[1].key: DESTS[1]}
+    backend.dumps = [services, IpvsError("no", errno.EPERM)]
+    with pytest.raises(IpvsError):
+        asyncio.run(backend.observe())
