@@ -4,6 +4,7 @@ makes the command fail.
 """
 
 import json
+import os
 import signal
 import sys
 import time
@@ -55,9 +56,13 @@ def spread(answers: list[str]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
 
 
+PATIENCE = float(os.environ.get("PYKEEPALIVED_LAB_PATIENCE", "1"))
+"""Scales every step's bound: slow machines (an emulated VM) set it above 1."""
+
+
 def wait_until(check: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> float | None:
     start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
+    while time.monotonic() - start < timeout_s * PATIENCE:
         if check():
             return time.monotonic() - start
         time.sleep(poll_s)
