@@ -98,6 +98,7 @@ class Daemon:
                     dataplane = self.adapters.dataplane(self.config)
                     self.lvs = LvsSide(self.config, dataplane, scripts, self.adapters.clock,
                                        events=self.events)  # fmt: skip
+                    self.recorder.listeners.append(self.lvs.sync.on_transition)
                     tg.create_task(self.lvs.run(self.stop_event), name="lvs")
                 for companion in self.adapters.companions:
                     tg.create_task(companion(self, self.stop_event), name="companion")

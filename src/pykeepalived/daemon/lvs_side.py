@@ -19,6 +19,7 @@ from pykeepalived.check.from_config import ChecksPlan, RealServerKey, build
 from pykeepalived.check.runner import CheckEvent, CheckRunner, CheckStatus
 from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.daemon.sync_daemon import SyncDaemonSwitch
 from pykeepalived.kernel.dataplane import DataPlane, ServiceCounters
 from pykeepalived.lvs.controller import LvsController
 from pykeepalived.lvs.desired import DesiredState, Health, RealServerId, compute
@@ -72,6 +73,9 @@ class LvsSide:
     _controller: LvsController | None = None
     _book: HealthBook = field(default_factory=HealthBook)
 
+    def __post_init__(self) -> None:
+        self.sync = SyncDaemonSwitch(self.config, self.dataplane)
+
     async def run(self, stop: asyncio.Event) -> None:
         self.plan = build(self.config)
         for note in self.plan.notes:
@@ -81,6 +85,7 @@ class LvsSide:
         info = self.dataplane.info
         log.info("LVS data plane: %s (%s)", info.name, info.reason)
         await self._reconcile()
+        await self.sync.start()
         for note in self.dataplane.info.notes:
             log.warning("LVS data plane: %s", note)
         self.runner = CheckRunner(self.plan.checks, self._on_event, clock=self.clock)
@@ -92,6 +97,7 @@ class LvsSide:
         finally:
             for run in shutdown_scripts(self.config, self.health):
                 self._run_script(run)
+            await self.sync.stop()
             report = await self._controller.stop()
             for failure in report.failed:
                 log.error("LVS stop: %s failed: %s", failure.op, failure.error)

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pykeepalived import __version__
 from pykeepalived.check.from_config import CheckerKey, RealServerKey
@@ -39,6 +39,7 @@ class TransitionRecorder(logging.Handler):
 
     def __init__(self, events: EventLog, keep: int = 20) -> None:
         super().__init__(level=logging.INFO)
+        self.listeners: list[Callable[[str, str], None]] = []
         self.events = events
         self.keep = keep
         self.transitions: dict[str, deque[Transition]] = {}
@@ -56,6 +57,8 @@ class TransitionRecorder(logging.Handler):
         reason = match["rest"].strip(" ()") or "election"
         ring = self.transitions.setdefault(name, deque(maxlen=self.keep))
         ring.append(Transition(at=record.created, old=old, new=state, reason=reason))
+        for listener in self.listeners:
+            listener(name, state)
 
 
 def _counters(c: Counters | None) -> Counters:

@@ -8,7 +8,7 @@ its own table atomically (nftables); either way it reports each failure, never r
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pykeepalived.lvs.reconcile import Op
 from pykeepalived.lvs.table import Counters, DestKey, ServiceKey, Table
@@ -48,3 +48,15 @@ class DataPlane(Protocol):
     async def counters(self) -> Mapping[ServiceKey, ServiceCounters]: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ConnectionSync(Protocol):
+    """What only the IPVS backend offers: the kernel's connection-sync daemons and timeouts
+    (``lvs_sync_daemon``, ``lvs_timeouts``)."""
+
+    async def start_sync_daemon(self, daemon: Any) -> None: ...
+
+    async def stop_sync_daemon(self, state: str) -> None: ...
+
+    async def set_timeouts(self, timeouts: Any) -> None: ...
