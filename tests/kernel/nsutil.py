@@ -44,7 +44,10 @@ class Lan:
         run("ip", "link", "add", "br0", "type", "bridge", ns=self.switch)
         run("ip", "link", "set", "br0", "up", ns=self.switch)
 
-    def host(self, name: str, *addresses: str, ifname: str = "eth1") -> str:
+    def host(self, name: str, *addresses: str, ifname: str = "eth1", nodad: bool = False) -> str:
+        """A namespace ``<prefix>-<name>`` with ``ifname`` on the bridge; ``nodad``: IPv6
+        duplicate address detection off before the link comes up, so its link-local address
+        is usable at once."""
         ns = f"{self.prefix}-{name}"
         run("ip", "netns", "add", ns)
         self.hosts.append(ns)
@@ -67,6 +70,8 @@ class Lan:
         run("ip", "link", "set", "lo", "up", ns=ns)
         for address in addresses:
             run("ip", "addr", "add", address, "dev", ifname, "nodad", ns=ns)
+        if nodad:
+            run("sysctl", "-qw", f"net.ipv6.conf.{ifname}.accept_dad=0", ns=ns)
         run("ip", "link", "set", ifname, "up", ns=ns)
         return ns
 

@@ -211,12 +211,11 @@ class VrrpLab:
 
     def __post_init__(self) -> None:
         for host, addr in ADDRESSES.items():
-            self.ns[host] = self.lan.host(host, f"{addr}/24")
-            self.watch.add(host, self.ns[host])
             # No DAD: a link-local address must be usable at once for VRRPv3 over IPv6.
-            run("sysctl", "-qw", "net.ipv6.conf.eth1.accept_dad=0", ns=self.ns[host])
+            self.ns[host] = self.lan.host(host, f"{addr}/24", nodad=True)
+            self.watch.add(host, self.ns[host])
         self.watch.start()
-        deadline = time.monotonic() + 10  # link-local addresses born before accept_dad=0
+        deadline = time.monotonic() + 10
         while any(self._tentative(h) for h in ADDRESSES) and time.monotonic() < deadline:
             time.sleep(0.1)
 
