@@ -1,12 +1,13 @@
 """The tracker drivers without root: vrrp_script runs (real /bin/sh), track_file reads."""
 
 import asyncio
+import pwd
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pykeepalived.config.model_common import InitFile
+from pykeepalived.config.model_common import InitFile, RunAs
 from pykeepalived.config.model_vrrp import VrrpScript, VrrpTrackFile
 from pykeepalived.vrrp.trackers import FileTrackers, Observe, ScriptTracker, strtol0
 from pykeepalived.vrrp.tracking import Kind
@@ -68,3 +69,16 @@ def test_track_file_init_and_change(tmp_path: Path) -> None:
         return await _collect(lambda obs: FileTrackers([tf], obs), 0.6)
 
     assert asyncio.run(scenario()) == [(Kind.FILE, "tf", 5), (Kind.FILE, "tf", -3)]
+
+
+@pytest.mark.root
+def test_script_runs_as_its_user(tmp_path: Path) -> None:
+    """``user nobody``: the script runs with nobody's uid (keepalived's vrrp_script user)."""
+    nobody = pwd.getpwnam("nobody").pw_uid
+    check = f'/bin/sh -c "test $(id -u) = {nobody}"'
+    script = VrrpScript(name="who", script=check, interval=0.1, user=RunAs(username="nobody"))
+    seen = asyncio.run(_collect(lambda obs: ScriptTracker(script, obs), 0.3))
+    assert seen == [(Kind.SCRIPT, "who", True)]
+    as_root = VrrpScript(name="who", script=check, interval=0.1)
+    seen = asyncio.run(_collect(lambda obs: ScriptTracker(as_root, obs), 0.3))
+    assert seen == [(Kind.SCRIPT, "who", False)]
