@@ -58,8 +58,10 @@ def check_cycle(lab: VrrpLab, conf_a: str, conf_b: str, version: int, adv: float
 
 
 def test_v3_fast_failover_preempt(lab: VrrpLab) -> None:
-    conf_a = config(instance_conf(priority=100))
-    conf_b = config(instance_conf(priority=99))
+    """The seed's instance with global ``vrrp_version 3`` and advert_int 0.05."""
+    v3 = "    vrrp_version 3\n"
+    conf_a = config(instance_conf(priority=100, version_line=False), global_defs=v3)
+    conf_b = config(instance_conf(priority=99, version_line=False), global_defs=v3)
     check_cycle(lab, conf_a, conf_b, 3, 0.05)
 
 

@@ -292,8 +292,10 @@ def instance_conf(
     vips: tuple[str, ...] = (f"{VIP}/24",),
     unicast: tuple[str, str] | None = None,
     extra: str = "",
+    version_line: bool = True,
 ) -> str:
-    """The seed's vrrp_instance with the knobs the tests turn (``unicast``: (src, peer))."""
+    """The seed's vrrp_instance with the knobs the tests turn (``unicast``: (src, peer));
+    ``version_line`` False leaves the version to global_defs' ``vrrp_version``."""
     lines = [
         f"vrrp_instance {name} {{",
         f"    state {state}",
@@ -301,8 +303,9 @@ def instance_conf(
         f"    virtual_router_id {vrid}",
         f"    priority {priority}",
         f"    advert_int {advert_int:g}",
-        f"    version {version}",
     ]
+    if version_line:
+        lines.append(f"    version {version}")
     if version == 2:
         lines += ["    authentication {", "        auth_type PASS", "        auth_pass 123456",
                   "    }"]  # fmt: skip
