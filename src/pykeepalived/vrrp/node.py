@@ -46,7 +46,7 @@ from pykeepalived.vrrp.ipheader import split_ipv4
 from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO
 from pykeepalived.vrrp.packet import VrrpPacketError, parse
 from pykeepalived.vrrp.receive import validate
-from pykeepalived.vrrp.trackers import FileTrackers, ScriptTracker
+from pykeepalived.vrrp.trackers import FileTrackers, ScriptTracker, disabled_scripts
 from pykeepalived.vrrp.tracking import InstanceTracking, Kind, apply_verdict
 from pykeepalived.vrrp.units import Solo, Unit
 
@@ -87,11 +87,14 @@ class VrrpNode:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _performer: ActionPerformer | None = None
     _stopped: bool = False
+    _disabled: set[str] = field(default_factory=set)  # vrrp_scripts keepalived would drop
 
     # -- building ---------------------------------------------------------------------------
 
     async def build(self) -> None:
         in_group = {m.name for g in self.config.vrrp_sync_group for m in g.group}
+        secure = self.config.global_defs.enable_script_security
+        self._disabled = disabled_scripts(used_scripts(self.config), secure=secure)
         instances: dict[str, Instance] = {}
         for inst in self.config.vrrp_instance:
             io = await self._instance_io(inst)
@@ -99,7 +102,11 @@ class VrrpNode:
             core = Instance(instance_params(inst, self.config, io.src))
             instances[inst.name] = core
             self._cores[inst.name] = core
-            entries = tracks(inst, self.config, in_sync_group=inst.name in in_group)
+            entries = [
+                t
+                for t in tracks(inst, self.config, in_sync_group=inst.name in in_group)
+                if not (t.kind is Kind.SCRIPT and t.name in self._disabled)
+            ]
             self._trackings[inst.name] = InstanceTracking(inst.priority, entries)
             self._watched_links |= {t.name for t in entries if t.kind is Kind.INTERFACE}
         for group in self.config.vrrp_sync_group:
@@ -216,6 +223,8 @@ class VrrpNode:
     def _start_trackers(self, tg: asyncio.TaskGroup, stop: asyncio.Event) -> None:
         g = self.config.global_defs
         for script in used_scripts(self.config):
+            if script.name in self._disabled:
+                continue
             tracker = ScriptTracker(
                 script, self.observe, secure=g.enable_script_security, default_user=g.script_user
             )

@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,6 +54,26 @@ def strtol0(text: str) -> int:
     else:
         value = int(digits)
     return -value if sign == "-" else value
+
+
+def disabled_scripts(scripts: list[VrrpScript], *, secure: bool) -> set[str]:
+    """keepalived ``check_vrrp_script_security``: a vrrp_script whose program is missing or
+    not executable, or (with enable_script_security, as root) writable by a non-root user,
+    is dropped from every instance's tracking, with keepalived's line."""
+    disabled: set[str] = set()
+    for s in scripts:
+        try:
+            argv = shlex.split(s.script or "")
+        except ValueError:
+            argv = []
+        program = shutil.which(argv[0]) if argv else None
+        if program is None:
+            log.error("Disabling track script %s since not found/accessible", s.name)
+            disabled.add(s.name)
+        elif secure and os.geteuid() == 0 and insecure_reason(program) is not None:
+            log.error("Disabling track script %s due to insecure", s.name)
+            disabled.add(s.name)
+    return disabled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

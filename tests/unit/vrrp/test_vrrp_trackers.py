@@ -1,6 +1,7 @@
 """The tracker drivers without root: vrrp_script runs (real /bin/sh), track_file reads."""
 
 import asyncio
+import os
 import pwd
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,13 @@ import pytest
 
 from pykeepalived.config.model_common import InitFile, RunAs
 from pykeepalived.config.model_vrrp import VrrpScript, VrrpTrackFile
-from pykeepalived.vrrp.trackers import FileTrackers, Observe, ScriptTracker, strtol0
+from pykeepalived.vrrp.trackers import (
+    FileTrackers,
+    Observe,
+    ScriptTracker,
+    disabled_scripts,
+    strtol0,
+)
 from pykeepalived.vrrp.tracking import Kind
 
 
@@ -82,3 +89,18 @@ def test_script_runs_as_its_user(tmp_path: Path) -> None:
     as_root = VrrpScript(name="who", script=check, interval=0.1)
     seen = asyncio.run(_collect(lambda obs: ScriptTracker(as_root, obs), 0.3))
     assert seen == [(Kind.SCRIPT, "who", False)]
+
+
+def test_missing_or_insecure_scripts_are_disabled(tmp_path: Path) -> None:
+    """keepalived drops them from tracking (a weight-0 one would otherwise hold FAULT)."""
+    loose = tmp_path / "loose.sh"
+    loose.write_text("#!/bin/sh\nexit 0\n")
+    loose.chmod(0o777)  # writable by anyone
+    scripts = [
+        VrrpScript(name="gone", script="/nonexistent/check --now"),
+        VrrpScript(name="loose", script=str(loose)),
+        VrrpScript(name="fine", script="/bin/true"),
+    ]
+    assert disabled_scripts(scripts, secure=False) == {"gone"}
+    expected = {"gone", "loose"} if os.geteuid() == 0 else {"gone"}
+    assert disabled_scripts(scripts, secure=True) == expected
