@@ -9,7 +9,6 @@ too (``Adapters.companions``), since the API sits above the daemon.
 """
 
 import asyncio
-import dataclasses
 import json
 import logging
 import signal
@@ -24,13 +23,17 @@ from pykeepalived.clock import Clock
 from pykeepalived.config.dump import to_data
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.daemon.lvs_side import LvsSide
 from pykeepalived.daemon.snapshot import TransitionRecorder, build_snapshot
 from pykeepalived.kernel.dataplane import DataPlane
+from pykeepalived.kernel.ports import VipSpec
 from pykeepalived.lvs.desired import RealServerId
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.state import Command, CommandKind, CommandResult, DaemonSnapshot, EventLog
+from pykeepalived.vrrp.from_config import version_of
 from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
+from pykeepalived.vrrp.states import State
 
 log = logging.getLogger("pykeepalived")
 
@@ -73,6 +76,9 @@ class Daemon:
         self.recorder = TransitionRecorder(self.events)
         self.started_at = time.time()
         self.reloads = 0
+        self._tg: asyncio.TaskGroup | None = None
+        self._vrrp_stop = asyncio.Event()
+        self._vrrp_task: asyncio.Task[None] | None = None
 
     async def run(self) -> int:
         result = self.adapters.load()
@@ -90,10 +96,14 @@ class Daemon:
         self.events.add("daemon", "started")
         try:
             async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                # Keeps the group open until stop, so a reload can start a new VRRP node
+                # after the old one has ended.
+                tg.create_task(self.stop_event.wait(), name="daemon-stop")
                 if self.options.run_vrrp and self.config.vrrp_instance:
                     ports = self.adapters.vrrp_ports(self.config, scripts)
                     self.vrrp = VrrpNode(self.config, ports, log_detail=self.options.log_detail)
-                    tg.create_task(self.vrrp.run(self.stop_event), name="vrrp")
+                    self._vrrp_task = tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")
                 if self.options.run_checkers and self.config.virtual_server:
                     dataplane = self.adapters.dataplane(self.config)
                     self.lvs = LvsSide(self.config, dataplane, scripts, self.adapters.clock,
@@ -140,6 +150,7 @@ class Daemon:
         log.info("Received %s, stopping", sig.name)
         self.events.add("daemon", f"received {sig.name}, stopping")
         sdnotify.stopping()
+        self._vrrp_stop.set()
         self.stop_event.set()
 
     def _on_sighup(self) -> None:
@@ -225,6 +236,42 @@ class Daemon:
         finally:
             sdnotify.ready("running")
 
+    async def _reload_vrrp(self, new: KeepalivedConfig) -> str:
+        """Hand the running instances to a node built from ``new``: an instance whose identity
+        is unchanged keeps its state and VIPs (no priority 0, no election); removed or
+        re-identified ones stop as on shutdown; VIPs that left a kept instance are removed."""
+        old_node, old = self.vrrp, self.config
+        assert old is not None
+        if old_node is None or self._tg is None:
+            return "VRRP is not running here: nothing to reload"
+        live = {s.name: s.state for s in old_node.snapshot()}
+        grouped = {m.name for c in (old, new) for g in c.vrrp_sync_group for m in g.group}
+        before = {i.name: i for i in old.vrrp_instance}
+        keep: dict[str, State] = {}
+        for inst in new.vrrp_instance:
+            was = before.get(inst.name)
+            state = live.get(inst.name)
+            same = was is not None and _identity(was, old) == _identity(inst, new)
+            if same and inst.name not in grouped and state in (State.MASTER, State.BACKUP):
+                keep[inst.name] = state
+        old_node.handover = set(keep)
+        self._vrrp_stop.set()
+        if self._vrrp_task is not None:
+            await self._vrrp_task
+        for name in keep:
+            gone = {v.address for v in before[name].all_vips}
+            gone -= {v.address for i in new.vrrp_instance if i.name == name for v in i.all_vips}
+            for vip in before[name].all_vips:
+                if vip.address in gone:
+                    ifname = vip.dev or before[name].interface or ""
+                    await old_node.ports.addresses.remove(VipSpec(address=vip.address,
+                                                                  ifname=ifname))  # fmt: skip
+        self._vrrp_stop = asyncio.Event()
+        self.vrrp = VrrpNode(new, old_node.ports, log_detail=self.options.log_detail, resume=keep)
+        self._vrrp_task = self._tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")
+        changed = len(new.vrrp_instance) - len(keep)
+        return f"VRRP: {len(keep)} instance(s) kept their state, {changed} (re)started"
+
     async def _reload(self) -> CommandResult:
         result = self.adapters.load()
         self._log_diagnostics(result)
@@ -238,21 +285,20 @@ class Daemon:
         parts = []
         if self.lvs is not None:
             parts.append(self.lvs.reload(new))
-        if _vrrp_part(new) == _vrrp_part(old):
-            self.config = new
-        else:
-            parts.append("VRRP changes need a restart (VRRP reload is not implemented yet)")
-            log.warning("Reload: VRRP configuration changed; restart pykeepalived to apply it")
-            self.config = dataclasses.replace(
-                old,
-                virtual_server=new.virtual_server,
-                virtual_server_group=new.virtual_server_group,
-            )
+        if _vrrp_part(new) != _vrrp_part(old):
+            parts.append(await self._reload_vrrp(new))
+        self.config = new
         self.reloads += 1
         message = "reloaded: " + "; ".join(parts or ["nothing changed"])
         log.info("%s", message)
         self.events.add("daemon", message)
         return CommandResult(ok=True, message=message)
+
+
+def _identity(inst: VrrpInstance, config: KeepalivedConfig) -> tuple[object, ...]:
+    """What makes an instance the same router across a reload (keepalived matches on VRID,
+    interface and family); anything else may change without leaving the state it is in."""
+    return (inst.virtual_router_id, inst.interface, inst.family, version_of(inst, config))
 
 
 def _vrrp_part(config: KeepalivedConfig) -> object:

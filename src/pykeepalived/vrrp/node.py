@@ -31,7 +31,7 @@ from pykeepalived.kernel.ports import (
     VrrpTransport,
 )
 from pykeepalived.notify import ScriptRunner
-from pykeepalived.vrrp.events import AdvertReceived, InstanceSnapshot
+from pykeepalived.vrrp.events import AddVips, AdvertReceived, InstanceSnapshot
 from pykeepalived.vrrp.from_config import (
     expected,
     instance_params,
@@ -46,6 +46,7 @@ from pykeepalived.vrrp.ipheader import split_ipv4
 from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO
 from pykeepalived.vrrp.packet import VrrpPacketError, parse
 from pykeepalived.vrrp.receive import validate
+from pykeepalived.vrrp.states import State
 from pykeepalived.vrrp.trackers import FileTrackers, ScriptTracker, disabled_scripts
 from pykeepalived.vrrp.tracking import InstanceTracking, Kind, apply_verdict
 from pykeepalived.vrrp.units import Solo, Unit
@@ -73,6 +74,10 @@ class VrrpNode:
     ports: VrrpPorts
     log_detail: bool = False
     errors: Counter[str] = field(default_factory=Counter)
+    resume: dict[str, State] = field(default_factory=dict)
+    """Instances taken over from a predecessor node (reload): they keep their state and VIPs."""
+    handover: set[str] = field(default_factory=set)
+    """Instances handed to a successor node (reload): on stop they send nothing, keep VIPs."""
     _units: dict[str, Unit] = field(default_factory=dict)
     _unit_of: dict[str, Unit] = field(default_factory=dict)
     _io: dict[str, InstanceIO] = field(default_factory=dict)
@@ -188,13 +193,13 @@ class VrrpNode:
         if not self._units:
             await self.build()
         assert self._performer is not None
-        await self._performer.remove_stale_vips()
+        await self._performer.remove_stale_vips(keep=self.resume)
         await self._open_sockets_patiently()
         await self._initial_tracking()
         async with self._lock:
             now = self.ports.clock.now()
             for unit in self._units.values():
-                await self._perform(unit.start(now))
+                await self._perform(self._start_unit(unit, now))
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._timers(stop), name="vrrp-timers")
@@ -207,6 +212,17 @@ class VrrpNode:
             pass
         finally:
             await self._shutdown()
+
+    def _start_unit(self, unit: Unit, now: float) -> list[Tagged]:
+        """Start, or resume what a predecessor ran (keepalived ``restore_vrrp_state``): a
+        resumed MASTER keeps its VIPs (added again, idempotently, in case the list grew)."""
+        previous = self.resume.get(unit.name) if isinstance(unit, Solo) else None
+        if previous is None or not isinstance(unit, Solo):
+            return unit.start(now)
+        actions = [Tagged(source=unit.name, action=a) for a in unit.instance.resume(previous, now)]
+        if unit.instance.state is State.MASTER:
+            actions.append(Tagged(source=unit.name, action=AddVips()))
+        return actions
 
     async def _initial_tracking(self) -> None:
         """Link states as they are now, applied before any instance starts (keepalived starts
@@ -346,6 +362,8 @@ class VrrpNode:
             self._stopped = True
             now = self.ports.clock.now()
             for unit in self._units.values():
+                if isinstance(unit, Solo) and unit.name in self.handover:
+                    continue  # its successor carries on: no priority 0, VIPs stay
                 await self._perform(unit.shutdown(now))
 
     async def _shutdown(self) -> None:

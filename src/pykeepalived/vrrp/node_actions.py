@@ -6,7 +6,7 @@ one VIP is logged and the others still go through (no half-applied silence).
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -139,9 +139,12 @@ class ActionPerformer:
             except KernelError as exc:
                 log.error("(%s) %s", io.config.name, exc)
 
-    async def remove_stale_vips(self) -> None:
-        """VIPs of configured instances left on an interface (a crash) go before we start."""
+    async def remove_stale_vips(self, keep: Collection[str] = ()) -> None:
+        """VIPs of configured instances left on an interface (a crash) go before we start;
+        ``keep`` names instances taken over from a predecessor (a reload): theirs stay."""
         for io in self.io.values():
+            if io.config.name in keep:
+                continue
             for vip in io.all_vips:
                 try:
                     removed = await self.ports.addresses.remove(vip)
