@@ -5,12 +5,11 @@ arguments. Exit codes: 0 success (warnings allowed), 1 config errors, 2 usage er
 """
 
 import argparse
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
 
-from pykeepalived import __version__
+from pykeepalived import __version__, pidfile
 from pykeepalived.config.dump import dump_json
 from pykeepalived.config.loader import LoadResult, load_machine
 
@@ -122,6 +121,14 @@ def run_daemon(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print("pykeepalived: the daemon needs root (raw sockets, netlink)", file=sys.stderr)
         return EXIT_USAGE
+    run_vrrp, run_checkers = args.vrrp or not args.check, args.check or not args.vrrp
+    pid_files = pidfile.PidFiles(args.pid, args.vrrp_pid, args.checkers_pid).for_parts(
+        run_vrrp=run_vrrp, run_checkers=run_checkers
+    )
+    running = pidfile.running_pid(pid_files)
+    if running is not None:  # keepalived's answer (and exit code 0) to a second start
+        print(f"pykeepalived: daemon is already running (pid {running})", file=sys.stderr)
+        return EXIT_OK
     if not args.dont_fork:
         _daemonize()
     setup_logging(
@@ -130,13 +137,15 @@ def run_daemon(args: argparse.Namespace) -> int:
         log_file=args.log_file,
         facility=args.log_facility,
     )
-    pid_files = [p for p in (args.pid, args.vrrp_pid, args.checkers_pid) if p]
-    for path in pid_files:
-        with open(path, "w") as f:
-            f.write(f"{os.getpid()}\n")
+    try:
+        pidfile.write(pid_files)
+    except pidfile.PidFileError as exc:
+        logging.getLogger("pykeepalived").error("cannot start: %s", exc)
+        pidfile.remove(pid_files)
+        return EXIT_CONFIG
     options = DaemonOptions(
-        run_vrrp=args.vrrp or not args.check,
-        run_checkers=args.check or not args.vrrp,
+        run_vrrp=run_vrrp,
+        run_checkers=run_checkers,
         log_detail=args.log_detail,
         config_path=os.path.abspath(args.config),
     )
@@ -151,9 +160,7 @@ def run_daemon(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
         return asyncio.run(Daemon(options, chosen).run())
     finally:
-        for path in pid_files:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+        pidfile.remove(pid_files)
 
 
 def _daemonize() -> None:
