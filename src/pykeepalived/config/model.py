@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from pykeepalived.config.grammar import Context, Parse, Where, kw, where_field
+from pykeepalived.config.model_bgp import BgpSpeaker, bgp_speaker
 from pykeepalived.config.model_global import GlobalDefs
 from pykeepalived.config.model_lvs import (
     SslContext,
@@ -98,4 +99,6 @@ class KeepalivedConfig:
     linkbeat_use_polling: bool = kw(False, flag())
     namespace_with_ipsets: bool = kw(False, flag())
     child_wait_time: int | None = kw(None, integer(0, 1 << 20))
+    # pykeepalived extension: active-active directors announcing VIPs over BGP (model_bgp).
+    bgp_speaker: BgpSpeaker | None = kw(None, bgp_speaker)
     where: Where = where_field()

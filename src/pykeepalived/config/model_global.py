@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pykeepalived.config.grammar import BadValue, Context, Parse, Where, kw, where_field
+from pykeepalived.config.model_bgp import hash_seed
 from pykeepalived.config.model_common import Fifo, RunAs, Script, fifo, run_as, script
 from pykeepalived.config.model_vrrp_items import GarpExtraIf, garp_extra_if
 from pykeepalived.config.tree import Statement
@@ -272,5 +273,8 @@ class GlobalDefs:
     # mutating endpoints; none: they answer 403). See docs/api.md.
     api_listen: str | None = kw(None, word())
     api_token_file: str | None = kw(None, word())
+    # lvs_hash_seed N: the seed of the nftables data plane's flow hash (Maglev slots); the
+    # same on every active-active director, so that each picks the same real server.
+    lvs_hash_seed: int | None = kw(None, hash_seed())
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()
     where: Where = where_field()
