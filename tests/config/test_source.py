@@ -237,12 +237,18 @@ def test_findings_are_grouped_by_file_in_the_order_files_were_read(tmp_path: Pat
 
 
 def test_multi_line_definition_ending_a_line_continues_it() -> None:
+    """Its first line joins the line it ends, the next ones follow as lines of their own; a
+    keyword joined that way is ignored, one keyword per line (keepalived 2.2.7's dump of the
+    same text: VRID 52, priority 150)."""
     text = "$BODY=virtual_router_id 51 \\\n    priority 150\n" + INSTANCE.replace(
-        "    virtual_router_id 51\n    priority 100\n", "    interface eth0 $BODY\n"
+        "    virtual_router_id 51\n    priority 100\n",
+        "    interface eth0 $BODY\n    virtual_router_id 52\n",
     ).replace("    interface eth0\n    interface", "    interface")
 
-    inst = only_instance(load_text(text))
-    assert (inst.interface, inst.virtual_router_id, inst.priority) == ("eth0", 51, 150)
+    result = load_text(text)
+    inst = only_instance(result)
+    assert (inst.interface, inst.virtual_router_id, inst.priority) == ("eth0", 52, 150)
+    assert [(d.code, d.location.line) for d in result.diagnostics] == [("extra", 5)]
 
 
 def test_multi_line_definition_inside_a_line_is_one_error() -> None:

@@ -125,9 +125,12 @@ def test_loaded_one_line_blocks_and_next_line_brace() -> None:
     text = """\
 vrrp_instance VI_1
 {
-    state MASTER interface eth0
-    virtual_router_id 51 priority 150
-    authentication { auth_type PASS auth_pass 1111 }
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    authentication { auth_type PASS
+        auth_pass 1111 }
     virtual_ipaddress { 192.168.1.10/24 }
 } virtual_server 192.168.1.10 80 { lvs_method DR
     real_server 10.0.0.1 80 { TCP_CHECK { connect_timeout 3 } } }
@@ -149,6 +152,62 @@ vrrp_instance VI_1
     (rs,) = vs.real_server
     assert (vs.lvs_method.kind, str(rs.ip)) == ("DR", "10.0.0.1")
     assert rs.TCP_CHECK[0].connect_timeout == 3
+    assert not [d for d in result.diagnostics if d.code == "extra"]
+
+
+GLUED = """\
+vrrp_instance VI_1 {
+    state BACKUP interface eth9
+    interface eth0
+    virtual_router_id 51 priority 250
+    priority 150 advert_int 3
+    nopreempt priority 50
+    virtual_ipaddress { 192.168.1.10/24 }
+}
+"""
+
+
+def test_a_second_keyword_on_a_line_is_ignored_with_a_warning_as_keepalived_does() -> None:
+    """keepalived 2.2.7 reads one keyword per line: its ``--dump-conf`` of GLUED shows
+    interface eth0, priority 150, advert interval 1 s and preempt disabled."""
+    result = load_text(GLUED)
+
+    inst = only_instance(result)
+    assert (inst.state, inst.interface, inst.virtual_router_id) == ("BACKUP", "eth0", 51)
+    assert (inst.priority, inst.advert_int, inst.nopreempt) == (150, 1.0, True)
+    found = [(d.severity.value, d.location.line, d.location.column, d.code)
+             for d in result.diagnostics]  # fmt: skip
+    assert found == [
+        ("warning", 2, 18, "extra"),
+        ("warning", 4, 26, "extra"),
+        ("warning", 5, 18, "extra"),
+        ("warning", 6, 15, "extra"),
+    ]
+    first = result.diagnostics[0].message
+    assert first.startswith("'interface' is ignored: keepalived reads one keyword per line")
+    assert "put 'interface' on a line of its own" in first
+
+
+def test_glued_auth_pass_is_ignored_so_the_password_is_missing() -> None:
+    """``auth_type PASS auth_pass 1111``: keepalived sets no password and reports
+    'Authentication specified but no password given' (``-t`` fails); so do we."""
+    text = GLUED.replace("    nopreempt priority 50\n", "").replace(
+        "    virtual_ipaddress",
+        "    authentication {\n        auth_type PASS auth_pass 1111\n    }\n    virtual_ipaddress",
+    )
+    result = load_text(text)
+
+    assert not result.ok
+    assert ("warning", 7, "extra") in [
+        (d.severity.value, d.location.line, d.code) for d in result.diagnostics
+    ]
+    assert "(VI_1) auth_type PASS needs auth_pass" in [d.message for d in result.errors]
+
+
+def test_extra_words_that_are_no_keyword_keep_the_plain_warning() -> None:
+    result = load_text(GLUED.replace("nopreempt priority 50", "priority 120 130"))
+
+    assert "extra arguments to 'priority' ignored" in [d.message for d in result.diagnostics]
 
 
 def test_comments_everywhere() -> None:

@@ -31,9 +31,7 @@ from pykeepalived.vrrp.from_config import instance_params
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 KEEPALIVED = "/usr/sbin/keepalived"
 # (case, instance) -> fields keepalived 2.2.7 reads differently, with keepalived's value.
-KNOWN_DIFFERENCES = {
-    ("one_line_blocks", "VI_COMPACT2"): {"Authentication type": "none", "Password": None},
-}
+KNOWN_DIFFERENCES: dict[tuple[str, str], dict[str, object]] = {}
 NEEDS_IPVS = pytest.mark.skipif(
     not Path("/proc/net/ip_vs").exists(), reason="keepalived's LVS sync daemon needs kernel IPVS"
 )

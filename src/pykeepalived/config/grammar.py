@@ -138,8 +138,8 @@ def kw(
     """Declare a model field as keyword ``<field name>`` (and ``aliases``).
 
     ``deprecated`` aliases are accepted with a warning; ``repeat`` collects every occurrence into
-    a tuple; ``max_args`` lets the engine split ``auth_type PASS auth_pass 1111`` written on one
-    line into two statements, as operators write them.
+    a tuple; ``max_args`` is how many arguments the keyword takes: the engine ignores the rest
+    of the line with a warning, as keepalived does with ``auth_type PASS auth_pass 1111``.
     """
     spec = KwSpec(
         parse=parse,
@@ -204,7 +204,7 @@ def parse_block(
     table = keyword_table(cast(Any, cls))
     values: dict[str, Any] = dict(header or {})
     places: dict[str, Token] = dict(header_places or {})
-    for st in _split_glued(statements, table):
+    for st in _drop_extra(statements, table, ctx):
         _apply(cls, st, table, values, places, ctx)
     for name, value in list(values.items()):
         if isinstance(value, list):
@@ -302,19 +302,34 @@ def _suggest(cls: type, name: str) -> str | None:
     return hint[0] if hint else None
 
 
-def _split_glued(statements: Sequence[Statement], table: Mapping[str, _Entry]) -> list[Statement]:
-    """Split ``auth_type PASS auth_pass 1111`` into two statements when the arity says so."""
+def _drop_extra(
+    statements: Sequence[Statement], table: Mapping[str, _Entry], ctx: Context
+) -> list[Statement]:
+    """Cut each statement to the arguments its keyword takes (``max_args``), warning about the
+    rest: keepalived 2.2.7 reads one keyword per line, so ``auth_type PASS auth_pass 1111``
+    sets the type and never the password (its ``--dump-conf`` shows no password)."""
     out: list[Statement] = []
     for st in statements:
-        while True:
-            entry = table.get(st.name)
-            limit = None if entry is None else entry.spec.max_args
-            if st.block is not None or limit is None or len(st.args) <= limit:
-                break
-            rest = st.args[limit:]
-            if rest[0].text not in table:
-                break
-            out.append(Statement(keyword=st.keyword, args=st.args[:limit]))
-            st = Statement(keyword=rest[0], args=rest[1:])
+        entry = table.get(st.name)
+        limit = None if entry is None else entry.spec.max_args
+        if st.block is None and limit is not None and len(st.args) > limit:
+            extra_arguments(st, limit, ctx)
+            st = Statement(keyword=st.keyword, args=st.args[:limit])
         out.append(st)
     return out
+
+
+def extra_arguments(st: Statement, used: int, ctx: Context) -> None:
+    """Warn at the first argument of ``st`` past the ``used`` ones, which is ignored as keepalived
+    ignores it; a keyword there was meant as a statement of its own, so the warning says so."""
+    if len(st.args) <= used:
+        return
+    extra = st.args[used]
+    if not extra.quoted and extra.text in ctx.homes:
+        message = (
+            f"'{extra.text}' is ignored: keepalived reads one keyword per line and ignores the"
+            f" rest of the line after '{st.name}'; put '{extra.text}' on a line of its own"
+        )
+    else:
+        message = f"extra arguments to '{st.name}' ignored"
+    ctx.diags.warning(extra.location, message, "extra")

@@ -16,6 +16,7 @@ from pykeepalived.config.grammar import (
     BadValue,
     Context,
     Parse,
+    extra_arguments,
     parse_block,
     report_bug,
     undefined_hint,
@@ -41,9 +42,7 @@ def no_block(st: Statement) -> None:
 
 
 def warn_extra(st: Statement, ctx: Context, used: int) -> None:
-    if len(st.args) > used:
-        extra = st.args[used]
-        ctx.diags.warning(extra.location, f"extra arguments to '{st.name}' ignored", "extra")
+    extra_arguments(st, used, ctx)
 
 
 # Numbers as keepalived reads them: ASCII digits only (Python's int() and float() would also
