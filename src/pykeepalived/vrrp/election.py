@@ -128,7 +128,7 @@ class Election:
         return [Log(message=f"({self.name}) {text}")]
 
     def _accepts(self, advert: AdvertReceived, now: float) -> bool:
-        if not self.params.preempt or advert.priority >= self.effective_priority:
+        if self._held() or not self.params.preempt or advert.priority >= self.effective_priority:
             return True
         if not self.params.preempt_delay_us:
             return False
@@ -142,7 +142,7 @@ class Election:
         self.wants_master = False
         self._arm_master_down(now)
         delay_us = self.params.preempt_delay_us
-        if not delay_us:
+        if not delay_us or self._held():
             return actions
         if advert.priority >= self.effective_priority:
             if self._preempt_at is not None:
@@ -248,6 +248,10 @@ class Election:
 
     def _yield_to(self, reason: str, now: float) -> list[Action]:
         raise NotImplementedError
+
+    def _held(self) -> bool:
+        """A mastership hold is on: follow any master, never preempt (``Instance`` says)."""
+        return False
 
 
 def _addr_cmp(theirs: IPv4Address | IPv6Address, ours: IPv4Address | IPv6Address) -> int:

@@ -9,6 +9,7 @@ Nothing here knows about sockets, netlink or the clock.
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
+from pykeepalived.vrrp.hold import Hold
 from pykeepalived.vrrp.states import State
 
 IPAddress = IPv4Address | IPv6Address
@@ -126,6 +127,7 @@ class InstanceSnapshot:
     master_adver_int_s: float
     faults: tuple[tuple[str, str], ...]
     next_timer: float | None
+    holds: tuple[Hold, ...] = ()
 
 
 Action = (

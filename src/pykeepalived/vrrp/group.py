@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from pykeepalived.vrrp.events import Action, AdvertReceived, StateChanged
+from pykeepalived.vrrp.hold import Hold
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.states import State, check_transition
 from pykeepalived.vrrp.tracking import TRACKING_HOLDER, Verdict
@@ -152,6 +153,22 @@ class SyncGroup:
             pending = not result.faults
             return out + self.hold_fault(member, TRACKING_HOLDER, reason, now, pending=pending)
         return out + self.release_fault(member, TRACKING_HOLDER, now)
+
+    def hold_backup(self, member: str, hold: Hold, now: float) -> list[Tagged]:
+        """A mastership hold on one member holds the whole group (it moves as one): every
+        MASTER member releases (priority 0), then the group follows them to BACKUP."""
+        if member not in self._members:
+            raise KeyError(member)
+        done = [(m, m.hold_backup(hold, now)) for m in self.members]
+        out = [t for m, actions in done for t in self._tag(m, actions)]
+        for m, actions in done:
+            out += self._consequences(m, actions, now)
+        return out
+
+    def release_backup(self, member: str, holder: str, now: float) -> list[Tagged]:
+        if member not in self._members:
+            raise KeyError(member)
+        return [t for m in self.members for t in self._tag(m, m.release_backup(holder, now))]
 
     def shutdown(self, now: float) -> list[Tagged]:
         out: list[Tagged] = []

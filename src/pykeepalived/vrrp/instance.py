@@ -34,6 +34,7 @@ from pykeepalived.vrrp.events import (
     SendGratuitous,
     StateChanged,
 )
+from pykeepalived.vrrp.hold import Hold
 from pykeepalived.vrrp.params import InstanceParams
 from pykeepalived.vrrp.states import State, check_transition
 from pykeepalived.vrrp.timing import PRIO_OWNER, PRIO_STOP, skew_time_us, us_to_s
@@ -52,6 +53,8 @@ class Instance(Election):
         self.master_gate: Callable[[], bool] | None = None
         self._faults: dict[str, str] = {}
         self._pending: set[str] = set()  # holders whose hold is only "no result yet"
+        self._holds: dict[str, Hold] = {}  # mastership holds (hold.py): stay BACKUP
+        self._held_warned = False  # "no master heard, but held" logged once per hold
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -129,11 +132,13 @@ class Instance(Election):
             master_adver_int_s=us_to_s(self.master_adver_int_us),
             faults=tuple(sorted(self._faults.items())),
             next_timer=self.get_timer(),
+            holds=tuple(self._holds.values()),
         )
 
     def get_timer(self) -> float | None:
         """The next instant ``handle_timer`` must be called at, or None."""
         timers = [when for when, _ in self._garps]
+        timers += [h.until for h in self._holds.values() if h.until is not None]
         if self._deadline is not None:
             timers.append(self._deadline)
         return min(timers) if timers else None
@@ -141,6 +146,8 @@ class Instance(Election):
     def handle_timer(self, now: float) -> list[Action]:
         """Run every timer due at ``now``; calling early is harmless."""
         actions: list[Action] = []
+        for hold in [h for h in self._holds.values() if h.until is not None and h.until <= now]:
+            actions += self.release_backup(hold.holder, now, expired=True)
         due = [repeat for when, repeat in self._garps if when <= now]
         self._garps = [(when, repeat) for when, repeat in self._garps if when > now]
         if self.state is State.MASTER:
@@ -232,6 +239,34 @@ class Instance(Election):
             return []
         return self._leave_fault(now)
 
+    def hold_backup(self, hold: Hold, now: float) -> list[Action]:
+        """``hold.holder`` says this instance must not be MASTER (the API's release-master).
+
+        A MASTER leaves as on a graceful stop: one priority 0 advert (the backups take over after
+        their skew time, not a Master_Down_Interval), VIPs removed, then BACKUP. Held, it follows
+        any master it hears, even a lower-priority one (no preemption), does not take over when
+        the master goes silent, and a sync group cannot pull it up. Other states only record it.
+        """
+        self._holds[hold.holder] = hold
+        span = f" for {hold.until - hold.since:g} s" if hold.until is not None else ""
+        held = Log(message=f"({self.name}) Mastership held by {hold.holder}{span} ({hold.reason})")
+        if self.state is not State.MASTER:
+            return [held]
+        zero: list[Action] = [SendAdvert(priority=PRIO_STOP), self._sent_zero()]
+        reason = f"mastership released by {hold.holder}"
+        return [held, *zero, *self._leave_master(State.BACKUP, reason, now, suffix=reason)]
+
+    def release_backup(self, holder: str, now: float, *, expired: bool = False) -> list[Action]:
+        """Lift ``holder``'s hold; with none left the instance is back in the election (a higher
+        priority with preempt takes mastership back within a Master_Down_Interval)."""
+        if self._holds.pop(holder, None) is None:
+            return []
+        text = f"({self.name}) Mastership hold by {holder} {'expired' if expired else 'lifted'}"
+        if self._holds:
+            return [Log(message=f"{text}; still held by {', '.join(self._holds)}")]
+        self._held_warned = False
+        return [Log(message=f"{text}: back in the election")]
+
     def shutdown(self, now: float) -> list[Action]:
         """Stop: a MASTER sends priority 0 (peers take over after skew time) and drops its VIPs."""
         return self._end(State.STOP, "shutdown", f"({self.name}) Stopped")
@@ -256,7 +291,7 @@ class Instance(Election):
 
     def force_master(self, reason: str, now: float) -> list[Action]:
         """A sync-group peer went MASTER: follow it at once (keepalived ``vrrp_sync_master``)."""
-        if self.state is not State.BACKUP:
+        if self.state is not State.BACKUP or self._holds:
             return []
         return self._become_master(now, reason)
 
@@ -269,10 +304,21 @@ class Instance(Election):
     # -- transitions --------------------------------------------------------------------------
 
     def _gate_open(self) -> bool:
-        return self.master_gate is None or self.master_gate()
+        return not self._holds and (self.master_gate is None or self.master_gate())
+
+    def _held(self) -> bool:
+        return bool(self._holds)
 
     def _master_down_expired(self, now: float) -> list[Action]:
-        """RFC 5798 6.4.2: Master_Down_Timer fired; a sync group may hold us back."""
+        """RFC 5798 6.4.2: Master_Down_Timer fired; a hold or a sync group may keep us back."""
+        if self._holds:
+            self._arm_master_down(now)
+            if self._held_warned:
+                return []
+            self._held_warned = True
+            holders = ", ".join(self._holds)
+            text = f"No master heard, but mastership is held by {holders}: staying BACKUP"
+            return [Log(message=f"({self.name}) {text}")]
         self.wants_master = True
         if not self._gate_open():
             self._arm_master_down(now)
@@ -308,13 +354,15 @@ class Instance(Election):
             SendGratuitous(repeat=p.garp_master_repeat),
         ]
 
-    def _leave_master(self, new: State, reason: str, now: float, *, stops: int = 2) -> list[Action]:
-        """MASTER -> BACKUP (a better master) or FAULT (tracking): drop VIPs, arm timers."""
+    def _leave_master(
+        self, new: State, reason: str, now: float, *, stops: int = 2, suffix: str = ""
+    ) -> list[Action]:
+        """MASTER -> BACKUP (a better master, a hold) or FAULT (tracking): drop VIPs, arm timers."""
         self._garps = []
         self._refresh_at = None
         self._preempt_at = None
         self.wants_master = False  # keepalived: wantstate BACKUP or FAULT
-        changed = self._transition(new, reason)
+        changed = self._transition(new, reason, suffix=f" ({suffix})" if suffix else "")
         if new is State.FAULT:
             # keepalived sends priority 0 twice on its own fault (vrrp_state_leave_master, then
             # vrrp_restore_interface), once when its sync group drags it; a peer sees each.

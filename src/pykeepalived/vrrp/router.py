@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from pykeepalived.vrrp.events import Action, AdvertReceived, InstanceSnapshot
 from pykeepalived.vrrp.group import SyncGroup, Tagged
+from pykeepalived.vrrp.hold import Hold
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.states import State
 from pykeepalived.vrrp.tracking import Verdict, apply_verdict
@@ -104,6 +105,20 @@ class Router:
             return group.release_fault(name, holder, now)
         inst = self._instances[name]
         return _tag(inst, inst.release_fault(holder, now))
+
+    def hold_backup(self, name: str, hold: Hold, now: float) -> list[Tagged]:
+        group = self._group_of.get(name)
+        if group is not None:
+            return group.hold_backup(name, hold, now)
+        inst = self._instances[name]
+        return _tag(inst, inst.hold_backup(hold, now))
+
+    def release_backup(self, name: str, holder: str, now: float) -> list[Tagged]:
+        group = self._group_of.get(name)
+        if group is not None:
+            return group.release_backup(name, holder, now)
+        inst = self._instances[name]
+        return _tag(inst, inst.release_backup(holder, now))
 
     def shutdown(self, now: float) -> list[Tagged]:
         out: list[Tagged] = []

@@ -6,6 +6,7 @@ Rules: pure. ``Solo`` wraps one ``Instance`` so that the driver treats it exactl
 
 from pykeepalived.vrrp.events import AdvertReceived
 from pykeepalived.vrrp.group import SyncGroup, Tagged
+from pykeepalived.vrrp.hold import Hold
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.tracking import Verdict, apply_verdict
 
@@ -36,6 +37,12 @@ class Solo:
 
     def apply_verdict(self, member: str, result: Verdict, now: float) -> list[Tagged]:
         return self._tag(list(apply_verdict(self.instance, result, now)))
+
+    def hold_backup(self, member: str, hold: Hold, now: float) -> list[Tagged]:
+        return self._tag(list(self.instance.hold_backup(hold, now)))
+
+    def release_backup(self, member: str, holder: str, now: float) -> list[Tagged]:
+        return self._tag(list(self.instance.release_backup(holder, now)))
 
     def shutdown(self, now: float) -> list[Tagged]:
         return self._tag(list(self.instance.shutdown(now)))

@@ -23,6 +23,7 @@ from pykeepalived.vrrp.events import (
     StateChanged,
 )
 from pykeepalived.vrrp.group import SyncGroup, Tagged
+from pykeepalived.vrrp.hold import API_HOLDER, Hold
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.params import InstanceParams
 from pykeepalived.vrrp.router import Router
@@ -295,6 +296,14 @@ class Lan:
         else:
             held = router.release_fault(name, "init", self.now)
         self._apply(self.hosts[host], held)
+
+    def hold(self, host: str, hold: Hold | None, name: str = "VI_1") -> None:
+        """A mastership hold (the API's release-master) on ``host``, or None: lift the API's."""
+        router = self.hosts[host].router
+        if hold is not None:
+            self._apply(self.hosts[host], router.hold_backup(name, hold, self.now))
+        else:
+            self._apply(self.hosts[host], router.release_backup(name, API_HOLDER, self.now))
 
     def partition(self, a: str, b: str) -> None:
         """Cut the wire between ``a`` and ``b``: both may be master until :meth:`heal`."""
