@@ -18,6 +18,8 @@ from pykeepalived.config.model_lvs import (
     virtual_server,
 )
 from pykeepalived.config.model_lvs_group import VirtualServerGroup, virtual_server_group
+from pykeepalived.config.model_routes import IpRoute, IpRule, route_line
+from pykeepalived.config.model_rules import rule_line
 from pykeepalived.config.model_track import (
     BfdInstance,
     GarpGroup,
@@ -42,7 +44,7 @@ from pykeepalived.config.model_vrrp import (
     vrrp_sync_group,
     vrrp_track_file,
 )
-from pykeepalived.config.model_vrrp_items import RouteSpec, VirtualIp, route_line, virtual_ip_line
+from pykeepalived.config.model_vrrp_items import VirtualIp, virtual_ip_line
 from pykeepalived.config.tree import Statement
 from pykeepalived.config.values import block, flag, integer, lines
 
@@ -73,8 +75,8 @@ class KeepalivedConfig:
     BLOCK_NAME: ClassVar[str] = "the top level"
     global_defs: GlobalDefs = kw(GlobalDefs(), block(GlobalDefs))
     static_ipaddress: tuple[VirtualIp, ...] = kw((), lines(virtual_ip_line))
-    static_routes: tuple[RouteSpec, ...] = kw((), lines(route_line))
-    static_rules: tuple[RouteSpec, ...] = kw((), lines(route_line))
+    static_routes: tuple[IpRoute, ...] = kw((), lines(route_line))
+    static_rules: tuple[IpRule, ...] = kw((), lines(rule_line))
     vrrp_script: tuple[VrrpScript, ...] = kw((), vrrp_script, repeat=True)
     vrrp_track_file: tuple[VrrpTrackFile, ...] = kw(
         (), vrrp_track_file, repeat=True, aliases=("track_file",)

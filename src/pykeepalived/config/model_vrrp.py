@@ -23,17 +23,17 @@ from pykeepalived.config.model_common import (
     tracked,
     weight_reverse,
 )
+from pykeepalived.config.model_routes import IpRoute, IpRule, route_line
+from pykeepalived.config.model_rules import rule_line
 from pykeepalived.config.model_vrrp_items import (
     GarpExtraIf,
     Ipvlan,
     Member,
-    RouteSpec,
     UnicastPeer,
     VirtualIp,
     Vmac,
     garp_extra_if,
     members,
-    route_line,
     unicast_peer_line,
     use_ipvlan,
     use_vmac,
@@ -151,8 +151,8 @@ class VrrpInstance:
     virtual_ipaddress: tuple[VirtualIp, ...] = kw((), lines(virtual_ip_line))
     virtual_ipaddress_excluded: tuple[VirtualIp, ...] = kw((), lines(virtual_ip_line))
     promote_secondaries: bool = kw(False, flag())
-    virtual_routes: tuple[RouteSpec, ...] = kw((), lines(route_line))
-    virtual_rules: tuple[RouteSpec, ...] = kw((), lines(route_line))
+    virtual_routes: tuple[IpRoute, ...] = kw((), lines(route_line))
+    virtual_rules: tuple[IpRule, ...] = kw((), lines(rule_line))
     accept: bool = kw(False, flag(), max_args=0)
     no_accept: bool = kw(False, flag(), max_args=0)
     nopreempt: bool = kw(False, flag(), max_args=0)

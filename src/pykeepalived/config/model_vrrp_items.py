@@ -1,8 +1,9 @@
 """Line items of the VRRP blocks: addresses, unicast peers, routes/rules, member names.
 
 Rules: each item is a frozen value object built from one line of a block (``virtual_ipaddress``,
-``unicast_peer``, ``virtual_routes``, ``group`` ...) by a converter that raises ``BadValue`` on
-the offending token. Option words are keepalived's (keepalived.conf(5), vrrp_ipaddress.c).
+``unicast_peer``, ``group`` ...; routes and rules: ``model_routes``) by a converter that raises
+``BadValue`` on the offending token. Option words are keepalived's (keepalived.conf(5),
+vrrp_ipaddress.c).
 """
 
 import re
@@ -113,24 +114,6 @@ def unicast_peer_line(st: Statement, ctx: Context) -> UnicastPeer:
             raise BadValue(token, f"unexpected '{token.text}' (expected min_ttl N or max_ttl N)")
         fields[token.text] = to_int(rest.pop(0), 0, 255)
     return UnicastPeer(**fields)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RouteSpec:
-    """A virtual_routes / virtual_rules / static_routes line, kept as words: ``ip route`` syntax."""
-
-    words: tuple[str, ...]
-    no_track: bool = False
-    location: Location | None = None
-
-
-def route_line(st: Statement, ctx: Context) -> RouteSpec:
-    no_block(st)
-    tokens = [st.keyword.text, *(t.text for t in st.args)]
-    no_track = "no_track" in tokens
-    return RouteSpec(
-        words=tuple(t for t in tokens if t != "no_track"), no_track=no_track, location=st.location
-    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
