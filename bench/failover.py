@@ -1,16 +1,22 @@
 """VRRP failover benchmark: pykeepalived against keepalived 2.2.7 in the same namespace lab.
 
 Usage: ``.venv/bin/python bench/failover.py [--runs 20] [--impl py,ka] [--modes v2:1,v3:0.05]
-[--signals TERM,KILL] [--idle 10]`` (root).
+[--signals TERM,KILL] [--idle 10] [--phase 0.2]`` (root).
 
 Two directors (``tests/netns/vrrplab.py``: namespaces with a random prefix on one bridge) run
 the seed's vrrp_instance (priorities 100 / 99, VRID 18, VIP 192.168.88.100/24) with the same
 implementation on both sides. Each run: the master (priority 100) gets SIGTERM or SIGKILL;
 the failover time is from the signal to the backup's rtnetlink RTM_NEWADDR of the VIP
-(timestamped as it arrives, ``AddrWatch``), the signal sent at a random phase of the
-advert cycle; then the master is restarted and the lab waits
-until it holds the VIP alone again (preempt) before the next run. For keepalived, SIGKILL goes
-to its VRRP child first (then the parent), so that no priority 0 advert is sent.
+(timestamped as it arrives, ``AddrWatch``). The signal is sent at a fixed phase of the
+advert cycle: ``--phase`` of an interval after the backup saw the master's advert
+(``AdvertWatch``, a packet socket in the backup's namespace), so both implementations face
+the same timer (with a random phase, a SIGKILL takeover varies by a whole interval, and p95
+over 20 runs compared luck). ``lag`` is the part that is the implementation's own: from the
+instant its timer was due (priority 0 advert seen + skew time for SIGTERM, last advert seen
++ master-down interval for SIGKILL) to the VIP on the backup. Then the master is restarted
+and the lab waits until it holds the VIP alone again (preempt) before the next run. For
+keepalived, SIGKILL goes to its VRRP child first (then the parent), so that no priority 0
+advert is sent.
 
 Idle cost: with the master holding the VIP, the CPU time (utime + stime from /proc, all of
 keepalived's processes) over ``--idle`` seconds, and the RSS (VmRSS, summed).
@@ -22,16 +28,20 @@ Expected failover (the bound the tests check): SIGTERM about the backup's skew t
 
 import argparse
 import os
-import random
 import signal
+import socket
 import statistics
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.kernel.nsutil import inside
 from tests.netns.vrrplab import (
+    ADDRESSES,
     VIP,
     Daemon,
     VrrpLab,
@@ -43,6 +53,68 @@ from tests.netns.vrrplab import (
     vrrp_lab,
     wait_sole,
 )
+
+
+@dataclass
+class AdvertWatch:
+    """VRRP adverts seen on one host's eth1, (monotonic time, source, priority), from a
+    packet socket read by a thread (the same clock as ``AddrWatch``)."""
+
+    ns: str
+    seen: list[tuple[float, str, int]] = field(default_factory=list)
+    _stop: bool = False
+
+    def __post_init__(self) -> None:
+        with inside(self.ns):
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+        self._sock.bind(("eth1", 0))
+        self._sock.settimeout(0.2)
+        self._cond = threading.Condition()
+        threading.Thread(target=self._loop, name="advertwatch", daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self._stop:
+            try:
+                frame = self._sock.recv(2048)
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed
+            now = time.monotonic()
+            ip = frame[14:]
+            if len(ip) < 24 or ip[9] != 112:
+                continue
+            vrrp = ip[(ip[0] & 15) * 4 :]
+            with self._cond:
+                self.seen.append((now, socket.inet_ntoa(ip[12:16]), vrrp[2]))
+                self._cond.notify_all()
+
+    def next_from(self, src: str, timeout: float = 10.0) -> float:
+        """Wait for the next advert from ``src``; its time."""
+        start, deadline = time.monotonic(), time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for t, s, _ in reversed(self.seen):
+                    if t >= start and s == src:
+                        return t
+                if not self._cond.wait(deadline - time.monotonic()):
+                    raise TimeoutError(f"no advert from {src} within {timeout}s")
+
+    def first(self, src: str, after: float, priority: int | None = None) -> float | None:
+        with self._cond:
+            for t, s, p in self.seen:
+                if t >= after and s == src and (priority is None or p == priority):
+                    return t
+        return None
+
+    def last(self, src: str, before: float) -> float | None:
+        with self._cond:
+            found = [t for t, s, _ in self.seen if t < before and s == src]
+        return found[-1] if found else None
+
+    def close(self) -> None:
+        self._stop = True
+        self._sock.close()
 
 
 def pids(daemon: Daemon) -> list[int]:
@@ -79,29 +151,49 @@ def confs(version: int, adv: float) -> tuple[str, str]:
     )
 
 
+@dataclass
+class Run:
+    failover: float  # signal -> VIP on the backup
+    lag: float  # the backup's timer due -> VIP on the backup
+
+
 def measure(impl: str, version: int, adv: float, sig: signal.Signals, runs: int,
-            idle: float) -> tuple[list[float], tuple[float, int] | None]:  # fmt: skip
+            idle: float, phase: float) -> tuple[list[Run], tuple[float, int] | None]:  # fmt: skip
     conf_a, conf_b = confs(version, adv)
-    times: list[float] = []
+    out: list[Run] = []
     cost = None
     with vrrp_lab() as lab:
-        start_pair(lab, conf_a, conf_b, impl_a=impl, impl_b=impl, detail=False)
-        a = lab.daemons[-1]
-        if idle:
-            cost = idle_cost(a, idle)
-        for _ in range(runs):
-            times.append(one_run(lab, a, sig, adv))
-            a.proc.wait(timeout=10)
-            a = lab.start("a", conf_a, impl=impl, detail=False)
-            wait_sole(lab, VIP, "a", timeout=30, settle=max(0.3, adv))
-    return times, cost
+        adverts = AdvertWatch(lab.ns["b"])
+        try:
+            start_pair(lab, conf_a, conf_b, impl_a=impl, impl_b=impl, detail=False)
+            a = lab.daemons[-1]
+            if idle:
+                cost = idle_cost(a, idle)
+            for _ in range(runs):
+                out.append(one_run(lab, adverts, a, sig, (version, adv), phase))
+                a.proc.wait(timeout=10)
+                a = lab.start("a", conf_a, impl=impl, detail=False)
+                wait_sole(lab, VIP, "a", timeout=30, settle=max(0.3, adv))
+        finally:
+            adverts.close()
+    return out, cost
 
 
-def one_run(lab: VrrpLab, master: Daemon, sig: signal.Signals, adv: float) -> float:
-    time.sleep(random.uniform(0, adv))  # any phase of the advert cycle (matters for SIGKILL)
+def one_run(lab: VrrpLab, adverts: AdvertWatch, master: Daemon, sig: signal.Signals,
+            mode: tuple[int, float], phase: float) -> Run:  # fmt: skip
+    version, adv = mode
+    seen = adverts.next_from(ADDRESSES["a"])
+    time.sleep(max(0.0, seen + phase * adv - time.monotonic()))
     t0 = time.monotonic()
     master.kill(sig)
-    return lab.watch.wait_for(VIP, "b", after=t0, timeout=30) - t0
+    taken = lab.watch.wait_for(VIP, "b", after=t0, timeout=30)
+    if sig == signal.SIGTERM:
+        zero = adverts.first(ADDRESSES["a"], t0, priority=0)
+        due = zero + skew_s(version, 99, adv) if zero is not None else float("nan")
+    else:
+        last = adverts.last(ADDRESSES["a"], t0)
+        due = last + master_down_s(version, 99, adv) if last is not None else float("nan")
+    return Run(failover=taken - t0, lag=taken - due)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -116,12 +208,14 @@ def main() -> int:
     p.add_argument("--modes", default="v3:0.05,v2:1")
     p.add_argument("--signals", default="TERM,KILL")
     p.add_argument("--idle", type=float, default=10.0, help="seconds of idle measurement")
+    p.add_argument("--phase", type=float, default=0.2,
+                   help="signal this fraction of an interval after an advert")  # fmt: skip
     args = p.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespaces)", file=sys.stderr)
         return 2
     impls = args.impl.split(",")
-    results: dict[tuple[str, str, str], list[float]] = {}
+    results: dict[tuple[str, str, str], list[Run]] = {}
     costs: dict[tuple[str, str], tuple[float, int]] = {}
     for mode in args.modes.split(","):
         version, adv = int(mode[1]), float(mode.split(":")[1])
@@ -129,10 +223,11 @@ def main() -> int:
             sig = signal.Signals[f"SIG{sig_name}"]
             for impl in impls:
                 idle = args.idle if sig_name == args.signals.split(",")[0] else 0.0
-                times, cost = measure(impl, version, adv, sig, args.runs, idle)
-                results[(mode, sig_name, impl)] = times
+                runs, cost = measure(impl, version, adv, sig, args.runs, idle, args.phase)
+                results[(mode, sig_name, impl)] = runs
                 if cost is not None:
                     costs[(mode, impl)] = cost
+                times = [r.failover for r in runs]
                 print(f"{mode} SIG{sig_name} {impl}: p50 {1000 * statistics.median(times):.1f} ms"
                       f" p95 {1000 * pct(times, 0.95):.1f} ms max {1000 * max(times):.1f} ms"
                       f" (n={len(times)})", flush=True)  # fmt: skip
@@ -140,27 +235,39 @@ def main() -> int:
     return 0
 
 
-def report(results: dict[tuple[str, str, str], list[float]],
+def ms(values: list[float]) -> str:
+    """p50 | p95 | max in ms."""
+    return " | ".join(f"{1000 * v:.1f}" for v in (statistics.median(values),
+                                                    pct(values, 0.95), max(values)))  # fmt: skip
+
+
+def report(results: dict[tuple[str, str, str], list[Run]],
            costs: dict[tuple[str, str], tuple[float, int]], impls: list[str]) -> None:  # fmt: skip
-    print("\n| mode | signal | bound | impl | p50 ms | p95 ms | max ms | runs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for (mode, sig, impl), times in results.items():
+    print("\n| mode | signal | bound | impl | failover p50 | p95 | max | lag p50 | p95 | max |"
+          " runs |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (mode, sig, impl), runs in results.items():
         version, adv = int(mode[1]), float(mode.split(":")[1])
         bound = skew_s(version, 99, adv) + 0.1
         if sig == "KILL":
             bound = master_down_s(version, 99, adv) + 0.15
         print(f"| {mode} | SIG{sig} | {1000 * bound:.0f} | {impl} |"
-              f" {1000 * statistics.median(times):.1f} | {1000 * pct(times, 0.95):.1f} |"
-              f" {1000 * max(times):.1f} | {len(times)} |")  # fmt: skip
+              f" {ms([r.failover for r in runs])} | {ms([r.lag for r in runs])} |"
+              f" {len(runs)} |")  # fmt: skip
     if "py" in impls and "ka" in impls:
-        print("\n| mode | signal | p50 py/ka | p95 py/ka |")
-        print("|---|---|---|---|")
+        print("\n| mode | signal | failover p50 py/ka | p95 py/ka | lag p50 py-ka ms |"
+              " lag p95 py-ka ms |")  # fmt: skip
+        print("|---|---|---|---|---|---|")
         for mode, sig, impl in results:
             if impl != "py" or (mode, sig, "ka") not in results:
                 continue
             py, ka = results[(mode, sig, "py")], results[(mode, sig, "ka")]
-            print(f"| {mode} | SIG{sig} | {statistics.median(py) / statistics.median(ka):.2f} |"
-                  f" {pct(py, 0.95) / pct(ka, 0.95):.2f} |")  # fmt: skip
+            fpy, fka = [r.failover for r in py], [r.failover for r in ka]
+            lpy, lka = [r.lag for r in py], [r.lag for r in ka]
+            print(f"| {mode} | SIG{sig} | {statistics.median(fpy) / statistics.median(fka):.2f} |"
+                  f" {pct(fpy, 0.95) / pct(fka, 0.95):.2f} |"
+                  f" {1000 * (statistics.median(lpy) - statistics.median(lka)):+.1f} |"
+                  f" {1000 * (pct(lpy, 0.95) - pct(lka, 0.95)):+.1f} |")  # fmt: skip
     if costs:
         print("\n| mode | impl | idle CPU as master (% of one core) | RSS MiB |")
         print("|---|---|---|---|")

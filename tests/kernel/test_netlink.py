@@ -30,6 +30,27 @@ def test_add_is_idempotent_and_remove_cleans_up(lan: Lan) -> None:
     assert asyncio.run(scenario()) == [True, False, True, True, True, False, False]
 
 
+def test_interface_recreated_is_looked_up_again(lan: Lan) -> None:
+    """The ifindex is cached (the takeover path skips a link dump); a re-created interface
+    has a new index, and add/remove find it."""
+    ns = lan.host("dir", "192.168.88.8/24")
+    vip = VipSpec(address=ip_interface("192.168.88.100/24"), ifname="dum0")
+
+    async def scenario() -> list[object]:
+        with inside(ns):
+            port = NetlinkAddresses()
+            run("ip", "link", "add", "dum0", "type", "veth", "peer", "name", "dum1", ns=ns)
+            steps: list[object] = [await port.add(vip)]
+            run("ip", "link", "del", "dum0", ns=ns)
+            run("ip", "link", "add", "dum0", "type", "veth", "peer", "name", "dum1", ns=ns)
+            steps += [await port.add(vip), "192.168.88.100" in run("ip", "addr", ns=ns)]
+            steps.append(await port.remove(vip))
+            await port.close()
+        return steps
+
+    assert asyncio.run(scenario()) == [True, True, True, True]
+
+
 def test_ipv6_vip_with_nodad(lan: Lan) -> None:
     ns = lan.host("dir", "fd00::8/64")
     vip = VipSpec(address=ip_interface("fd00::100/64"), ifname="eth1", nodad=True)

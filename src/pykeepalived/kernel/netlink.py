@@ -30,6 +30,9 @@ class NetlinkAddresses:
 
     def __init__(self) -> None:
         self._ipr: AsyncIPRoute | None = None
+        # ifname -> ifindex: pyroute2's lookup is a link dump (~0.5 ms), paid on the takeover
+        # path otherwise; an entry is dropped when the kernel says the index is gone.
+        self._index: dict[str, int] = {}
 
     async def _route(self) -> AsyncIPRoute:
         if self._ipr is None:
@@ -38,10 +41,14 @@ class NetlinkAddresses:
         return self._ipr
 
     async def index(self, ifname: str) -> int:
+        cached = self._index.get(ifname)
+        if cached is not None:
+            return cached
         ipr = await self._route()
         found = await ipr.link_lookup(ifname=ifname)
         if not found:
             raise KernelError(f"interface {ifname} does not exist")
+        self._index[ifname] = int(found[0])
         return int(found[0])
 
     async def add(self, vip: VipSpec) -> bool:
@@ -52,6 +59,8 @@ class NetlinkAddresses:
         except NetlinkError as exc:
             if exc.code == EEXIST:
                 return False
+            if exc.code == ENODEV and self._index.pop(vip.ifname, None) is not None:
+                return await self.add(vip)  # the interface was re-created: look it up again
             raise KernelError(f"cannot add {vip.address} on {vip.ifname}: {exc}") from exc
         return True
 
@@ -64,6 +73,8 @@ class NetlinkAddresses:
                 "del", index=index, address=str(address.ip), prefixlen=address.network.prefixlen
             )
         except NetlinkError as exc:
+            if exc.code == ENODEV and self._index.pop(vip.ifname, None) is not None:
+                return await self.remove(vip)
             if exc.code in (EADDRNOTAVAIL, ENODEV):
                 return False
             raise KernelError(f"cannot remove {address} from {vip.ifname}: {exc}") from exc
