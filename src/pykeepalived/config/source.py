@@ -3,7 +3,8 @@
 Rules: this module owns what keepalived does before parsing: ``include`` (globs, relative to the
 including file, at any depth in a block), ``$NAME=value`` definitions (multi-line with a trailing
 backslash) and their ``$NAME`` / ``${NAME}`` uses, ``@id`` / ``@^id`` conditional lines selected
-by the config id, a UTF-8 BOM and CRLF line ends. It knows no keywords but ``include``.
+by the config id, ``~SEQ(var, start, step, end)`` lines repeated once per value (``sequence``),
+a UTF-8 BOM and CRLF line ends. It knows no keywords but ``include``.
 Environment findings (a glob that matches nothing) carry the code ``env`` so that
 ``--check-environment`` can make them errors.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from pykeepalived.config.diagnostics import Diagnostics, Location
 from pykeepalived.config.lexer import LITERAL_BANG, LITERAL_HASH, Token, tokenize
+from pykeepalived.config.sequence import MAX_VALUES, SequenceError, is_sequence, parse_sequence
 
 MAX_INCLUDE_DEPTH = 32
 # Files including each other by glob (each `include *.conf`) are not loops but would be read
@@ -89,9 +91,52 @@ def _process_text(text: str, path: str, state: _State) -> None:
         if definition:
             i = _define(definition, physical, i, state)
             continue
+        if is_sequence(line):
+            _sequence(line, raw, path, number, state, [MAX_VALUES])
+            continue
         for expanded in _expand(line, path, number, state):
             _emit(expanded, raw if expanded == line else expanded, path, number, state)
     state.stack.pop()
+
+
+def _sequence(
+    line: str, raw: str, path: str, number: int, state: _State, budget: list[int], repeats: int = 1
+) -> bool:
+    """keepalived's ``~SEQ(var, start, step, end) text``: ``text`` once per value with ``$var``
+    defined to it; a ``~SEQ`` in ``text`` is read again for each value (its numbers may use an
+    outer variable), so the outer sequence turns slowest. ``budget`` counts the lines left for
+    the whole line, ``repeats`` how often the outer sequences will still read this one. False
+    after an error, reported once."""
+
+    def expand(text: str) -> str:
+        try:
+            return _substitute(text, path, state, [])
+        except _TooLong:
+            return text
+
+    def error(column: int, length: int, message: str) -> bool:
+        where = Location(file=path, line=number, column=column, length=length, source_line=raw)
+        state.diags.error(where, message, "sequence")
+        return False
+
+    try:
+        seq = parse_sequence(line, expand)
+    except SequenceError as exc:
+        return error(exc.column + 1, exc.length, str(exc))
+    if len(seq.values) * repeats > budget[0]:
+        return error(1, len(raw), f"nested ~SEQ give more than {MAX_VALUES} lines")
+    body = " " * seq.text_column + line[seq.text_column :]
+    for k, value in enumerate(seq.values):
+        state.definitions[seq.var] = [value]
+        if is_sequence(body):
+            left = repeats * (len(seq.values) - k)
+            if not _sequence(body, raw, path, number, state, budget, left):
+                return False
+            continue
+        budget[0] -= 1
+        for expanded in _expand(body, path, number, state):
+            _emit(expanded, raw if expanded == body else expanded, path, number, state)
+    return True
 
 
 # Everything up to the first '!' or '#' outside quotes; a backslash escapes the next character.
