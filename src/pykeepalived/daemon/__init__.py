@@ -20,13 +20,11 @@ from ipaddress import ip_address
 from typing import Any
 
 from pykeepalived import sdnotify
-from pykeepalived.bgp.speaker import NoSpeaker, Speaker
 from pykeepalived.clock import Clock
 from pykeepalived.config.dump import to_data
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
-from pykeepalived.daemon.bgp_side import BgpSide
 from pykeepalived.daemon.lvs_side import LvsSide
 from pykeepalived.daemon.snapshot import TransitionRecorder, build_snapshot
 from pykeepalived.kernel.dataplane import DataPlane
@@ -39,7 +37,6 @@ from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
 from pykeepalived.vrrp.states import State
 
 log = logging.getLogger("pykeepalived")
-_NO_SPEAKER = NoSpeaker()
 
 DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
@@ -66,8 +63,6 @@ class Adapters:
     dataplane: Callable[[KeepalivedConfig], DataPlane]
     clock: Clock
     companions: list[Companion] = field(default_factory=list)
-    # Active-active: builds the BGP speaker (ExaBGP or BIRD) of a ``bgp_speaker`` block.
-    speaker: Callable[[KeepalivedConfig, list[str]], Speaker] | None = None
 
 
 class Daemon:
@@ -114,7 +109,6 @@ class Daemon:
                     dataplane = self.adapters.dataplane(self.config)
                     self.lvs = LvsSide(self.config, dataplane, scripts, self.adapters.clock,
                                        events=self.events)  # fmt: skip
-                    self.lvs.bgp = self._bgp_side(self.config)
                     self.recorder.listeners.append(self.lvs.sync.on_transition)
                     tg.create_task(self.lvs.run(self.stop_event), name="lvs")
                 for companion in self.adapters.companions:
@@ -124,15 +118,6 @@ class Daemon:
             logging.getLogger("pykeepalived.vrrp").removeHandler(self.recorder)
         log.info("Stopped pykeepalived")
         return 0
-
-    def _bgp_side(self, config: KeepalivedConfig) -> BgpSide | None:
-        if config.bgp_speaker is None:
-            return None
-        if self.adapters.speaker is None:
-            raise RuntimeError("bgp_speaker is configured but no speaker adapter was given")
-        side = BgpSide(config, _NO_SPEAKER, self.adapters.clock, events=self.events)
-        side.speaker = self.adapters.speaker(config, side.prefixes)
-        return side
 
     async def _announce_ready(self) -> None:
         """Tell systemd we are up once every part has had a turn on the loop."""
@@ -205,32 +190,15 @@ class Daemon:
             lvs=self.lvs,
             events=self.events,
             packet_errors=dict(self.vrrp.errors) if self.vrrp is not None else {},
-            vrrp_stats=self.vrrp.stats if self.vrrp is not None else None,
-            vrrp_now=self.vrrp.ports.clock.now() if self.vrrp is not None else None,
         )
 
     async def submit(self, command: Command) -> CommandResult:
         self.events.add("api", f"{command.origin}: {command.kind.value} {_describe(command)}")
         if command.kind is CommandKind.RELOAD:
             return await self.reload()
-        if command.kind in (CommandKind.RELEASE_MASTER, CommandKind.RECLAIM_MASTER):
-            return await self._mastership(command)
-        return self._weight_command(command)
-
-    async def _mastership(self, command: Command) -> CommandResult:
-        """release-master / reclaim-master: a hold in the VRRP core, held by ``origin``."""
-        if self.vrrp is None or command.instance is None:
-            return CommandResult(ok=False, message="VRRP is not running here", not_found=True)
         if command.kind is CommandKind.RELEASE_MASTER:
-            reason = f"release-master from {command.client or command.origin}"
-            out = await self.vrrp.release_master(
-                command.instance, command.origin, reason, command.hold_s
-            )
-        else:
-            out = await self.vrrp.reclaim_master(command.instance, command.origin)
-        (log.info if out.ok else log.warning)("API: %s", out.message)
-        self.events.add("vrrp", out.message)
-        return CommandResult(ok=out.ok, message=out.message, not_found=out.not_found)
+            return CommandResult(ok=False, message="release-master is not implemented yet")
+        return self._weight_command(command)
 
     def _weight_command(self, command: Command) -> CommandResult:
         if self.lvs is None or self.lvs.state is None:
@@ -305,9 +273,7 @@ class Daemon:
                     await old_node.ports.addresses.remove(VipSpec(address=vip.address,
                                                                   ifname=ifname))  # fmt: skip
         self._vrrp_stop = asyncio.Event()
-        holds = {s.name: s.holds for s in old_node.snapshot() if s.holds}
-        self.vrrp = VrrpNode(new, old_node.ports, log_detail=self.options.log_detail, resume=keep,
-                             holds=holds, stats=old_node.stats)  # fmt: skip
+        self.vrrp = VrrpNode(new, old_node.ports, log_detail=self.options.log_detail, resume=keep)
         self._vrrp_task = self._tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")
         changed = len(new.vrrp_instance) - len(keep)
         return f"VRRP: {len(keep)} instance(s) kept their state, {changed} (re)started"
