@@ -40,6 +40,14 @@ class InstanceView:
     transitions: tuple[Transition, ...] = ()
     adverts_sent: int = 0
     adverts_received: int = 0
+    priority_zero_sent: int = 0
+    priority_zero_received: int = 0
+    packet_errors: tuple[tuple[str, int], ...] = ()  # (reason, count): adverts it refused
+    held: bool = False  # release-master: kept out of MASTER until reclaim-master (or held_until)
+    held_by: str | None = None
+    held_reason: str | None = None
+    held_since: float | None = None  # wall clock (time.time())
+    held_until: float | None = None  # wall clock; None: until reclaim-master
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,11 +136,17 @@ class EventLog:
         return tuple(self._events)
 
 
+MAX_HOLD_S = 7 * 24 * 3600.0
+"""release-master's longest ``hold_s`` (the VRRP core's ``vrrp.hold.MAX_HOLD_S``, kept equal by a
+test): longer is surely a typo, seconds taken for minutes."""
+
+
 class CommandKind(enum.Enum):
     DRAIN = "drain"  # real server weight 0, kept in the table
     UNDRAIN = "undrain"  # back to its configured (or health-given) weight
     SET_WEIGHT = "set-weight"
-    RELEASE_MASTER = "release-master"  # an instance gives up mastership (priority 0 advert)
+    RELEASE_MASTER = "release-master"  # priority 0 advert, then held BACKUP (no preemption)
+    RECLAIM_MASTER = "reclaim-master"  # lift that hold: back in the election
     RELOAD = "reload"
 
 
@@ -144,7 +158,9 @@ class Command:
     port: int | None = None
     weight: int | None = None
     instance: str | None = None
+    hold_s: float | None = None  # release-master: lift the hold by itself after this long
     origin: str = "api"
+    client: str = ""  # who asked (the API: the peer's address), for logs and the hold's reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

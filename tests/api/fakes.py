@@ -106,8 +106,10 @@ class FakeDaemon:
 
     async def submit(self, command: Command) -> CommandResult:
         self.commands.append(command)
-        if command.kind in (CommandKind.RELOAD, CommandKind.RELEASE_MASTER):
+        if command.kind is CommandKind.RELOAD:
             return CommandResult(ok=True, message=f"{command.kind.value} done")
+        if command.kind in (CommandKind.RELEASE_MASTER, CommandKind.RECLAIM_MASTER):
+            return self._mastership(command)
         vss = []
         found = False
         for vs in self.snap.virtual_servers:
@@ -126,6 +128,24 @@ class FakeDaemon:
             return CommandResult(ok=False, message="no such real server", not_found=True)
         self.snap = dataclasses.replace(self.snap, virtual_servers=tuple(vss))
         return CommandResult(ok=True, message=f"{command.kind.value} {command.address}")
+
+    def _mastership(self, command: Command) -> CommandResult:
+        """As the daemon: release only a MASTER, reclaim only a held instance."""
+        (view,) = [i for i in self.snap.instances if i.name == command.instance]
+        release = command.kind is CommandKind.RELEASE_MASTER
+        if release and view.state != "MASTER":
+            return CommandResult(ok=False, message=f"({view.name}) is {view.state}, not MASTER")
+        if not release and not view.held:
+            return CommandResult(ok=False, message=f"({view.name}) is not held by api")
+        view = dataclasses.replace(
+            view,
+            state="BACKUP",
+            held=release,
+            held_by="api" if release else None,
+            held_since=time.time() if release else None,
+        )
+        self.snap = dataclasses.replace(self.snap, instances=(view,))
+        return CommandResult(ok=True, message=f"{command.kind.value} {view.name}")
 
     @staticmethod
     def _apply(rs: RealServerView, command: Command) -> RealServerView:

@@ -107,6 +107,7 @@ MUTATIONS: list[tuple[str, dict[str, Any]]] = [
     ("/api/v1/real-servers/undrain", RS1),
     ("/api/v1/real-servers/weight", {**RS1, "weight": 5}),
     ("/api/v1/instances/VI_1/release-master", {}),
+    ("/api/v1/instances/VI_1/reclaim-master", {}),
     ("/api/v1/reload", {}),
 ]
 
@@ -365,5 +366,84 @@ def test_beyond_loopback_reads_need_the_token_too(token_file: str) -> None:
             resp = await client.get("/api/v1/health")
             assert resp.status == 403
             assert "beyond loopback" in (await resp.json())["error"]
+
+    asyncio.run(body())
+
+
+def test_release_then_reclaim_master_hold_and_lift_and_say_why_when_refused(
+    token_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    release, reclaim = (
+        "/api/v1/instances/VI_1/release-master",
+        "/api/v1/instances/VI_1/reclaim-master",
+    )
+
+    async def body() -> FakeDaemon:
+        daemon = FakeDaemon()
+        async with api_client(daemon, token_file) as client:
+            resp = await client.post(reclaim, headers=auth())
+            assert resp.status == 409
+            assert "not held" in (await resp.json())["error"]
+            resp = await client.post(release, json={"hold_s": 600}, headers=auth())
+            assert resp.status == 200, await resp.text()
+            validator = response_validator("/api/v1/instances/{name}/release-master", "post")
+            validator.validate(await resp.json())
+            view = await (await client.get("/api/v1/instances/VI_1")).json()
+            assert (view["state"], view["held"], view["held_by"]) == ("BACKUP", True, "api")
+            resp = await client.post(release, headers=auth())
+            assert (resp.status, (await resp.json())["error"]) == (
+                409,
+                "(VI_1) is BACKUP, not MASTER",
+            )
+            resp = await client.post(reclaim, headers=auth())
+            assert resp.status == 200
+            view = await (await client.get("/api/v1/instances/VI_1")).json()
+            assert view["held"] is False
+        return daemon
+
+    with caplog.at_level(logging.INFO, logger="pykeepalived.api"):
+        daemon = asyncio.run(body())
+    kinds = [(c.kind, c.instance, c.hold_s) for c in daemon.commands]
+    assert kinds == [
+        (CommandKind.RECLAIM_MASTER, "VI_1", None),
+        (CommandKind.RELEASE_MASTER, "VI_1", 600.0),
+        (CommandKind.RELEASE_MASTER, "VI_1", None),
+        (CommandKind.RECLAIM_MASTER, "VI_1", None),
+    ]
+    assert all(c.client == "127.0.0.1" for c in daemon.commands)
+    assert "api: release-master VI_1 for 600 s from 127.0.0.1 -> ok" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "status", "message"),
+    [
+        ("release-master", b'{"hold_s": 0}', 400, "hold_s 0 is out of range (0, 604800]"),
+        ("release-master", b'{"hold_s": -1}', 400, "out of range"),
+        ("release-master", b'{"hold_s": NaN}', 400, "out of range"),
+        ("release-master", b'{"hold_s": 1e999}', 400, "out of range"),
+        ("release-master", b'{"hold_s": 604801}', 400, "out of range"),
+        ("release-master", b'{"hold_s": true}', 400, "'hold_s' must be a number of seconds"),
+        ("release-master", b'{"hold_s": "60"}', 400, "'hold_s' must be a number of seconds"),
+        ("release-master", b'{"for": 60}', 400, "unknown field(s) for; expected only hold_s"),
+        ("release-master", b"[]", 400, "must be a JSON object"),
+        ("reclaim-master", b'{"hold_s": 60}', 400, "expected an empty body"),
+        ("reclaim-master", b"{", 400, "not valid JSON"),
+    ],
+)
+def test_bad_release_and_reclaim_bodies_get_400_and_change_nothing(
+    path: str, raw: bytes, status: int, message: str, token_file: str
+) -> None:
+    async def body() -> None:
+        daemon = FakeDaemon()
+        async with api_client(daemon, token_file) as client:
+            resp = await client.post(f"/api/v1/instances/VI_1/{path}", data=raw, headers=auth())
+            assert resp.status == status
+            assert message in (await resp.json())["error"]
+            resp = await client.post(f"/api/v1/instances/VI_9/{path}", headers=auth())
+            assert (resp.status, (await resp.json())["error"]) == (
+                404,
+                "no vrrp_instance 'VI_9' (known: VI_1)",
+            )
+        assert daemon.commands == []
 
     asyncio.run(body())

@@ -9,7 +9,7 @@ unknown name is refused before the daemon sees the command.
 import json
 from typing import Any
 
-from pykeepalived.state import Command, CommandKind, DaemonSnapshot
+from pykeepalived.state import MAX_HOLD_S, Command, CommandKind, DaemonSnapshot
 
 MAX_WEIGHT = 65535  # keepalived's weight range is 0..65535 (IPVS takes an int32 >= 0)
 
@@ -98,12 +98,24 @@ def find_real_server(snap: DaemonSnapshot, vs_id: str, address: str, port: int) 
     raise NotFound(f"no virtual server {vs_id!r} (known: {known})")
 
 
-def instance_command(name: str, raw: bytes, snap: DaemonSnapshot) -> Command:
-    _fields(parse_object(raw), {})
+def instance_command(kind: CommandKind, name: str, raw: bytes, snap: DaemonSnapshot) -> Command:
+    """release-master (optional body ``{"hold_s": seconds}``) / reclaim-master (no body)."""
+    body = parse_object(raw)
+    allowed = ["hold_s"] if kind is CommandKind.RELEASE_MASTER else []
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        expected = f"expected only {', '.join(allowed)}" if allowed else "expected an empty body"
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; {expected}")
+    hold_s = body.get("hold_s")
+    if hold_s is not None:
+        if isinstance(hold_s, bool) or not isinstance(hold_s, int | float):
+            raise BadRequest(f"field 'hold_s' must be a number of seconds, got {hold_s!r:.60}")
+        if not 0 < hold_s <= MAX_HOLD_S:  # false for NaN and infinities too
+            raise BadRequest(f"hold_s {hold_s!r:.30} is out of range (0, {MAX_HOLD_S:g}]")
     if not any(i.name == name for i in snap.instances):
         known = ", ".join(i.name for i in snap.instances) or "none"
         raise NotFound(f"no vrrp_instance {name!r} (known: {known})")
-    return Command(kind=CommandKind.RELEASE_MASTER, instance=name)
+    return Command(kind=kind, instance=name, hold_s=None if hold_s is None else float(hold_s))
 
 
 def reload_command(raw: bytes) -> Command:

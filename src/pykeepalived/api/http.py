@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any, Protocol
 
@@ -206,9 +206,16 @@ class Api:
         return await self._submit(request, commands.real_server_command(kind, raw, self.snap()))
 
     async def release_master(self, request: web.Request) -> web.Response:
+        return await self._instance(request, CommandKind.RELEASE_MASTER)
+
+    async def reclaim_master(self, request: web.Request) -> web.Response:
+        return await self._instance(request, CommandKind.RECLAIM_MASTER)
+
+    async def _instance(self, request: web.Request, kind: CommandKind) -> web.Response:
         raw = await self._authorized_body(request)
         name = request.match_info["name"]
-        return await self._submit(request, commands.instance_command(name, raw, self.snap()))
+        command = commands.instance_command(kind, name, raw, self.snap())
+        return await self._submit(request, replace(command, client=request.remote or ""))
 
     async def reload(self, request: web.Request) -> web.Response:
         raw = await self._authorized_body(request)
@@ -312,7 +319,8 @@ def _describe(command: Command) -> str:
         f"{command.address}:{command.port} in {command.virtual_server}" if command.address else ""
     )
     weight = f" weight {command.weight}" if command.weight is not None else ""
-    return f"{command.kind.value} {target}{weight}".strip()
+    hold = f" for {command.hold_s:g} s" if command.hold_s is not None else ""
+    return f"{command.kind.value} {target}{weight}{hold}".strip()
 
 
 OPEN_PATHS = frozenset({"/", "/api/v1/openapi.json"})
@@ -348,6 +356,7 @@ def make_app(daemon: DaemonControl, settings: ApiSettings) -> web.Application:
     app.router.add_get(f"{v1}/instances", api.instances)
     app.router.add_get(f"{v1}/instances/{{name}}", api.instance)
     app.router.add_post(f"{v1}/instances/{{name}}/release-master", api.release_master)
+    app.router.add_post(f"{v1}/instances/{{name}}/reclaim-master", api.reclaim_master)
     app.router.add_get(f"{v1}/sync-groups", api.sync_groups)
     app.router.add_get(f"{v1}/virtual-servers", api.virtual_servers)
     app.router.add_post(f"{v1}/real-servers/drain", api.drain)

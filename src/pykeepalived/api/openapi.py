@@ -13,6 +13,7 @@ from typing import Any
 from pykeepalived import __version__
 from pykeepalived.api.commands import MAX_WEIGHT
 from pykeepalived.api.views import JsonObject, schemas
+from pykeepalived.state import MAX_HOLD_S
 
 ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -47,7 +48,7 @@ def _get(summary: str, schema: JsonObject, **extra: Any) -> JsonObject:
     }
 
 
-def _post(summary: str, body: str | None, **extra: Any) -> JsonObject:
+def _post(summary: str, body: str | None, *, optional: bool = False, **extra: Any) -> JsonObject:
     op: JsonObject = {
         "summary": summary,
         "security": [{"bearer": []}],
@@ -59,7 +60,7 @@ def _post(summary: str, body: str | None, **extra: Any) -> JsonObject:
     }
     if body is not None:
         op["requestBody"] = {
-            "required": True,
+            "required": not optional,
             "content": {"application/json": {"schema": _ref(body)}},
         }
     return {"post": op}
@@ -77,7 +78,18 @@ def _paths() -> JsonObject:
             "One VRRP instance", _ref("InstanceView"), parameters=[NAME]
         ),
         "/api/v1/instances/{name}/release-master": _post(
-            "Give up mastership (priority 0 advert)", None, parameters=[NAME]
+            "Give up mastership: a priority 0 advert (the backup takes over at once), then held "
+            "BACKUP, without preempting back, until reclaim-master or hold_s seconds. 409 when "
+            "the instance is not MASTER",
+            "ReleaseMaster",
+            optional=True,
+            parameters=[NAME],
+        ),
+        "/api/v1/instances/{name}/reclaim-master": _post(
+            "Lift the release-master hold: the instance is back in the election (with preempt "
+            "it takes mastership back within a Master_Down_Interval). 409 when it is not held",
+            None,
+            parameters=[NAME],
         ),
         "/api/v1/sync-groups": _get("VRRP sync groups", _list_of("sync_groups", "SyncGroupView")),
         "/api/v1/virtual-servers": _get(
@@ -117,6 +129,9 @@ def _api_schemas() -> dict[str, JsonObject]:
                           "additionalProperties": False},
         "RealServerWeight": {"type": "object", "properties": {**rs, "weight": weight},
                              "required": [*rs, "weight"], "additionalProperties": False},
+        "ReleaseMaster": {"type": "object", "additionalProperties": False, "properties": {
+            "hold_s": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_HOLD_S,
+                       "description": "lift the hold by itself after this many seconds"}}},
         "CommandOk": {"type": "object", "required": ["ok", "message"],
                       "properties": {"ok": {"const": True}, "message": {"type": "string"}}},
         "Error": {"type": "object", "required": ["error"],

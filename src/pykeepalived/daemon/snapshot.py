@@ -10,7 +10,9 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
 
 from pykeepalived import __version__
 from pykeepalived.check.from_config import CheckerKey, RealServerKey
@@ -30,6 +32,7 @@ from pykeepalived.state import (
 )
 from pykeepalived.vrrp.events import InstanceSnapshot
 from pykeepalived.vrrp.from_config import version_of
+from pykeepalived.vrrp.node_actions import InstanceStats
 
 _ENTERING = re.compile(r"^\((?P<name>[^)]+)\) Entering (?P<state>[A-Z]+) STATE(?P<rest>.*)$")
 
@@ -65,31 +68,61 @@ def _counters(c: Counters | None) -> Counters:
     return Counters() if c is None else c
 
 
+def _vrrp_extras(snap: InstanceSnapshot | None, stats: InstanceStats | None,
+                 to_wall: Callable[[float], float]) -> dict[str, Any]:  # fmt: skip
+    """Counters and the mastership hold of one instance, as ``InstanceView`` fields."""
+    out: dict[str, Any] = {}
+    if stats is not None:
+        out.update(
+            adverts_sent=stats.adverts_sent,
+            adverts_received=stats.adverts_received,
+            priority_zero_sent=stats.priority_zero_sent,
+            priority_zero_received=stats.priority_zero_received,
+            packet_errors=tuple(sorted(stats.errors.items())),
+        )
+    if snap is not None and snap.holds:
+        hold = snap.holds[0]
+        out.update(
+            held=True,
+            held_by=hold.holder,
+            held_reason=hold.reason,
+            held_since=to_wall(hold.since),
+            held_until=to_wall(hold.until) if hold.until is not None else None,
+        )
+    return out
+
+
 def instances(
-    config: KeepalivedConfig, live: Iterable[InstanceSnapshot], recorder: TransitionRecorder
+    config: KeepalivedConfig,
+    live: Iterable[InstanceSnapshot],
+    recorder: TransitionRecorder,
+    stats: Mapping[str, InstanceStats] | None = None,
+    to_wall: Callable[[float], float] = lambda t: t,
 ) -> tuple[InstanceView, ...]:
+    """``to_wall`` turns the VRRP clock's times (holds) into Unix time."""
     by_name = {s.name: s for s in live}
     group_of = {m.name: g.name for g in config.vrrp_sync_group for m in g.group}
+    stats = stats or {}
     out = []
     for inst in config.vrrp_instance:
         snap = by_name.get(inst.name)
-        out.append(
-            InstanceView(
-                name=inst.name,
-                interface=inst.interface or "",
-                virtual_router_id=inst.virtual_router_id or 0,
-                version=version_of(inst, config),
-                state=snap.state.name if snap else "INIT",
-                priority=inst.priority,
-                effective_priority=snap.effective_priority if snap else inst.priority,
-                master_ip=str(snap.master_ip) if snap and snap.master_ip else None,
-                advert_int_s=snap.master_adver_int_s if snap else inst.advert_int,
-                vips=tuple(str(v.address) for v in inst.virtual_ipaddress),
-                sync_group=group_of.get(inst.name),
-                faults=tuple(f"{who}: {why}" for who, why in snap.faults) if snap else (),
-                transitions=tuple(recorder.transitions.get(inst.name, ())),
-            )
+        extras = _vrrp_extras(snap, stats.get(inst.name), to_wall)
+        view = InstanceView(
+            name=inst.name,
+            interface=inst.interface or "",
+            virtual_router_id=inst.virtual_router_id or 0,
+            version=version_of(inst, config),
+            state=snap.state.name if snap else "INIT",
+            priority=inst.priority,
+            effective_priority=snap.effective_priority if snap else inst.priority,
+            master_ip=str(snap.master_ip) if snap and snap.master_ip else None,
+            advert_int_s=snap.master_adver_int_s if snap else inst.advert_int,
+            vips=tuple(str(v.address) for v in inst.virtual_ipaddress),
+            sync_group=group_of.get(inst.name),
+            faults=tuple(f"{who}: {why}" for who, why in snap.faults) if snap else (),
+            transitions=tuple(recorder.transitions.get(inst.name, ())),
         )
+        out.append(replace(view, **extras))
     return tuple(out)
 
 
@@ -200,11 +233,16 @@ def build_snapshot(
     lvs: LvsSide | None,
     events: EventLog,
     packet_errors: dict[str, int],
+    vrrp_stats: Mapping[str, InstanceStats] | None = None,
+    vrrp_now: float | None = None,
 ) -> DaemonSnapshot:
-    views = instances(config, live_instances, recorder)
+    """``vrrp_now``: the VRRP clock's time now, to date holds in Unix time."""
+    taken_at = time.time()
+    offset = taken_at - vrrp_now if vrrp_now is not None else 0.0
+    views = instances(config, live_instances, recorder, vrrp_stats, lambda t: t + offset)
     info = lvs.dataplane.info if lvs is not None else None
     return DaemonSnapshot(
-        taken_at=time.time(),
+        taken_at=taken_at,
         version=__version__,
         config_path=config_path,
         started_at=started_at,

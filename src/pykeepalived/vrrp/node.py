@@ -14,12 +14,9 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from ipaddress import ip_address
 
 from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
-from pykeepalived.config.model_vrrp import VrrpInstance
-from pykeepalived.config.model_vrrp_items import VirtualIp
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import (
     AddressPort,
@@ -27,23 +24,16 @@ from pykeepalived.kernel.ports import (
     IPAddress,
     LinkPort,
     Received,
-    VipSpec,
     VrrpTransport,
 )
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.vrrp.events import AddVips, AdvertReceived, InstanceSnapshot
-from pykeepalived.vrrp.from_config import (
-    expected,
-    instance_params,
-    tracks,
-    used_files,
-    used_scripts,
-    version_of,
-)
+from pykeepalived.vrrp.from_config import instance_params, tracks, used_files, used_scripts
 from pykeepalived.vrrp.group import SyncGroup, Tagged
+from pykeepalived.vrrp.hold import Hold, HoldOutcome
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.ipheader import split_ipv4
-from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO
+from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO, InstanceStats, instance_io
 from pykeepalived.vrrp.packet import VrrpPacketError, parse
 from pykeepalived.vrrp.receive import validate
 from pykeepalived.vrrp.states import State
@@ -78,6 +68,10 @@ class VrrpNode:
     """Instances taken over from a predecessor node (reload): they keep their state and VIPs."""
     handover: set[str] = field(default_factory=set)
     """Instances handed to a successor node (reload): on stop they send nothing, keep VIPs."""
+    holds: dict[str, tuple[Hold, ...]] = field(default_factory=dict)
+    """Mastership holds taken over from a predecessor node (reload), by instance."""
+    stats: dict[str, InstanceStats] = field(default_factory=dict)
+    """Per-instance counters; a reload hands them on, so counters never go back."""
     _units: dict[str, Unit] = field(default_factory=dict)
     _unit_of: dict[str, Unit] = field(default_factory=dict)
     _io: dict[str, InstanceIO] = field(default_factory=dict)
@@ -102,9 +96,12 @@ class VrrpNode:
         self._disabled = disabled_scripts(used_scripts(self.config), secure=secure)
         instances: dict[str, Instance] = {}
         for inst in self.config.vrrp_instance:
-            io = await self._instance_io(inst)
+            io = await instance_io(inst, self.config, self.ports.primary_address)
             self._io[inst.name] = io
             core = Instance(instance_params(inst, self.config, io.src))
+            for hold in self.holds.get(inst.name, ()):
+                core.hold_backup(hold, self.ports.clock.now())  # INIT: recorded only
+            self.stats.setdefault(inst.name, InstanceStats())
             instances[inst.name] = core
             self._cores[inst.name] = core
             entries = [
@@ -132,38 +129,11 @@ class VrrpNode:
             transport_of=self._transport_of,
             priority_of=lambda name: self._cores[name].effective_priority,
             log_detail=self.log_detail,
+            stats=self.stats,
         )
 
     def _transport_of(self, io: InstanceIO) -> VrrpTransport:
         return self._sockets[(io.ifname, io.family, io.src, io.unicast)]
-
-    async def _instance_io(self, inst: VrrpInstance) -> InstanceIO:
-        family = inst.family or 4
-        ifname = inst.interface or ""
-        src = inst.unicast_src_ip or inst.mcast_src_ip
-        if src is None:
-            src = await self.ports.primary_address(ifname, family)
-        version = version_of(inst, self.config)
-        group = self._multicast_group(family)
-        dsts = tuple(p.address for p in inst.unicast_peer) or (group,)
-        return InstanceIO(
-            config=inst,
-            ifname=ifname,
-            family=family,
-            src=src,
-            destinations=dsts,
-            unicast=bool(inst.unicast_peer),
-            version=version,
-            expected=expected(inst, self.config),
-            vips=tuple(_vip_spec(v, ifname) for v in inst.virtual_ipaddress),
-            excluded=tuple(_vip_spec(v, ifname) for v in inst.virtual_ipaddress_excluded),
-        )
-
-    def _multicast_group(self, family: int) -> IPAddress:
-        g = self.config.global_defs
-        if family == 4:
-            return g.vrrp_mcast_group4 or ip_address("224.0.0.18")
-        return g.vrrp_mcast_group6 or ip_address("ff02::12")
 
     def _open_sockets(self) -> None:
         for name, io in self._io.items():
@@ -305,10 +275,19 @@ class VrrpNode:
         io = self._io[name]
         if src == io.src:
             return None, None
-        validate(advert, io.expected, dst=dst, ttl=ttl)
+        stats = self.stats.setdefault(name, InstanceStats())
+        stats.adverts_received += 1
+        try:
+            validate(advert, io.expected, dst=dst, ttl=ttl)
+        except VrrpPacketError as exc:
+            stats.errors[exc.reason] += 1
+            raise
         if io.unicast and src not in io.destinations:
+            stats.errors["source"] += 1
             self._count("source", f"({name}) advert from {src}, not a unicast_peer")
             return None, None
+        if advert.priority == 0:
+            stats.priority_zero_received += 1
         return name, AdvertReceived(
             source=src,
             vrid=advert.vrid,
@@ -372,22 +351,56 @@ class VrrpNode:
             sock.close()
         await self.ports.scripts.drain()
 
+    # -- operator commands (the API's release-master / reclaim-master) ----------------------
+
+    async def release_master(
+        self, name: str, holder: str, reason: str, hold_s: float | None = None
+    ) -> HoldOutcome:
+        """``name`` gives up mastership (priority 0, VIPs removed) and is held in BACKUP until
+        ``reclaim_master`` or, with ``hold_s``, that many seconds (a sync group: all of it)."""
+        async with self._lock:
+            core = self._cores.get(name)
+            if core is None:
+                return _unknown(name, self._cores)
+            if core.state is not State.MASTER:
+                held = "; it is held already" if core.snapshot().holds else ""
+                text = f"({name}) is {core.state.value}, not MASTER: no mastership to release{held}"
+                return HoldOutcome(ok=False, message=text)
+            now = self.ports.clock.now()
+            until = now + hold_s if hold_s is not None else None
+            hold = Hold(holder=holder, reason=reason, since=now, until=until)
+            unit = self._unit_of[name]
+            await self._perform(unit.hold_backup(name, hold, now))
+        self._wake.set()
+        group = f" with sync group {unit.name}" if isinstance(unit, SyncGroup) else ""
+        span = f"for {hold_s:g} s" if hold_s is not None else "until reclaim-master"
+        text = f"({name}) released mastership{group} (priority 0 sent); held BACKUP {span}"
+        return HoldOutcome(ok=True, message=text)
+
+    async def reclaim_master(self, name: str, holder: str) -> HoldOutcome:
+        """Lift ``holder``'s hold on ``name``: it is back in the election (with preempt, a
+        higher priority takes mastership back within a Master_Down_Interval)."""
+        async with self._lock:
+            core = self._cores.get(name)
+            if core is None:
+                return _unknown(name, self._cores)
+            if not any(h.holder == holder for h in core.snapshot().holds):
+                text = f"({name}) is not held by {holder}: nothing to reclaim"
+                return HoldOutcome(ok=False, message=text)
+            now = self.ports.clock.now()
+            await self._perform(self._unit_of[name].release_backup(name, holder, now))
+        self._wake.set()
+        text = f"({name}) hold lifted: back in the election (preempt takes mastership back)"
+        return HoldOutcome(ok=True, message=text)
+
     def snapshot(self) -> list[InstanceSnapshot]:
         return [m.snapshot() for u in self._units.values() for m in u.members]
 
 
-def _vip_spec(vip: VirtualIp, default_ifname: str) -> VipSpec:
-    return VipSpec(
-        address=vip.address,
-        ifname=vip.dev or default_ifname,
-        label=vip.label,
-        scope=vip.scope,
-        broadcast=vip.brd if not isinstance(vip.brd, str) else None,
-        peer=vip.peer,
-        noprefixroute=vip.noprefixroute,
-        nodad=vip.nodad,
-        home=vip.home,
-    )
+def _unknown(name: str, known: dict[str, Instance]) -> HoldOutcome:
+    names = ", ".join(sorted(known)) or "none"
+    return HoldOutcome(ok=False, message=f"no vrrp_instance {name!r} (known: {names})",
+                       not_found=True)  # fmt: skip
 
 
 class _Stop(Exception):

@@ -6,13 +6,16 @@ one VIP is logged and the others still go through (no half-applied silence).
 """
 
 import logging
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import TYPE_CHECKING
 
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_common import Script
 from pykeepalived.config.model_vrrp import VrrpInstance, VrrpSyncGroup
+from pykeepalived.config.model_vrrp_items import VirtualIp
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import IPAddress, VipSpec, VrrpTransport
 from pykeepalived.notify import NotifyFifo, ScriptSpec, fifo_line, instance_notify_args
@@ -26,6 +29,7 @@ from pykeepalived.vrrp.events import (
     SendGratuitous,
     StateChanged,
 )
+from pykeepalived.vrrp.from_config import expected, version_of
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode
 from pykeepalived.vrrp.receive import Expected
@@ -63,6 +67,64 @@ class InstanceIO:
         return self.vips + self.excluded
 
 
+@dataclass(slots=True)
+class InstanceStats:
+    """Counters the driver keeps per instance (keepalived's ``vrrp_stats``): adverts sent once
+    per advert whatever the number of unicast peers, received once the VRID names the instance
+    (before the checks that may refuse it), refusals by ``packet.Reason``."""
+
+    adverts_sent: int = 0
+    adverts_received: int = 0
+    priority_zero_sent: int = 0
+    priority_zero_received: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+async def instance_io(
+    inst: VrrpInstance,
+    config: KeepalivedConfig,
+    primary_address: Callable[[str, int], Awaitable[IPAddress]],
+) -> InstanceIO:
+    """Where ``inst`` speaks: interface, family, source (the interface's primary address unless
+    configured), multicast group or unicast peers, and what it owns."""
+    family = inst.family or 4
+    ifname = inst.interface or ""
+    src = inst.unicast_src_ip or inst.mcast_src_ip
+    if src is None:
+        src = await primary_address(ifname, family)
+    g = config.global_defs
+    if family == 4:
+        group = g.vrrp_mcast_group4 or ip_address("224.0.0.18")
+    else:
+        group = g.vrrp_mcast_group6 or ip_address("ff02::12")
+    return InstanceIO(
+        config=inst,
+        ifname=ifname,
+        family=family,
+        src=src,
+        destinations=tuple(p.address for p in inst.unicast_peer) or (group,),
+        unicast=bool(inst.unicast_peer),
+        version=version_of(inst, config),
+        expected=expected(inst, config),
+        vips=tuple(_vip_spec(v, ifname) for v in inst.virtual_ipaddress),
+        excluded=tuple(_vip_spec(v, ifname) for v in inst.virtual_ipaddress_excluded),
+    )
+
+
+def _vip_spec(vip: VirtualIp, default_ifname: str) -> VipSpec:
+    return VipSpec(
+        address=vip.address,
+        ifname=vip.dev or default_ifname,
+        label=vip.label,
+        scope=vip.scope,
+        broadcast=vip.brd if not isinstance(vip.brd, str) else None,
+        peer=vip.peer,
+        noprefixroute=vip.noprefixroute,
+        nodad=vip.nodad,
+        home=vip.home,
+    )
+
+
 @dataclass
 class ActionPerformer:
     config: KeepalivedConfig
@@ -71,6 +133,7 @@ class ActionPerformer:
     transport_of: Callable[[InstanceIO], VrrpTransport]
     priority_of: Callable[[str], int] | None = None
     log_detail: bool = False
+    stats: dict[str, InstanceStats] = field(default_factory=dict)
 
     async def perform(self, actions: list[Tagged]) -> None:
         for tagged in actions:
@@ -120,6 +183,10 @@ class ActionPerformer:
                 self.transport_of(io).send(payload, dst)
             except KernelError as exc:
                 log.error("(%s) %s", inst.name, exc)
+        stats = self.stats.setdefault(inst.name, InstanceStats())
+        stats.adverts_sent += 1  # keepalived counts an attempt, sent or not
+        if priority == 0:
+            stats.priority_zero_sent += 1
 
     async def _add_vips(self, io: InstanceIO) -> None:
         for vip in io.all_vips:

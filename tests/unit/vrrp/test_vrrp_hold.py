@@ -150,3 +150,9 @@ def test_hold_values_are_checked() -> None:
         Hold(holder="api", reason="x", since=0.0, until=MAX_HOLD_S + 1)
     with pytest.raises(ValueError, match="within"):
         Hold(holder="api", reason="x", since=10.0, until=10.0)
+
+
+def test_the_api_bound_on_hold_s_is_the_cores() -> None:
+    from pykeepalived.state import MAX_HOLD_S as API_MAX_HOLD_S
+
+    assert API_MAX_HOLD_S == MAX_HOLD_S
