@@ -12,6 +12,8 @@ if [ -n "$extra" ]; then
   # qemu-system-x86, busybox-static, ipvsadm: the IPVS test VM (tests/vm, docs/testing-ipvs.md).
   # chromium: the dashboard browser tests (Playwright drives it; never a downloaded build).
   apt_pkgs+=(keepalived tcpdump qemu-system-x86 busybox-static ipvsadm chromium)
+  # bird2: the ECMP router of the active-active tests and lab, and the optional BGP engine.
+  apt_pkgs+=(bird2)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -24,6 +26,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The keepalived package must not run a daemon of its own on this machine.
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now keepalived >/dev/null 2>&1 || true; fi
+  # Nor a BIRD of its own: the tests start theirs inside namespaces.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now bird >/dev/null 2>&1 || true; fi
 fi
 
 py="${PYTHON:-python3}"

@@ -13,6 +13,9 @@ from ipaddress import ip_address
 
 from pyroute2 import AsyncIPRoute
 
+from pykeepalived.bgp.bird import BirdSpeaker
+from pykeepalived.bgp.exabgp import ExabgpSpeaker
+from pykeepalived.bgp.speaker import Speaker
 from pykeepalived.clock import MonotonicClock
 from pykeepalived.config.loader import load_machine
 from pykeepalived.config.model import KeepalivedConfig
@@ -23,6 +26,7 @@ from pykeepalived.kernel.backend import choose_backend, ipvs_present
 from pykeepalived.kernel.dataplane import DataPlane
 from pykeepalived.kernel.ipvs import IpvsDataPlane
 from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
+from pykeepalived.kernel.nft_rules import DEFAULT_SEED
 from pykeepalived.kernel.nftables import NftablesDataPlane
 from pykeepalived.kernel.ports import IPAddress, VrrpTransport
 from pykeepalived.kernel.vrrp_socket import VrrpSocket
@@ -70,11 +74,37 @@ def dataplane_factory(requested: str | None) -> Callable[[KeepalivedConfig], Dat
 
     def make(config: KeepalivedConfig) -> DataPlane:
         if info.name == "ipvs":
+            if config.bgp_speaker is not None:
+                _sloppy_tcp()
             return IpvsDataPlane(reason=info.reason)
         devices = sorted({i.interface for i in config.vrrp_instance if i.interface})
-        return NftablesDataPlane(reason=info.reason, ingress_devices=devices)
+        seed = config.global_defs.lvs_hash_seed
+        return NftablesDataPlane(
+            reason=info.reason,
+            ingress_devices=devices,
+            seed=DEFAULT_SEED if seed is None else seed,
+        )
 
     return make
+
+
+def _sloppy_tcp() -> None:
+    """Active-active on IPVS: a director that gets a flow in mid-stream (the router moved it)
+    must take it up, not drop it for want of a SYN (``sloppy_tcp``)."""
+    path = "/proc/sys/net/ipv4/vs/sloppy_tcp"
+    try:
+        with open(path, "w") as f:
+            f.write("1\n")
+    except OSError as exc:
+        logging.getLogger("pykeepalived.lvs").error("cannot set %s: %s", path, exc)
+
+
+def speaker_factory(config: KeepalivedConfig, prefixes: list[str]) -> Speaker:
+    bgp = config.bgp_speaker
+    assert bgp is not None
+    if bgp.speaker == "bird":
+        return BirdSpeaker(bgp, prefixes)
+    return ExabgpSpeaker(bgp)
 
 
 def adapters(config_path: str, config_id: str | None, backend: str | None) -> Adapters:
@@ -83,6 +113,7 @@ def adapters(config_path: str, config_id: str | None, backend: str | None) -> Ad
         vrrp_ports=vrrp_ports,
         dataplane=dataplane_factory(backend),
         clock=MonotonicClock(),
+        speaker=speaker_factory,
     )
 
 

@@ -19,6 +19,7 @@ from pykeepalived.check.from_config import ChecksPlan, RealServerKey, build
 from pykeepalived.check.runner import CheckEvent, CheckRunner, CheckStatus
 from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.daemon.bgp_side import BgpSide
 from pykeepalived.daemon.sync_daemon import SyncDaemonSwitch
 from pykeepalived.kernel.dataplane import DataPlane, ServiceCounters
 from pykeepalived.lvs.controller import LvsController
@@ -72,6 +73,7 @@ class LvsSide:
     _last_health: dict[RealServerId, Health] = field(default_factory=dict)
     _controller: LvsController | None = None
     _book: HealthBook = field(default_factory=HealthBook)
+    bgp: BgpSide | None = None  # active-active: VIP announcements gated by quorum
 
     def __post_init__(self) -> None:
         self.sync = SyncDaemonSwitch(self.config, self.dataplane)
@@ -84,6 +86,8 @@ class LvsSide:
         self._controller = LvsController(self.dataplane)
         info = self.dataplane.info
         log.info("LVS data plane: %s (%s)", info.name, info.reason)
+        if self.bgp is not None:
+            await self.bgp.start()
         await self._reconcile()
         await self.sync.start()
         for note in self.dataplane.info.notes:
@@ -94,7 +98,11 @@ class LvsSide:
                 tg.create_task(self.runner.run(stop), name="checkers")
                 tg.create_task(self._loop(stop), name="lvs-reconcile")
                 tg.create_task(self._poll_counters(stop), name="lvs-counters")
+                if self.bgp is not None:
+                    tg.create_task(self.bgp.run(stop), name="bgp")
         finally:
+            if self.bgp is not None:  # withdraw first: the router moves the flows away
+                await self.bgp.stop()
             for run in shutdown_scripts(self.config, self.health):
                 self._run_script(run)
             await self.sync.stop()
@@ -156,7 +164,13 @@ class LvsSide:
         self._last_health = dict(self.health)
         self.state = after
         desired = with_overrides(after, self.overrides)
+        if self.bgp is not None:  # withdraw before the data plane changes
+            await self.bgp.before_apply(after.quorum_up)
         report = await self._controller.update(desired)
+        if self.bgp is not None:
+            failed = {vs for f in report.failed for vs, keys in after.services_of.items()
+                      if f.op.service in keys}  # fmt: skip
+            self.bgp.after_apply(after.quorum_up, failed)
         for op in report.applied:
             self.events.add("lvs", f"{self.dataplane.info.name}: {op}")
         for failure in report.failed:

@@ -1,0 +1,135 @@
+"""The BGP half of an active-active director: the announcement core driving a speaker.
+
+Rules: asyncio glue (L4) between ``LvsSide`` and a ``Speaker``. ``LvsSide`` calls
+``before_apply`` with the new health *before* it changes the data plane (withdrawals are sent
+and awaited, bounded), and ``after_apply`` once the data plane holds the table (announcements
+go out from our own task: a speaker still starting never holds up the data plane). ``stop``
+withdraws everything and stops the speaker; ``LvsSide`` calls it before it removes its data
+plane, on a graceful stop and on any fatal error alike. Every action is logged with the time
+it took and added to the event log.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pykeepalived.bgp.announce import Action, Announcer, Verb, rules_from_config
+from pykeepalived.bgp.speaker import Speaker, SpeakerError
+from pykeepalived.clock import Clock
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.state import EventLog
+
+log = logging.getLogger("pykeepalived.bgp")
+WITHDRAW_TIMEOUT_S = 2.0
+RETRY_S = 1.0
+
+
+@dataclass
+class BgpSide:
+    config: KeepalivedConfig
+    speaker: Speaker
+    clock: Clock
+    events: EventLog = field(default_factory=EventLog)
+    core: Announcer = field(init=False)
+    _quorum: Mapping[str, bool] = field(default_factory=dict)
+    _failed: frozenset[str] = frozenset()
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _retry_at: float | None = None
+    _applied: bool = False  # the data plane has been programmed once
+
+    def __post_init__(self) -> None:
+        speaker = self.config.bgp_speaker
+        assert speaker is not None
+        self.core = Announcer(rules_from_config(self.config), speaker.announce_delay)
+        known = {vs.id for vs in self.config.virtual_server}
+        for rule in self.core.rules:
+            missing = [vs for vs in rule.virtual_servers if vs not in known]
+            if rule.gate != "always" and not rule.virtual_servers:
+                log.warning("BGP: no virtual_server on %s: it is never announced", rule.prefix)
+            for vs in missing:
+                log.warning("BGP: %s is gated by unknown virtual server %s", rule.prefix, vs)
+
+    @property
+    def prefixes(self) -> list[str]:
+        return [rule.prefix for rule in self.core.rules]
+
+    async def start(self) -> None:
+        await self.speaker.start()
+        self.events.add("bgp", f"{self.speaker.name} started for {', '.join(self.prefixes)}")
+
+    async def before_apply(self, quorum_up: Mapping[str, bool]) -> None:
+        actions = self.core.before_apply(quorum_up, self.clock.now())
+        self._quorum = dict(quorum_up)
+        if actions:
+            await self._bounded(actions)
+
+    def after_apply(self, quorum_up: Mapping[str, bool], failed: Iterable[str] = ()) -> None:
+        self._quorum, self._failed = dict(quorum_up), frozenset(failed)
+        self._applied = True
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send announcements when the data plane is ready, and again after a settle delay
+        or a failed command."""
+        while not stop.is_set():
+            self._wake.clear()
+            if self._applied:
+                actions = self.core.after_apply(self._quorum, self.clock.now(), self._failed)
+                if actions:
+                    await self._execute(actions)
+            await self._sleep(stop)
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        now = self.clock.now()
+        deadlines = [t for t in (self.core.next_deadline(now), self._retry_at) if t is not None]
+        timeout = max(0.0, min(deadlines) - now) if deadlines else None
+        self._retry_at = None
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for task in waiters:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def stop(self, why: str = "stopping") -> None:
+        """Withdraw everything (bounded), then stop the speaker (its sessions close)."""
+        actions = self.core.stop(why)
+        if actions:
+            await self._bounded(actions)
+        await self.speaker.stop()
+        self.events.add("bgp", f"{self.speaker.name} stopped ({why})")
+
+    async def _bounded(self, actions: Sequence[Action]) -> None:
+        try:
+            async with asyncio.timeout(WITHDRAW_TIMEOUT_S):
+                await self._execute(actions)
+        except TimeoutError:
+            log.error("BGP: %s did not answer within %.1f s; going on", self.speaker.name,
+                      WITHDRAW_TIMEOUT_S)  # fmt: skip
+
+    async def _execute(self, actions: Sequence[Action]) -> None:
+        async with self._lock:
+            for action in actions:
+                start = self.clock.now()
+                try:
+                    if action.verb is Verb.ANNOUNCE:
+                        await self.speaker.announce(action.prefix)
+                    else:
+                        await self.speaker.withdraw(action.prefix)
+                except SpeakerError as exc:
+                    self._failed_action(action, exc)
+                    continue
+                ms = (self.clock.now() - start) * 1000
+                message = f"{action.verb.value} {action.prefix} ({action.why}; {ms:.1f} ms)"
+                log.info("BGP: %s", message)
+                self.events.add("bgp", message)
+
+    def _failed_action(self, action: Action, exc: SpeakerError) -> None:
+        log.error("BGP: %s %s failed: %s", action.verb.value, action.prefix, exc)
+        self.events.add("bgp", f"{action.verb.value} {action.prefix} failed: {exc}")
+        if action.verb is Verb.ANNOUNCE:
+            self.core.announced.discard(action.prefix)  # not announced: try again later
+            self._retry_at = self.clock.now() + RETRY_S
