@@ -20,11 +20,13 @@ from ipaddress import ip_address
 from typing import Any
 
 from pykeepalived import sdnotify
+from pykeepalived.bgp.speaker import NoSpeaker, Speaker
 from pykeepalived.clock import Clock
 from pykeepalived.config.dump import to_data
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.daemon.bgp_side import BgpSide
 from pykeepalived.daemon.lvs_side import LvsSide
 from pykeepalived.daemon.snapshot import TransitionRecorder, build_snapshot
 from pykeepalived.kernel.dataplane import DataPlane
@@ -37,6 +39,7 @@ from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
 from pykeepalived.vrrp.states import State
 
 log = logging.getLogger("pykeepalived")
+_NO_SPEAKER = NoSpeaker()
 
 DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
@@ -63,6 +66,8 @@ class Adapters:
     dataplane: Callable[[KeepalivedConfig], DataPlane]
     clock: Clock
     companions: list[Companion] = field(default_factory=list)
+    # Active-active: builds the BGP speaker (ExaBGP or BIRD) of a ``bgp_speaker`` block.
+    speaker: Callable[[KeepalivedConfig, list[str]], Speaker] | None = None
 
 
 class Daemon:
@@ -109,6 +114,7 @@ class Daemon:
                     dataplane = self.adapters.dataplane(self.config)
                     self.lvs = LvsSide(self.config, dataplane, scripts, self.adapters.clock,
                                        events=self.events)  # fmt: skip
+                    self.lvs.bgp = self._bgp_side(self.config)
                     self.recorder.listeners.append(self.lvs.sync.on_transition)
                     tg.create_task(self.lvs.run(self.stop_event), name="lvs")
                 for companion in self.adapters.companions:
@@ -118,6 +124,15 @@ class Daemon:
             logging.getLogger("pykeepalived.vrrp").removeHandler(self.recorder)
         log.info("Stopped pykeepalived")
         return 0
+
+    def _bgp_side(self, config: KeepalivedConfig) -> BgpSide | None:
+        if config.bgp_speaker is None:
+            return None
+        if self.adapters.speaker is None:
+            raise RuntimeError("bgp_speaker is configured but no speaker adapter was given")
+        side = BgpSide(config, _NO_SPEAKER, self.adapters.clock, events=self.events)
+        side.speaker = self.adapters.speaker(config, side.prefixes)
+        return side
 
     async def _announce_ready(self) -> None:
         """Tell systemd we are up once every part has had a turn on the loop."""
