@@ -16,9 +16,12 @@ from pykeepalived.lab.topology import (
     DIRECTORS,
     HOSTS,
     VIP,
+    LabError,
     LabState,
+    pid_files,
     start_director,
     start_web,
+    stop_director,
 )
 
 MASTER, BACKUP = DIRECTORS
@@ -94,6 +97,8 @@ class Scenario:
         return ok
 
     def backend(self) -> str:
+        if self.state.daemon == "keepalived":
+            return "ipvs (keepalived)"
         log = self.state.dir / f"{MASTER}.log"
         for line in log.read_text(errors="replace").splitlines():
             if "LVS data plane:" in line:
@@ -127,15 +132,37 @@ class Scenario:
         return self.record(Step(title, took is not None, took, spread(answers)))
 
     def failover(self) -> bool:
-        self.state.kill(f"director:{MASTER}", signal.SIGTERM)
+        """SIGTERM to the pid in the master's -p file, as an operator stops keepalived."""
+        start = time.monotonic()
+        try:
+            stop_director(self.state, MASTER)
+        except LabError as exc:
+            return self.record(Step(f"{MASTER} stopped by SIGTERM to its pid file", False,
+                                    detail=str(exc)))  # fmt: skip
 
         def backup_serves() -> bool:
             return has_vip(self.state, BACKUP) and all(requests(self.state, 2))
 
         took = wait_until(backup_serves, 30)
-        master_clear = not has_vip(self.state, MASTER)
-        title = f"{MASTER} stopped: {BACKUP} holds the VIP and serves"
-        return self.record(Step(title, took is not None and master_clear, took))
+        took = None if took is None else time.monotonic() - start
+        left = self.left_behind()
+        title = f"{MASTER} stopped (SIGTERM to its -p pid): {BACKUP} holds the VIP and serves"
+        detail = "; ".join(left) or "it left no VIP, pid file or LVS entry"
+        return self.record(Step(title, took is not None and not left, took, detail))
+
+    def left_behind(self) -> list[str]:
+        """What a graceful stop of the master left: the VIP, a pid file, IPVS entries or our
+        nftables tables."""
+        left = [f"VIP {VIP}"] if has_vip(self.state, MASTER) else []
+        left += [f"pid file {p.name}" for p in pid_files(MASTER) if p.exists()]
+        if self.backend().startswith("ipvs"):
+            table = self.state.exec(MASTER, "ipvsadm", "-Ln", check=False)
+            services = [line for line in table.splitlines() if line.startswith(("TCP", "UDP"))]
+            left += [f"IPVS {' '.join(line.split())}" for line in services]
+        else:
+            tables = self.state.exec(MASTER, "nft", "list", "tables", check=False)
+            left += [line for line in tables.splitlines() if "pykeepalived" in line]
+        return left
 
     def preempt(self) -> bool:
         start_director(self.state, MASTER)

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from pykeepalived import pidfile
+
 STATE_DIR = Path(os.environ.get("PYKEEPALIVED_LAB_DIR", "/run/pykeepalived-lab"))
 VIP = "192.168.88.100"
 HOSTS = {
@@ -30,6 +32,8 @@ DIRECTORS = ("keepalived", "keepalived-backup")
 WEB_NODES = ("node-1", "node-2")
 API_PORT = 8080  # on each director's loopback (its own namespace)
 CONFIGS = {"keepalived": "keepalived-master.conf", "keepalived-backup": "keepalived-backup.conf"}
+DAEMONS = ("pykeepalived", "keepalived")  # what runs on the directors (keepalived: the bench)
+KEEPALIVED = "/usr/sbin/keepalived"
 
 
 class LabError(Exception):
@@ -49,6 +53,7 @@ class LabState:
     namespaces: list[str] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
     backend: str = ""
+    daemon: str = "pykeepalived"
 
     def ns(self, host: str) -> str:
         return f"{self.prefix}-{host}"
@@ -113,18 +118,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def up(log: Callable[[str], None]) -> LabState:
+def up(
+    log: Callable[[str], None], daemon: str = "pykeepalived", *, directors: bool = True
+) -> LabState:
+    """Build the topology, start the web nodes and (unless ``directors`` is false) both
+    directors: pykeepalived, or Debian's keepalived for a side-by-side run (``daemon``)."""
     if os.geteuid() != 0:
         raise LabError("the lab needs root (network namespaces); run it with sudo")
+    if daemon not in DAEMONS:
+        raise LabError(f"unknown director daemon {daemon!r} (one of {', '.join(DAEMONS)})")
+    if daemon == "keepalived" and not os.access(KEEPALIVED, os.X_OK):
+        raise LabError(f"{KEEPALIVED} missing (apt-get install keepalived)")
     if LabState.load() is not None:
         raise LabError(f"a lab is already up (state in {STATE_DIR}); run 'pykeepalived lab down'")
-    state = LabState(prefix=f"pklab{secrets.token_hex(2)}")
+    state = LabState(prefix=f"pklab{secrets.token_hex(2)}", daemon=daemon)
     state.save()
     _wire(state)
     for node in WEB_NODES:
         _web_node(state, node)
     for director in DIRECTORS:
-        _director(state, director)
+        _director(state, director, start=directors)
     log(f"lab up: namespaces {', '.join(state.namespaces)}")
     return state
 
@@ -162,24 +175,55 @@ def start_web(state: LabState, node: str) -> None:
     state.spawn(f"web:{node}", node, *argv, log=STATE_DIR / f"{node}.log")
 
 
-def _director(state: LabState, director: str) -> None:
+def _director(state: LabState, director: str, *, start: bool) -> None:
     seed = resources.files("pykeepalived.lab") / "seed" / CONFIGS[director]
     conf = STATE_DIR / f"{director}.conf"
     conf.write_text(seed.read_text())
-    start_director(state, director)
+    if start:
+        start_director(state, director)
 
 
-def start_director(state: LabState, director: str) -> None:
-    """Each director serves its API on 127.0.0.1:API_PORT inside its own namespace."""
+def pid_files(director: str) -> tuple[Path, Path, Path]:
+    """The director's -p (main), -r (VRRP) and -c (checkers) pid files."""
+    return (STATE_DIR / f"{director}.pid", STATE_DIR / f"{director}.vrrp.pid",
+            STATE_DIR / f"{director}.checkers.pid")  # fmt: skip
+
+
+def director_argv(state: LabState, director: str) -> list[str]:
+    """keepalived's own command line (as its systemd unit and init scripts start it), the same
+    for both daemons; pykeepalived also serves its API on 127.0.0.1:API_PORT in the director's
+    namespace."""
+    main, vrrp, checkers = (str(p) for p in pid_files(director))
+    flags = ["-n", "-l", "-D", "-f", str(STATE_DIR / f"{director}.conf"),
+             "-p", main, "-r", vrrp, "-c", checkers]  # fmt: skip
+    if state.daemon == "keepalived":
+        return [KEEPALIVED, *flags]
     token = STATE_DIR / "api.token"
     if not token.exists():
         fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(16) + "\n")
-    argv = (sys.executable, "-m", "pykeepalived", "-n", "-l", "-f",
-            str(STATE_DIR / f"{director}.conf"), "--api", f"127.0.0.1:{API_PORT}",
-            "--api-token-file", str(token))  # fmt: skip
+    api = ["--api", f"127.0.0.1:{API_PORT}", "--api-token-file", str(token)]
+    return [sys.executable, "-m", "pykeepalived", *flags, *api]
+
+
+def start_director(state: LabState, director: str) -> None:
+    argv = director_argv(state, director)
     state.spawn(f"director:{director}", director, *argv, log=STATE_DIR / f"{director}.log")
+
+
+def stop_director(state: LabState, director: str, wait_s: float = 30.0) -> None:
+    """The graceful stop an operator does: SIGTERM to the pid in the director's -p file, then
+    wait for the daemon to exit. The file must name the daemon the lab started (``ip netns
+    exec`` execs it, so that is the spawned pid); if not, the lab stops it anyway and says so."""
+    name = f"director:{director}"
+    started = state.pids.get(name)
+    main = pid_files(director)[0]
+    written = pidfile.pid_in(str(main))
+    state.kill(name, signal.SIGTERM, wait_s=wait_s)
+    if written != started:
+        raise LabError(f"{director}: the pid file {main} names {written}, not the daemon the lab "
+                       f"started (pid {started})")  # fmt: skip
 
 
 def down(log: Callable[[str], None]) -> None:
