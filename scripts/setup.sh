@@ -30,6 +30,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now bird >/dev/null 2>&1 || true; fi
 fi
 
+if [ -n "$extra" ] && ! command -v promtool >/dev/null 2>&1; then
+  # promtool checks /metrics in the tests; Debian ships it in the prometheus package (~20 MB
+  # download, ~100 MB installed). Its server must never run here: the unit is masked before the
+  # install, and a policy-rc.d of ours (only if there is none) refuses service starts during it.
+  echo "setup: installing prometheus (for promtool; its server stays off)"
+  export DEBIAN_FRONTEND=noninteractive
+  if command -v systemctl >/dev/null 2>&1; then systemctl mask prometheus >/dev/null 2>&1 || true; fi
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+    || echo "setup: prometheus not installed: the promtool test will be skipped"
+  if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+  if command -v update-rc.d >/dev/null 2>&1; then update-rc.d prometheus disable >/dev/null 2>&1 || true; fi
+fi
+
 py="${PYTHON:-python3}"
 export PIP_NO_WARN_SCRIPT_LOCATION=1
 if [ ! -x "$here/.venv/bin/python" ]; then
