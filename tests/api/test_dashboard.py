@@ -122,3 +122,21 @@ def test_dashboard_beyond_loopback_reads_with_the_token(token_file: str) -> None
             assert page.locator("#token").inner_text() == "Forget token"
     finally:
         wide.close()
+
+
+def test_dashboard_releases_and_reclaims_mastership(served: Served) -> None:
+    with chromium_page() as page_obj:
+        page: Any = page_obj
+        page.on("dialog", lambda dialog: dialog.accept(TOKEN))
+        page.goto(f"http://127.0.0.1:{served.port}/")
+        row = page.locator('tr[data-instance="VI_1"]')
+        row.locator('button[data-action="release-master"]').click()
+        row.locator('button[data-action="reclaim-master"]').wait_for()
+        assert row.locator(".badge").inner_text() == "BACKUP"
+        assert "held by api" in row.inner_text()
+        row.locator('button[data-action="reclaim-master"]').click()
+        page.locator("#notice").wait_for()
+        row.locator('button[data-action="reclaim-master"]').wait_for(state="detached")
+        assert "held" not in row.inner_text()
+        kinds = [c.kind.value for c in served.daemon.commands]
+        assert kinds == ["release-master", "reclaim-master"]

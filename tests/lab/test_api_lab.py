@@ -332,3 +332,87 @@ def test_the_real_daemons_answers_match_the_openapi_document(lab: LabState) -> N
         schema = {"$ref": f"#/components/schemas/{schema_name}", "components": doc["components"]}
         for director in (MASTER, BACKUP):
             jsonschema.Draft202012Validator(schema).validate(get(lab, director, path))
+
+
+def vip_on(lab: LabState, director: str) -> bool:
+    out = lab.exec(director, "ip", "-o", "-4", "addr", "show", "dev", "eth1")
+    return f" {VIP}/" in out
+
+
+def test_advert_counters_are_counted_and_grow(lab: LabState) -> None:
+    settle(lab)
+    labels = {"iname": INSTANCE, "intf": "eth1", "vrid": "18"}
+    m1, b1 = instance(lab, MASTER), instance(lab, BACKUP)
+    assert m1["adverts_sent"] > 0
+    assert b1["adverts_received"] > 0
+    assert m1["packet_errors"] == []
+    assert b1["packet_errors"] == []
+    time.sleep(3.5)  # advert_int 1: at least 3 more adverts
+    m2, b2 = instance(lab, MASTER), instance(lab, BACKUP)
+    assert m2["adverts_sent"] >= m1["adverts_sent"] + 3
+    assert b2["adverts_received"] >= b1["adverts_received"] + 3
+    # the backup hears every advert the master sends (same LAN), give or take one in flight
+    assert abs((m2["adverts_sent"] - m1["adverts_sent"]) -
+               (b2["adverts_received"] - b1["adverts_received"])) <= 1  # fmt: skip
+    sent = metric(metrics(lab, MASTER), "keepalived_advertisements_sent_total", **labels)
+    rcvd = metric(metrics(lab, BACKUP), "keepalived_advertisements_received_total", **labels)
+    assert sent is not None
+    assert sent >= m2["adverts_sent"]
+    assert rcvd is not None
+    assert rcvd >= b2["adverts_received"]
+
+
+def test_release_master_moves_the_vip_until_reclaim(lab: LabState) -> None:
+    settle(lab)
+    labels = {"iname": INSTANCE, "intf": "eth1", "vrid": "18"}
+    zero_sent = metric(metrics(lab, MASTER), "keepalived_priority_zero_sent_total", **labels)
+    zero_rcvd = metric(metrics(lab, BACKUP), "keepalived_priority_zero_received_total", **labels)
+    release = f"/api/v1/instances/{INSTANCE}/release-master"
+    reclaim = f"/api/v1/instances/{INSTANCE}/reclaim-master"
+    assert post(lab, BACKUP, release, {}, token(lab))[0] == 409  # not MASTER there
+    status, answer = post(lab, MASTER, release, {}, None)
+    assert status == 401
+    assert state_is(lab, MASTER, "MASTER")
+    status, answer = post(lab, MASTER, reclaim, {}, token(lab))
+    assert (status, answer["error"]) == (
+        409,
+        f"({INSTANCE}) is not held by api: nothing to reclaim",
+    )
+    released = time.monotonic()
+    status, answer = post(lab, MASTER, release, {}, token(lab))
+    assert status == 200, answer
+    # priority 0: the backup takes over after its skew time (~0.6 s), not Master_Down (~3.6 s)
+    eventually(lambda: state_is(lab, BACKUP, "MASTER"), timeout_s=10, what="backup takes over")
+    assert time.monotonic() - released < 3.0
+    eventually(lambda: vip_on(lab, BACKUP) and not vip_on(lab, MASTER), timeout_s=5,
+               what="the VIP on the backup only")  # fmt: skip
+    held = instance(lab, MASTER)
+    assert (held["state"], held["held"], held["held_by"]) == ("BACKUP", True, "api")
+    assert held["held_until"] is None
+    assert abs(held["held_since"] - time.time()) < 30
+    assert held["transitions"][-1]["reason"] == "mastership released by api"
+    assert all(requests(lab, 4)), "the backup serves the VIP"
+    # it stays BACKUP: no preemption over two Master_Down intervals of the lower-priority master
+    time.sleep(8)
+    assert state_is(lab, MASTER, "BACKUP")
+    assert state_is(lab, BACKUP, "MASTER")
+    assert instance(lab, MASTER)["master_ip"] == HOSTS[BACKUP]
+    assert vrrp_state_metric(lab, MASTER) == 1
+    assert vrrp_state_metric(lab, BACKUP) == 2
+    after_sent = metric(metrics(lab, MASTER), "keepalived_priority_zero_sent_total", **labels)
+    after_rcvd = metric(metrics(lab, BACKUP), "keepalived_priority_zero_received_total", **labels)
+    assert after_sent == (zero_sent or 0) + 1
+    assert after_rcvd == (zero_rcvd or 0) + 1
+    assert post(lab, MASTER, release, {}, token(lab))[0] == 409  # held, not MASTER
+    status, answer = post(lab, MASTER, reclaim, {}, token(lab))
+    assert status == 200, answer
+    assert instance(lab, MASTER)["held"] is False
+    # preempt: back within a Master_Down_Interval (3.6 s) of the next advert
+    eventually(lambda: state_is(lab, MASTER, "MASTER"), timeout_s=15, what="master reclaims")
+    eventually(lambda: state_is(lab, BACKUP, "BACKUP"), timeout_s=5, what="backup steps back")
+    eventually(lambda: vip_on(lab, MASTER) and not vip_on(lab, BACKUP), timeout_s=5,
+               what="the VIP back on the master only")  # fmt: skip
+    assert all(requests(lab, 4)), "the master serves the VIP again"
+    messages = [e["message"] for e in get(lab, MASTER, "/api/v1/events")["events"]]
+    assert any("Mastership held by api" in m for m in messages)
+    assert any("Mastership hold by api lifted" in m for m in messages)

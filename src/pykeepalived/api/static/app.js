@@ -1,5 +1,6 @@
-// pykeepalived dashboard: reads /api/v1/snapshot every REFRESH_MS and renders it; drain and
-// undrain call the API with the bearer token kept in sessionStorage (asked for once).
+// pykeepalived dashboard: reads /api/v1/snapshot every REFRESH_MS and renders it; drain /
+// undrain and release / reclaim mastership call the API with the bearer token kept in
+// sessionStorage (asked for once).
 // No framework, no build step; text goes in with textContent only (no HTML from data).
 "use strict";
 
@@ -48,18 +49,31 @@ function renderInstances(snap) {
   const body = document.querySelector("#instances tbody");
   const rows = snap.instances.map((i) => {
     const last = i.transitions[i.transitions.length - 1];
+    const held = i.held
+      ? el("span", { class: "held", title: i.held_reason || "" },
+        ` held by ${i.held_by}${i.held_until ? ` until ${new Date(i.held_until * 1000).toLocaleTimeString()}` : ""}`)
+      : "";
+    let action = "";
+    if (i.held) {
+      action = el("button", { type: "button", "data-action": "reclaim-master",
+                              onclick: () => mastership("reclaim-master", i.name) }, "Reclaim");
+    } else if (i.state === "MASTER") {
+      action = el("button", { type: "button", "data-action": "release-master",
+                              onclick: () => mastership("release-master", i.name) }, "Release");
+    }
     return el("tr", { "data-instance": i.name },
       el("td", {}, el("strong", {}, i.name)),
-      el("td", {}, badge(i.state)),
+      el("td", {}, badge(i.state), held),
       el("td", { class: "num" }, i.priority === i.effective_priority
         ? i.priority : `${i.effective_priority} (configured ${i.priority})`),
       el("td", {}, i.vips.join(", ")),
       el("td", {}, i.state === "MASTER" ? "this node" : (i.master_ip || "unknown")),
       el("td", {}, `${i.interface} / ${i.virtual_router_id}`),
       el("td", { class: "num" }, `${i.adverts_sent} / ${i.adverts_received}`),
-      el("td", {}, last ? `${last.old} → ${last.new}, ${ago(last.at)} (${last.reason})` : "—"));
+      el("td", {}, last ? `${last.old} → ${last.new}, ${ago(last.at)} (${last.reason})` : "—"),
+      el("td", {}, action));
   });
-  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "none")));
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 9, class: "muted" }, "none")));
   body.replaceChildren(...rows);
   const groups = snap.sync_groups.map((g) => `${g.name} ${g.state} (${g.members.join(", ")})`);
   document.getElementById("sync-groups").textContent =
@@ -165,13 +179,13 @@ function updateTokenButton() {
     sessionStorage.getItem(TOKEN_KEY) ? "Forget token" : "Set token";
 }
 
-async function command(action, vsId, rs) {
+async function post(path, body, what) {
   const secret = token();
   if (!secret) { notice("No token given: nothing was changed.", true); return; }
-  const resp = await fetch(`/api/v1/real-servers/${action}`, {
+  const resp = await fetch(path, {
     method: "POST",
     headers: { "Content-Type": "application/json", "Authorization": `Bearer ${secret}` },
-    body: JSON.stringify({ virtual_server: vsId, address: rs.address, port: rs.port }),
+    body: JSON.stringify(body),
   });
   let answer = {};
   try { answer = await resp.json(); } catch (err) { /* not JSON: keep the status */ }
@@ -179,9 +193,19 @@ async function command(action, vsId, rs) {
     sessionStorage.removeItem(TOKEN_KEY);
     updateTokenButton();
   }
-  if (resp.ok) notice(`${action} ${rs.address}:${rs.port}: ${answer.message || "done"}`);
-  else notice(`${action} refused (HTTP ${resp.status}): ${answer.error || resp.statusText}`, true);
+  if (resp.ok) notice(`${what}: ${answer.message || "done"}`);
+  else notice(`${what} refused (HTTP ${resp.status}): ${answer.error || resp.statusText}`, true);
   await refresh();
+}
+
+function command(action, vsId, rs) {
+  return post(`/api/v1/real-servers/${action}`,
+    { virtual_server: vsId, address: rs.address, port: rs.port },
+    `${action} ${rs.address}:${rs.port}`);
+}
+
+function mastership(action, name) {
+  return post(`/api/v1/instances/${encodeURIComponent(name)}/${action}`, {}, `${action} ${name}`);
 }
 
 document.getElementById("token").addEventListener("click", () => {
