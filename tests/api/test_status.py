@@ -67,3 +67,17 @@ def test_status_reads_the_daemons_sigusr1_json_dump_too(
     dump.write_text(json.dumps(to_data(FakeDaemon().snap), default=str))
     assert main(["status", "--file", str(dump)]) == 0
     assert "192.168.88.11:80  up" in capsys.readouterr().out
+
+
+def test_status_marks_an_instance_held_by_release_master(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    snap = FakeDaemon().snap
+    held = dataclasses.replace(snap.instances[0], state="BACKUP", held=True, held_by="api")
+    dump = tmp_path / "snap.json"
+    dump.write_text(dump_snapshot(dataclasses.replace(snap, instances=(held,))))
+    assert main(["status", "--file", str(dump)]) == 0
+    vi = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("VI_1"))
+    assert vi.split()[1] == "BACKUP,held"

@@ -55,7 +55,7 @@ def render(snap: dict[str, Any], now: float | None = None, events: int = 10) -> 
         rows.append(
             [
                 i["name"],
-                i["state"],
+                i["state"] + (",held" if i.get("held") else ""),  # release-master
                 prio,
                 ",".join(i["vips"]) or "-",
                 owner,
