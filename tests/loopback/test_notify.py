@@ -42,14 +42,19 @@ def test_quoted_command_line_is_split_like_a_shell_without_a_shell(tmp_path: Pat
     assert out.read_text().strip() == "a b|$HOME"
 
 
-def test_hung_script_is_killed_at_the_timeout_without_stalling_the_loop(tmp_path: Path) -> None:
-    hung = script(tmp_path / "hung.sh", "sleep 30")
+def test_hung_stop_script_is_killed_at_its_timeout_without_stalling_the_loop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A script run for a STOP gets keepalived's one second (here 0.5 s), then SIGKILL to its
+    process group: the shell and its sleep both go."""
+    pids = tmp_path / "pids"
+    hung = script(tmp_path / "hung.sh", f"echo $$ > {pids}; sleep 30")
 
     async def go() -> tuple[int | None, float, int]:
-        runner = ScriptRunner(timeout_s=0.5)
+        runner = ScriptRunner()
         ticks = 0
         start = time.monotonic()
-        task = runner.run(ScriptSpec(command=str(hung)))
+        task = runner.run(ScriptSpec(command=str(hung)), why="notify_stop", timeout_s=0.5)
         while not task.done():
             await asyncio.sleep(0.05)
             ticks += 1
@@ -59,6 +64,51 @@ def test_hung_script_is_killed_at_the_timeout_without_stalling_the_loop(tmp_path
     assert code is None
     assert 0.4 < elapsed < 3.0
     assert ticks >= 5  # the loop kept running meanwhile
+    assert f"script {hung} (notify_stop) timed out after 0.5 s; killed" in caplog.text
+    assert not group_members(int(pids.read_text()))
+
+
+def group_members(pgid: int) -> list[int]:
+    """Processes of process group ``pgid`` still alive (zombies do not count)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat_line = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat_line.rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                out.append(int(entry))
+    return out
+
+
+def test_notify_script_runs_freely_and_is_terminated_at_stop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """keepalived sets no timer on a notify script: a slow one is logged, not killed; stop()
+    ends it (SIGTERM to the group), and the stop takes no longer than the grace time."""
+    pids = tmp_path / "pids"
+    hung = script(tmp_path / "hung.sh", f"echo $$ > {pids}; trap '' TERM; sleep 30")
+
+    async def go() -> tuple[bool, float]:
+        runner = ScriptRunner(slow_after_s=0.3)
+        task = runner.run(ScriptSpec(command=str(hung)), why="notify_master")
+        await asyncio.sleep(0.6)
+        alive = not task.done()
+        start = time.monotonic()
+        await runner.stop(grace_s=0.5)
+        return alive, time.monotonic() - start
+
+    alive, stop_s = asyncio.run(go())
+    assert alive
+    assert stop_s < 2.0
+    assert f"script {hung} (notify_master) still running after 0.3 s" in caplog.text
+    assert f"script {hung} (notify_master) still running at stop; terminating it" in caplog.text
+    # the shell ignores SIGTERM, and so does its sleep (an ignored signal stays ignored across
+    # exec): SIGKILL after the grace time
+    assert "still running 0.5 s after stop; killed" in caplog.text
+    assert not group_members(int(pids.read_text()))
 
 
 def test_missing_script_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:

@@ -26,7 +26,7 @@ from pykeepalived.lvs.controller import LvsController
 from pykeepalived.lvs.desired import DesiredState, Health, RealServerId, compute
 from pykeepalived.lvs.events import ScriptRun, scripts, shutdown_scripts
 from pykeepalived.lvs.table import DestKey, ServiceEntry, ServiceKey, Table
-from pykeepalived.notify import ScriptRunner, ScriptSpec
+from pykeepalived.notify import STOP_TIMEOUT_S, ScriptRunner, ScriptSpec
 from pykeepalived.state import EventLog
 
 log = logging.getLogger("pykeepalived.check")
@@ -104,7 +104,7 @@ class LvsSide:
             if self.bgp is not None:  # withdraw first: the router moves the flows away
                 await self.bgp.stop()
             for run in shutdown_scripts(self.config, self.health):
-                self._run_script(run)
+                self._run_script(run, timeout_s=STOP_TIMEOUT_S)  # keepalived's, when stopping
             await self.sync.stop()
             report = await self._controller.stop()
             for failure in report.failed:
@@ -221,10 +221,10 @@ class LvsSide:
     def probe_status(self) -> list[CheckStatus]:
         return self.runner.status() if self.runner is not None else []
 
-    def _run_script(self, run: ScriptRun) -> None:
+    def _run_script(self, run: ScriptRun, timeout_s: float | None = None) -> None:
         spec = ScriptSpec(
             command=run.script.command,
             username=run.script.username,
             groupname=run.script.groupname,
         )
-        self.scripts.run(spec, why=run.hook.value)
+        self.scripts.run(spec, why=run.hook.value, timeout_s=timeout_s)

@@ -349,7 +349,6 @@ class VrrpNode:
         await self._stop_units()  # when a task failed instead of a stop
         for sock in self._sockets.values():
             sock.close()
-        await self.ports.scripts.drain()
 
     # -- operator commands (the API's release-master / reclaim-master) ----------------------
 
