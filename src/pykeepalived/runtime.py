@@ -29,6 +29,8 @@ from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
 from pykeepalived.kernel.nft_rules import DEFAULT_SEED
 from pykeepalived.kernel.nftables import NftablesDataPlane
 from pykeepalived.kernel.ports import IPAddress, VrrpTransport
+from pykeepalived.kernel.routes import NetlinkRoutes
+from pykeepalived.kernel.vmac import NetlinkVmacs
 from pykeepalived.kernel.vrrp_socket import VrrpSocket
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.vrrp.node import VrrpPorts
@@ -64,6 +66,8 @@ def vrrp_ports(config: KeepalivedConfig, scripts: ScriptRunner) -> VrrpPorts:
         primary_address=primary_address,
         scripts=scripts,
         clock=MonotonicClock(),
+        routes=NetlinkRoutes(),
+        vmacs=NetlinkVmacs(),
     )
 
 

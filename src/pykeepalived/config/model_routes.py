@@ -340,3 +340,31 @@ def _nexthops(w: _Words, first: Token, fam: _Family) -> tuple[NextHop, ...]:
         hops.append(NextHop(**hop))
         kw = w.take() if w.more() else None
     return tuple(hops)
+
+
+def describe(what: object) -> str:
+    """A route or rule as ``ip`` would print it, for logs."""
+    if isinstance(what, IpRoute):
+        words = [] if what.type == "unicast" else [what.type]
+        words.append("default" if what.dst.prefixlen == 0 else str(what.dst))
+        for label, value in (("via", what.via), ("dev", what.dev), ("src", what.src),
+                             ("metric", what.metric)):  # fmt: skip
+            if value is not None:
+                words += [label, str(value)]
+        if what.table != 254:
+            words += ["table", str(what.table)]
+        return " ".join(words)
+    if isinstance(what, IpRule):
+        words = ["not"] if what.invert else []
+        words += ["from", str(what.from_) if what.from_ else "all"]
+        if what.to is not None:
+            words += ["to", str(what.to)]
+        if what.iif:
+            words += ["iif", what.iif]
+        if what.fwmark is not None:
+            words += ["fwmark", hex(what.fwmark)]
+        words += [what.action] + ([str(what.table)] if what.action == "table" else [])
+        if what.priority is not None:
+            words += ["priority", str(what.priority)]
+        return " ".join(words)
+    return str(what)

@@ -122,9 +122,6 @@ class Daemon:
                 tg.create_task(self._announce_ready(), name="sd-notify")
         finally:
             logging.getLogger("pykeepalived.vrrp").removeHandler(self.recorder)
-            # Scripts still running (a hung notify): SIGTERM, then SIGKILL; a reload leaves
-            # them be, as keepalived's does.
-            await scripts.stop()
         log.info("Stopped pykeepalived")
         return 0
 
@@ -290,6 +287,7 @@ class Daemon:
                     ifname = vip.dev or before[name].interface or ""
                     await old_node.ports.addresses.remove(VipSpec(address=vip.address,
                                                                   ifname=ifname))  # fmt: skip
+        await old_node.release_gone(new, keep)  # routes/rules (and VIPs on a VMAC) that left
         self._vrrp_stop = asyncio.Event()
         self.vrrp = VrrpNode(new, old_node.ports, log_detail=self.options.log_detail, resume=keep)
         self._vrrp_task = self._tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")

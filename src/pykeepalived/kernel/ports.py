@@ -9,7 +9,10 @@ port, so that VRRP never depends on LVS, even indirectly.
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model_routes import IpRoute, IpRule
 
 IPAddress = IPv4Address | IPv6Address
 IPInterface = IPv4Interface | IPv6Interface
@@ -83,3 +86,35 @@ class LinkPort(Protocol):
     async def is_up(self, ifname: str) -> bool: ...
 
     def watch(self) -> AsyncIterator[LinkState]: ...
+
+
+class RoutePort(Protocol):
+    """Virtual routes and rules (``kernel.routes``): idempotent, False when nothing changed."""
+
+    async def add_route(self, route: "IpRoute") -> bool: ...
+
+    async def remove_route(self, route: "IpRoute") -> bool: ...
+
+    async def add_rule(self, rule: "IpRule") -> bool: ...
+
+    async def remove_rule(self, rule: "IpRule") -> bool: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VmacSpec:
+    """One instance's VMAC: ``ifname`` on ``base``; ``link_local`` is the IPv6 source address
+    it sends adverts from (keepalived copies the base's link-local), None when not needed."""
+
+    ifname: str
+    base: str
+    mac: str
+    family: int
+    link_local: IPv6Address | None = None
+
+
+class VmacPort(Protocol):
+    """VMAC interfaces (``kernel.vmac``): ``create`` is idempotent (True when it made a link)."""
+
+    async def create(self, spec: VmacSpec) -> bool: ...
+
+    async def remove(self, spec: VmacSpec) -> bool: ...

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from pykeepalived.clock import Clock
@@ -34,6 +34,7 @@ from pykeepalived.vrrp.hold import Hold, HoldOutcome
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.ipheader import split_ipv4
 from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO, InstanceStats, instance_io
+from pykeepalived.vrrp.node_extras import NodeExtras, RoutePort, VmacPort, extras_of
 from pykeepalived.vrrp.packet import VrrpPacketError, parse
 from pykeepalived.vrrp.receive import validate
 from pykeepalived.vrrp.states import State
@@ -56,6 +57,8 @@ class VrrpPorts:
     primary_address: Callable[[str, int], Awaitable[IPAddress]]
     scripts: ScriptRunner
     clock: Clock
+    routes: RoutePort | None = None
+    vmacs: VmacPort | None = None
 
 
 @dataclass
@@ -85,6 +88,7 @@ class VrrpNode:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _performer: ActionPerformer | None = None
+    _extras: NodeExtras | None = None
     _stopped: bool = False
     _disabled: set[str] = field(default_factory=set)  # vrrp_scripts keepalived would drop
 
@@ -95,8 +99,10 @@ class VrrpNode:
         secure = self.config.global_defs.enable_script_security
         self._disabled = disabled_scripts(used_scripts(self.config), secure=secure)
         instances: dict[str, Instance] = {}
+        self._extras = NodeExtras(extras_of(self.config), self.ports.routes, self.ports.vmacs)
         for inst in self.config.vrrp_instance:
             io = await instance_io(inst, self.config, self.ports.primary_address)
+            io = self._extras.adjust(io)  # use_vmac: speak on the VMAC, VIPs on it
             self._io[inst.name] = io
             core = Instance(instance_params(inst, self.config, io.src))
             for hold in self.holds.get(inst.name, ()):
@@ -130,6 +136,7 @@ class VrrpNode:
             priority_of=lambda name: self._cores[name].effective_priority,
             log_detail=self.log_detail,
             stats=self.stats,
+            extras=self._extras,
         )
 
     def _transport_of(self, io: InstanceIO) -> VrrpTransport:
@@ -163,6 +170,8 @@ class VrrpNode:
         if not self._units:
             await self.build()
         assert self._performer is not None
+        if self._extras is not None:
+            await self._extras.start(keep=self.resume)  # VMACs first: sockets open on them
         await self._performer.remove_stale_vips(keep=self.resume)
         await self._open_sockets_patiently()
         await self._initial_tracking()
@@ -349,6 +358,25 @@ class VrrpNode:
         await self._stop_units()  # when a task failed instead of a stop
         for sock in self._sockets.values():
             sock.close()
+        if self._extras is not None:
+            await self._extras.stop(self.handover)
+        await self.ports.scripts.drain()
+
+    async def release_gone(self, new: KeepalivedConfig, kept: Collection[str]) -> None:
+        """Reload: virtual routes, rules and VIPs that left an instance kept in its state go
+        now, from the interface they are on (a VMAC's included); the successor adds the rest
+        again, idempotently."""
+        if self._extras is not None:
+            await self._extras.release_gone(extras_of(new), kept)
+        now = {i.name: {v.address for v in i.all_vips} for i in new.vrrp_instance}
+        for name in kept:
+            io = self._io.get(name)
+            for vip in io.all_vips if io is not None and name in now else ():
+                if vip.address not in now[name]:
+                    try:
+                        await self.ports.addresses.remove(vip)
+                    except KernelError as exc:
+                        log.error("(%s) %s", name, exc)
 
     # -- operator commands (the API's release-master / reclaim-master) ----------------------
 

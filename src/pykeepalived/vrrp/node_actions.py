@@ -18,13 +18,7 @@ from pykeepalived.config.model_vrrp import VrrpInstance, VrrpSyncGroup
 from pykeepalived.config.model_vrrp_items import VirtualIp
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import IPAddress, VipSpec, VrrpTransport
-from pykeepalived.notify import (
-    STOP_TIMEOUT_S,
-    NotifyFifo,
-    ScriptSpec,
-    fifo_line,
-    instance_notify_args,
-)
+from pykeepalived.notify import NotifyFifo, ScriptSpec, fifo_line, instance_notify_args
 from pykeepalived.vrrp.events import (
     AddVips,
     Log,
@@ -43,6 +37,7 @@ from pykeepalived.vrrp.states import State
 
 if TYPE_CHECKING:
     from pykeepalived.vrrp.node import VrrpPorts
+    from pykeepalived.vrrp.node_extras import NodeExtras
 
 log = logging.getLogger("pykeepalived.vrrp")
 NOTIFY_BY_STATE = {
@@ -140,6 +135,7 @@ class ActionPerformer:
     priority_of: Callable[[str], int] | None = None
     log_detail: bool = False
     stats: dict[str, InstanceStats] = field(default_factory=dict)
+    extras: "NodeExtras | None" = None  # virtual routes and rules, after the VIPs
 
     async def perform(self, actions: list[Tagged]) -> None:
         for tagged in actions:
@@ -202,10 +198,14 @@ class ActionPerformer:
                 log.error("(%s) %s", io.config.name, exc)
         if self.log_detail:
             log.info("(%s) setting VIPs.", io.config.name)  # keepalived's wording
+        if self.extras is not None:
+            await self.extras.apply(io.config.name, add=True, detail=self.log_detail)
 
     async def _remove_vips(self, io: InstanceIO) -> None:
         if self.log_detail:
             log.info("(%s) removing VIPs.", io.config.name)
+        if self.extras is not None:  # keepalived: rules, routes, then the VIPs
+            await self.extras.apply(io.config.name, add=False, detail=self.log_detail)
         for vip in io.all_vips:
             try:
                 await self.ports.addresses.remove(vip)
@@ -253,10 +253,8 @@ class ActionPerformer:
             return
         kind = "INSTANCE" if inst is not None else "GROUP"
         script_name = NOTIFY_BY_STATE.get(change.new)
-        # keepalived bounds only what runs for a STOP (one second); other notifies run freely
-        bound = STOP_TIMEOUT_S if change.new is State.STOP else None
         if script_name is not None:
-            self._run(getattr(holder, script_name, None), why=script_name, timeout_s=bound)
+            self._run(getattr(holder, script_name, None), why=script_name)
         priority = 0  # keepalived: the effective priority of an instance, 0 for a group
         if inst is not None:
             priority = self.priority_of(source) if self.priority_of else inst.priority
@@ -264,7 +262,6 @@ class ActionPerformer:
             holder.notify,
             *instance_notify_args(kind, source, change.new.name, priority),
             why="notify",
-            timeout_s=bound,
         )
         fifo = self.config.global_defs.notify_fifo or self.config.global_defs.vrrp_notify_fifo
         if fifo is not None:
@@ -276,12 +273,10 @@ class ActionPerformer:
                 return group
         return None
 
-    def _run(
-        self, script: Script | None, *args: str, why: str, timeout_s: float | None = None
-    ) -> None:
+    def _run(self, script: Script | None, *args: str, why: str) -> None:
         if script is None:
             return
         spec = ScriptSpec(
             command=script.command, username=script.username, groupname=script.groupname
         )
-        self.ports.scripts.run(spec, *args, why=why, timeout_s=timeout_s)
+        self.ports.scripts.run(spec, *args, why=why)

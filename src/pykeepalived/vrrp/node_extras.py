@@ -1,0 +1,192 @@
+"""What an instance owns besides its VIPs: virtual routes and rules, and its VMAC interface.
+
+Rules: asyncio glue (L3) beside ``node`` / ``node_actions``, over the kernel *ports* only.
+keepalived's order (``vrrp_state_become_master`` / ``vrrp_restore_interface``): on becoming
+MASTER, VIPs, then routes, then rules; on leaving, rules, routes, then VIPs. A VMAC exists for
+the instance's whole life (created before its sockets open, deleted at stop unless a reload hands
+the instance on); its VIPs go on the VMAC and, unless ``vmac_xmit_base``, so do its adverts.
+At start, routes and rules of configured instances left by a crash are removed (ours carry
+protocol 18, so an administrator's identical entry is never touched). A kernel error on one
+entry is logged and the others still go through.
+"""
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+from typing import TYPE_CHECKING
+
+from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.model_routes import IpRoute, IpRule, describe
+from pykeepalived.config.model_rules import resolve_rule_priorities
+from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.errors import KernelError
+from pykeepalived.kernel.ports import RoutePort, VipSpec, VmacPort, VmacSpec
+
+if TYPE_CHECKING:
+    from pykeepalived.vrrp.node_actions import InstanceIO
+
+log = logging.getLogger("pykeepalived.vrrp")
+__all__ = ["Extras", "NodeExtras", "RoutePort", "VmacPort", "extras_of", "vmac_mac", "vmac_names"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extras:
+    """One instance's routes, rules (preferences resolved) and VMAC (None without use_vmac)."""
+
+    routes: tuple[IpRoute, ...] = ()
+    rules: tuple[IpRule, ...] = ()
+    vmac: VmacSpec | None = None
+    xmit_base: bool = False
+
+
+def vmac_mac(inst: VrrpInstance, family: int) -> str:
+    """00:00:5e:00:01:VRID (00:00:5e:00:02:VRID for IPv6) unless the config names one."""
+    if inst.use_vmac is not None and inst.use_vmac.mac:
+        return inst.use_vmac.mac
+    return f"00:00:5e:00:0{2 if family == 6 else 1}:{inst.virtual_router_id or 0:02x}"
+
+
+def vmac_names(config: KeepalivedConfig) -> dict[str, str]:
+    """keepalived's create_vmac_name: ``vrrp.VRID``, or for a second instance with that VRID
+    (IPv6 beside IPv4) ``vrrp6.VRID``, then ``vrrp1.VRID``..., names cut to 15 characters."""
+    taken = {i.use_vmac.ifname for i in config.vrrp_instance if i.use_vmac and i.use_vmac.ifname}
+    out: dict[str, str] = {}
+    for inst in config.vrrp_instance:
+        if inst.use_vmac is None:
+            continue
+        name = inst.use_vmac.ifname
+        if not name:
+            vrid = inst.virtual_router_id or 0
+            numbers = [""] + (["6"] if inst.family == 6 else []) + [str(n) for n in range(1, 99)]
+            name = next(f"vrrp{n}.{vrid}"[:15] for n in numbers if f"vrrp{n}.{vrid}" not in taken)
+        taken.add(name)
+        out[inst.name] = name
+    return out
+
+
+def extras_of(config: KeepalivedConfig) -> dict[str, Extras]:
+    """Every instance's extras; rule preferences as keepalived assigns them (static rules
+    first, then each instance's in order)."""
+    everything = [*config.static_rules, *(r for i in config.vrrp_instance for r in i.virtual_rules)]
+    resolved = iter(resolve_rule_priorities(everything)[len(config.static_rules) :])
+    names = vmac_names(config)
+    strict = config.global_defs.vrrp_strict
+    out: dict[str, Extras] = {}
+    for inst in config.vrrp_instance:
+        rules = tuple(next(resolved) for _ in inst.virtual_rules)
+        vmac = None
+        xmit_base = inst.vmac_xmit_base
+        if inst.use_vmac is not None and inst.interface:
+            family = inst.family or 4
+            vmac = VmacSpec(ifname=names[inst.name], base=inst.interface,
+                            mac=vmac_mac(inst, family), family=family)  # fmt: skip
+            if inst.unicast_peer:
+                xmit_base = True  # keepalived: "unicast with use_vmac requires vmac_xmit_base"
+            if inst.strict_mode if inst.strict_mode is not None else strict:
+                xmit_base = False  # keepalived: "xmit_base is incompatible with strict mode"
+        out[inst.name] = Extras(routes=inst.virtual_routes, rules=rules, vmac=vmac,
+                                xmit_base=xmit_base)  # fmt: skip
+    return out
+
+
+@dataclass
+class NodeExtras:
+    """The driver's side of routes, rules and VMACs for one node (one config)."""
+
+    extras: dict[str, Extras]
+    routes: RoutePort | None
+    vmacs: VmacPort | None
+
+    def adjust(self, io: "InstanceIO") -> "InstanceIO":
+        """With a VMAC, the instance sends and receives on it (unless vmac_xmit_base) and its
+        VIPs without a ``dev`` go on it; an IPv6 VMAC that sends adverts also needs the source
+        address (the base's link-local) on it, as keepalived does."""
+        name = io.config.name
+        extras = self.extras.get(name)
+        if extras is None or extras.vmac is None:
+            return io
+        vmac = extras.vmac
+        if not extras.xmit_base and isinstance(io.src, IPv6Address) and io.src.is_link_local:
+            vmac = dataclasses.replace(vmac, link_local=io.src)
+            self.extras[name] = dataclasses.replace(extras, vmac=vmac)
+        on_vmac = [v.dev is None for v in io.config.virtual_ipaddress]
+        on_vmac_excluded = [v.dev is None for v in io.config.virtual_ipaddress_excluded]
+        return dataclasses.replace(
+            io,
+            ifname=io.ifname if extras.xmit_base else vmac.ifname,
+            vips=tuple(_move(v, vmac.ifname, m) for v, m in zip(io.vips, on_vmac, strict=True)),
+            excluded=tuple(
+                _move(v, vmac.ifname, m) for v, m in zip(io.excluded, on_vmac_excluded, strict=True)
+            ),
+        )
+
+    async def start(self, keep: Collection[str] = ()) -> None:
+        """Create VMACs; remove routes/rules a crashed predecessor left (not ``keep``'s)."""
+        for name, extras in self.extras.items():
+            if extras.vmac is not None and self.vmacs is not None:
+                try:
+                    if await self.vmacs.create(extras.vmac):
+                        log.info("(%s) Success creating VMAC interface %s", name,
+                                 extras.vmac.ifname)  # fmt: skip
+                except KernelError as exc:
+                    log.error("(%s) %s", name, exc)
+            if name not in keep:
+                await self.apply(name, add=False, stale=True)
+
+    async def apply(
+        self, name: str, *, add: bool, detail: bool = False, stale: bool = False
+    ) -> None:
+        """Add (routes, then rules) or remove (rules, then routes) the instance's entries."""
+        extras = self.extras.get(name)
+        port = self.routes
+        if extras is None or port is None or not (extras.routes or extras.rules):
+            return
+        if detail:  # keepalived's wording (vrrp_handle_iproutes / _iprules)
+            verb = "sett" if add else "remov"
+            log.info("(%s) %sing Virtual Routes and Rules", name, verb)
+        routes = [functools.partial(port.add_route if add else port.remove_route, r)
+                  for r in extras.routes]  # fmt: skip
+        rules = [functools.partial(port.add_rule if add else port.remove_rule, r)
+                 for r in extras.rules]  # fmt: skip
+        for step in routes + rules if add else rules + routes:
+            try:
+                done = await step()
+            except KernelError as exc:
+                log.error("(%s) %s", name, exc)
+                continue
+            if stale and done:
+                log.info("(%s) removed stale %s", name, describe(step.args[0]))
+
+    async def release_gone(self, new: dict[str, Extras], kept: Collection[str]) -> None:
+        """Reload: routes and rules that left an instance kept in its state are removed now
+        (its successor adds the ones that stay or came, idempotently)."""
+        for name in kept:
+            old, now = self.extras.get(name), new.get(name)
+            if old is None or now is None:
+                continue
+            gone = Extras(routes=tuple(r for r in old.routes if r not in now.routes),
+                          rules=tuple(r for r in old.rules if r not in now.rules))  # fmt: skip
+            self.extras[name] = gone
+            try:
+                await self.apply(name, add=False)
+            finally:
+                self.extras[name] = old
+
+    async def stop(self, handover: Collection[str] = ()) -> None:
+        """Delete the VMACs, except those of instances a successor node carries on."""
+        if self.vmacs is None:
+            return
+        for name, extras in self.extras.items():
+            if extras.vmac is None or name in handover:
+                continue
+            try:
+                await self.vmacs.remove(extras.vmac)
+            except KernelError as exc:
+                log.error("(%s) %s", name, exc)
+
+
+def _move(vip: VipSpec, ifname: str, move: bool) -> VipSpec:
+    return dataclasses.replace(vip, ifname=ifname) if move else vip

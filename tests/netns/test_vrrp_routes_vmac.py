@@ -1,0 +1,193 @@
+"""virtual_routes / virtual_rules and use_vmac with real daemons (issue 4, build point 5).
+
+Directors ``a`` (priority 150) and ``b`` (100) run VRRPv3 with advert_int 0.1 on one bridge;
+``c`` (192.168.88.2) is a client that resolves the VIP and captures the wire with tcpdump.
+Routes and rules must be on the master only, follow a failover, and be gone after a stop; a
+VMAC must carry the VIP with 00:00:5e:00:01:VRID, answer ARP with it (so the VIP's MAC stays
+the same across a failover), and vanish with the daemon, base sysctls restored.
+"""
+
+import json
+import re
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.kernel.nsutil import inside, run
+
+from .test_vrrp_wire import capture
+from .vrrplab import (
+    VIP,
+    VrrpLab,
+    config,
+    instance_conf,
+    start_pair,
+    vrrp_lab,
+    wait_sole,
+)
+
+pytestmark = pytest.mark.root
+VRID = 18
+VMAC = "00:00:5e:00:01:12"
+ROUTES = """
+virtual_routes {
+    10.99.0.0/16 via 192.168.88.1 dev eth1
+    blackhole 10.98.0.0/16
+    default via 192.168.88.254 dev eth1 table 100
+}
+virtual_rules {
+    from 192.168.88.100 table 100 priority 100
+    to 10.97.0.0/16 table 100 priority 101
+}
+"""
+
+
+@pytest.fixture
+def lab() -> Iterator[VrrpLab]:
+    with vrrp_lab() as network:
+        yield network
+
+
+def ours(lab: VrrpLab, host: str) -> tuple[list[str], list[str]]:
+    """Routes and rules with protocol keepalived (18) in ``host``'s namespace."""
+    routes = run("ip", "route", "show", "table", "all", "proto", "18", ns=lab.ns[host])
+    rules = run("ip", "rule", "show", ns=lab.ns[host])
+    return (
+        sorted(line.strip() for line in routes.splitlines() if line.strip()),
+        sorted(line.strip() for line in rules.splitlines() if "proto keepalived" in line),
+    )
+
+
+def wait_entries(lab: VrrpLab, host: str, routes: int, rules: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = ours(lab, host)
+        if (len(found[0]), len(found[1])) == (routes, rules):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{host}: expected {routes} routes, {rules} rules: {found}")
+        time.sleep(0.05)
+
+
+def conf(priority: int, extra: str) -> str:
+    return config(instance_conf(priority=priority, advert_int=0.1, state="BACKUP", extra=extra))
+
+
+def test_routes_and_rules_follow_the_master(lab: VrrpLab) -> None:
+    # b "crashed" earlier with one of its routes and rules left behind: removed at its start.
+    run("ip", "route", "add", "10.99.0.0/16", "via", "192.168.88.1", "dev", "eth1", "proto", "18",
+        ns=lab.ns["b"])  # fmt: skip
+    run("ip", "rule", "add", "from", "192.168.88.100", "table", "100", "priority", "100",
+        "protocol", "18", ns=lab.ns["b"])  # fmt: skip
+    # An administrator's identical route with another protocol is never touched.
+    run("ip", "route", "add", "10.98.0.0/16", "via", "192.168.88.1", "dev", "eth1", "table",
+        "50", ns=lab.ns["b"])  # fmt: skip
+    start_pair(lab, conf(150, ROUTES), conf(100, ROUTES))
+    wait_entries(lab, "a", routes=3, rules=2)
+    wait_entries(lab, "b", routes=0, rules=0)
+    routes, rules = ours(lab, "a")
+    assert routes == ["10.99.0.0/16 via 192.168.88.1 dev eth1", "blackhole 10.98.0.0/16",
+                      "default via 192.168.88.254 dev eth1 table 100"]  # fmt: skip
+    assert "100:\tfrom 192.168.88.100 lookup 100 proto keepalived" in rules
+
+    a = lab.daemons[-1]
+    a.kill(signal.SIGTERM)
+    wait_sole(lab, VIP, "b")
+    wait_entries(lab, "b", routes=3, rules=2)
+    a.proc.wait(timeout=10)
+    assert ours(lab, "a") == ([], []), "a stopped: nothing of its left"
+
+    lab.daemons[0].stop()
+    assert ours(lab, "b") == ([], [])
+    assert "10.98.0.0/16 via 192.168.88.1" in run("ip", "route", "show", "table", "50",
+                                                  ns=lab.ns["b"])  # fmt: skip
+
+
+def link(lab: VrrpLab, host: str, ifname: str) -> dict[str, object] | None:
+    out = run("ip", "-d", "-j", "link", "show", "dev", ifname, ns=lab.ns[host], check=False)
+    return json.loads(out)[0] if out.strip() else None
+
+
+def sysctl(lab: VrrpLab, host: str, key: str) -> str:
+    return run("sysctl", "-n", key, ns=lab.ns[host]).strip()
+
+
+def arp_config(lab: VrrpLab, host: str) -> dict[str, str]:
+    return {k: sysctl(lab, host, f"net.ipv4.conf.eth1.{k}") for k in ("arp_ignore", "arp_filter")}
+
+
+def resolve(lab: VrrpLab, address: str) -> str:
+    """The client's MAC for ``address`` after it sent one datagram there (an ARP exchange)."""
+    run("ip", "neigh", "flush", "dev", "eth1", ns=lab.ns["c"])
+    with inside(lab.ns["c"]), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"x", (address, 9))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        out = run("ip", "neigh", "show", address, "dev", "eth1", ns=lab.ns["c"])
+        found = re.search(r"lladdr (\S+)", out)
+        if found:
+            return found.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"{address} not resolved by c")
+
+
+VMAC_CONF = "use_vmac\n" + ROUTES
+GARP = re.compile(r"Request who-has 192\.168\.88\.100 (\(\S+\) )?tell 192\.168\.88\.100")
+
+
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="needs tcpdump")
+def test_vmac_carries_the_vip_with_the_virtual_mac(lab: VrrpLab, tmp_path: Path) -> None:
+    before = arp_config(lab, "a")
+    proc, out = capture(lab, tmp_path, "arp or ip proto 112")
+    try:
+        start_pair(lab, conf(150, VMAC_CONF), conf(100, VMAC_CONF))
+        vmac = link(lab, "a", "vrrp.18")
+        assert vmac is not None
+        info = vmac["linkinfo"]
+        assert isinstance(info, dict)
+        assert (vmac["address"], info["info_kind"], info["info_data"]["mode"]) == (
+            VMAC, "macvlan", "private")  # fmt: skip
+        assert f"{VIP}/24" in run("ip", "-o", "addr", "show", "dev", "vrrp.18", ns=lab.ns["a"])
+        assert VIP not in run("ip", "-o", "addr", "show", "dev", "eth1", ns=lab.ns["a"])
+        assert link(lab, "b", "vrrp.18") is not None, "the backup has its VMAC too"
+        for key, value in (("eth1.arp_ignore", "1"), ("eth1.arp_filter", "1"),
+                           ("vrrp/18.arp_ignore", "1"), ("vrrp/18.accept_local", "1"),
+                           ("vrrp/18.rp_filter", "0")):  # fmt: skip
+            assert sysctl(lab, "a", f"net.ipv4.conf.{key}") == value, key
+        assert resolve(lab, VIP) == VMAC
+        wait_entries(lab, "a", routes=3, rules=2)
+
+        a = lab.daemons[-1]
+        t0 = time.monotonic()
+        a.kill(signal.SIGTERM)
+        taken = lab.watch.wait_for(VIP, "b", after=t0) - t0
+        a.proc.wait(timeout=10)
+        wait_sole(lab, VIP, "b")
+        assert resolve(lab, VIP) == VMAC, "the VIP's MAC stays the same across a failover"
+        wait_entries(lab, "b", routes=3, rules=2)
+        assert link(lab, "a", "vrrp.18") is None, "a stopped: its VMAC is gone"
+        after = {
+            k: sysctl(lab, "a", f"net.ipv4.conf.eth1.{k}") for k in ("arp_ignore", "arp_filter")
+        }
+        assert after == before
+        lab.daemons[0].stop()
+        assert link(lab, "b", "vrrp.18") is None
+        assert ours(lab, "b") == ([], [])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    assert taken < 1.0
+    lines = out.read_text().splitlines()
+    garps = [ln for ln in lines if GARP.search(ln)]
+    replies = [ln for ln in lines if f"Reply {VIP} is-at" in ln]
+    adverts = [ln for ln in lines if "VRRP" in ln]
+    assert garps, "gratuitous ARPs seen"
+    assert all(ln.split()[1] == VMAC for ln in garps), garps[:3]
+    assert len(replies) == 2, "c resolved the VIP twice"
+    assert all(f"is-at {VMAC}" in ln and ln.split()[1] == VMAC for ln in replies), replies
+    assert adverts
+    assert all(ln.split()[1] == VMAC for ln in adverts), adverts[:3]
