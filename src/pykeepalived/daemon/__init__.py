@@ -122,6 +122,9 @@ class Daemon:
                 tg.create_task(self._announce_ready(), name="sd-notify")
         finally:
             logging.getLogger("pykeepalived.vrrp").removeHandler(self.recorder)
+            # Scripts still running (a hung notify): SIGTERM, then SIGKILL; a reload leaves
+            # them be, as keepalived's does.
+            await scripts.stop()
         log.info("Stopped pykeepalived")
         return 0
 

@@ -360,7 +360,6 @@ class VrrpNode:
             sock.close()
         if self._extras is not None:
             await self._extras.stop(self.handover)
-        await self.ports.scripts.drain()
 
     async def release_gone(self, new: KeepalivedConfig, kept: Collection[str]) -> None:
         """Reload: virtual routes, rules and VIPs that left an instance kept in its state go

@@ -18,7 +18,13 @@ from pykeepalived.config.model_vrrp import VrrpInstance, VrrpSyncGroup
 from pykeepalived.config.model_vrrp_items import VirtualIp
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import IPAddress, VipSpec, VrrpTransport
-from pykeepalived.notify import NotifyFifo, ScriptSpec, fifo_line, instance_notify_args
+from pykeepalived.notify import (
+    STOP_TIMEOUT_S,
+    NotifyFifo,
+    ScriptSpec,
+    fifo_line,
+    instance_notify_args,
+)
 from pykeepalived.vrrp.events import (
     AddVips,
     Log,
@@ -253,8 +259,10 @@ class ActionPerformer:
             return
         kind = "INSTANCE" if inst is not None else "GROUP"
         script_name = NOTIFY_BY_STATE.get(change.new)
+        # keepalived bounds only what runs for a STOP (one second); other notifies run freely
+        bound = STOP_TIMEOUT_S if change.new is State.STOP else None
         if script_name is not None:
-            self._run(getattr(holder, script_name, None), why=script_name)
+            self._run(getattr(holder, script_name, None), why=script_name, timeout_s=bound)
         priority = 0  # keepalived: the effective priority of an instance, 0 for a group
         if inst is not None:
             priority = self.priority_of(source) if self.priority_of else inst.priority
@@ -262,6 +270,7 @@ class ActionPerformer:
             holder.notify,
             *instance_notify_args(kind, source, change.new.name, priority),
             why="notify",
+            timeout_s=bound,
         )
         fifo = self.config.global_defs.notify_fifo or self.config.global_defs.vrrp_notify_fifo
         if fifo is not None:
@@ -273,10 +282,12 @@ class ActionPerformer:
                 return group
         return None
 
-    def _run(self, script: Script | None, *args: str, why: str) -> None:
+    def _run(
+        self, script: Script | None, *args: str, why: str, timeout_s: float | None = None
+    ) -> None:
         if script is None:
             return
         spec = ScriptSpec(
             command=script.command, username=script.username, groupname=script.groupname
         )
-        self.ports.scripts.run(spec, *args, why=why)
+        self.ports.scripts.run(spec, *args, why=why, timeout_s=timeout_s)
