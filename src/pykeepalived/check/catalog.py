@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from pykeepalived.check.hysteresis import HysteresisParams, checker_params
-from pykeepalived.check.probes import dns, file, http, misc, ping, smtp, tcp, udp
+from pykeepalived.check.probes import dns, file, http, http_lean, misc, ping, smtp, tcp, udp
 from pykeepalived.check.probes.common import ProbeTarget
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.check.runner import Check
@@ -54,8 +54,11 @@ def make_check(
         raise ValueError(f"{kind} needs a target")
     else:
         timeout_s = target.connect_timeout_s
+    start = None
+    if isinstance(params, http.HttpParams) and params.status_only and target is not None:
+        start = http_lean.LeanHttp(target, params)  # the same probe, callback form
     return Check(key=key, probe=partial(probe, target, params), hysteresis=hysteresis,
-                 timeout_s=timeout_s)  # fmt: skip
+                 timeout_s=timeout_s, start=start)  # fmt: skip
 
 
 __all__ = ["PROBES", "checker_params", "make_check"]

@@ -1,11 +1,15 @@
 """One asyncio scheduler for every health check: probes on time, none waiting for another.
 
 Rules: the runner owns *when* (a heap of due times fed by each checker's ``Hysteresis``) and
-*isolation* (every probe is its own named task under one TaskGroup, cut by the runner's
-watchdog ``HARD_TIMEOUT_GRACE_S`` after its own timeout); the hysteresis owns *what a result
-means*; the caller owns *what to do* with state changes (``emit`` gets every event, in order
-per checker). It never imports a concrete probe: a ``Check`` carries a zero-argument
-coroutine function.
+*isolation* (no probe waits for another; each is cut at its timeout); the hysteresis owns
+*what a result means*; the caller owns *what to do* with state changes (``emit`` gets every
+event, in order per checker). It never imports a concrete probe: a ``Check`` carries a
+zero-argument coroutine function and, for the hot checkers, the same probe in callback form.
+
+Two ways to run a probe: a coroutine probe is its own named task under one TaskGroup, cut
+by the runner's watchdog ``HARD_TIMEOUT_GRACE_S`` after its own timeout; a callback probe
+(``Check.start``, see ``check.spec.Starter``) is started from the scheduler's callback, with
+no task, and the runner aborts it at ``timeout_s`` itself (that is its timeout result).
 
 Spread: each checker's first probe waits ``start_delay_s + warmup_s * fraction`` where
 ``fraction`` is a stable hash of its key, so 10,000 checkers at delay_loop 1 s start spread
@@ -13,28 +17,43 @@ over the second, deterministically (same keys, same schedule, run after run); af
 re-arms from its own completion time, so the spread persists.
 
 Cost (10,000 probes a second is the goal): the scheduler is a timer callback, not a task, so
-a finished probe costs a heap push and no wake-up; the watchdog is one heap of deadlines
-swept by that callback, not a timer per probe; task names are built once per checker; the
-hot path holds a checker's slot, never hashes its key (a dataclass key hashes in Python).
+a finished probe costs a heap push and no wake-up; timeouts are heaps of deadlines swept by
+that callback, not a timer per probe; a callback probe costs no task, coroutine or future;
+the hot path holds a checker's slot, never hashes its key (a dataclass key hashes in Python).
 
 Stats: ``stats`` counts probes started, how many started more than ``late_after_s`` after
-their due time (measured when the probe's task first runs, so loop lag counts), finished and
-failed: the figures a metrics page and the bench need.
+their due time (measured when the probe's task first runs, or when the scheduler starts a
+callback probe, so loop lag counts), finished and failed: the figures a metrics page and
+the bench need.
 
-Shutdown: set the ``stop`` event; in-flight probes are cancelled (MISC_CHECK kills its process
-group on cancel) and ``run`` returns once they are gone.
+Shutdown: set the ``stop`` event; in-flight probes are cancelled or aborted (MISC_CHECK kills
+its process group on cancel) and ``run`` returns once they are gone.
 """
 
 import asyncio
-import hashlib
+import functools
 import heapq
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable
 
-from pykeepalived.check.hysteresis import Event, Hysteresis, HysteresisParams
+from pykeepalived.check.hysteresis import Hysteresis
 from pykeepalived.check.result import ProbeResult
+from pykeepalived.check.spec import (
+    Abort,
+    Check,
+    CheckEvent,
+    CheckStatus,
+    Done,
+    RunnerStats,
+    Starter,
+    spread_fraction,
+)
 from pykeepalived.clock import Clock, MonotonicClock
+
+__all__ = [
+    "Abort", "Check", "CheckEvent", "CheckRunner", "CheckStatus", "Done", "RunnerStats",
+    "Starter", "spread_fraction",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -50,67 +69,20 @@ drain a healthy pool."""
 
 MAX_VOIDS = 3
 
+MAX_LAUNCH_PER_TICK = 256
+"""A backlog (the loop was stalled) starts at most this many probes per tick, so replies are
+read between the bursts of connects; 256 per 5 ms is still 51,200 probes a second."""
+
 HARD_TIMEOUT_GRACE_S = 0.5
 """Slack over a probe's own timeout before the runner cuts it: a probe bounds itself first."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Check:
-    """One checker: its identity, how to probe, its hysteresis, its own timeout."""
-
-    key: Hashable
-    probe: Callable[[], Awaitable[ProbeResult]]
-    hysteresis: HysteresisParams
-    timeout_s: float
-
-    def __post_init__(self) -> None:
-        if self.timeout_s <= 0:
-            raise ValueError("timeout_s must be > 0")
-
-
-@dataclass(slots=True)
-class RunnerStats:
-    """Counters since start; read them, do not write them."""
-
-    started: int = 0
-    started_late: int = 0
-    max_lateness_s: float = 0.0
-    done: int = 0
-    failed: int = 0
-    voided: int = 0  # failures judged too late to count (see LATE_VERDICT_S)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CheckEvent:
-    """A checker's state change, with the probe result that caused it."""
-
-    key: Hashable
-    event: Event
-    result: ProbeResult
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CheckStatus:
-    """Read-only view of one checker for snapshots and metrics."""
-
-    key: Hashable
-    up: bool
-    phase: str
-    last: ProbeResult | None
-    probes: int
-
-
-def spread_fraction(key: Hashable) -> float:
-    """A stable value in [0, 1) for a key: its warmup position (``repr`` must be stable)."""
-    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
 
 
 class _Slot:
     """One checker's runtime state; heap entries point here, so the hot path never hashes."""
 
     __slots__ = (
-        "check", "count", "last", "live", "name", "poked", "seq", "state", "task", "voids",
+        "abort", "began", "check", "count", "done", "flight", "last", "live", "name", "poked",
+        "seq", "state", "task", "voids",
     )  # fmt: skip
 
     def __init__(self, check: Check, state: Hysteresis) -> None:
@@ -124,6 +96,12 @@ class _Slot:
         self.poked = False  # poked while in flight: probe again on return
         self.live = True  # False once removed
         self.voids = 0  # late failures voided in a row
+        # callback form (Check.start): the probe in flight, its abort, its start time, and
+        # the one ``done`` callback of this slot (built once, not per probe)
+        self.flight = 0  # token of the callback probe in flight; 0: none
+        self.abort: Abort | None = None
+        self.began = 0.0
+        self.done: Done | None = None
 
 
 class CheckRunner:
@@ -154,6 +132,8 @@ class CheckRunner:
         # (deadline, seq, task, late-loop second chance already given)
         self._deadlines: list[tuple[float, int, asyncio.Task[None], bool]] = []
         self._expired: set[asyncio.Task[None]] = set()  # cut by the watchdog
+        self._cuts: list[tuple[float, int, _Slot]] = []  # (deadline, flight, slot): callbacks
+        self._ticking = False  # in _tick, which re-arms the timer once at its end
         self._tg: asyncio.TaskGroup | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
@@ -191,6 +171,7 @@ class CheckRunner:
         if slot is None:
             return
         slot.live = False
+        self._abort(slot)
         if slot.task is not None:
             slot.task.cancel()
 
@@ -224,12 +205,15 @@ class CheckRunner:
         finally:
             self._tg = None
             self._disarm()
+            for slot in self._slots.values():
+                self._abort(slot)
 
     # -- scheduling ----------------------------------------------------------------------
 
     def _start(self, check: Check, now: float) -> None:
         h = Hysteresis(check.hysteresis, now=now, warmup_fraction=spread_fraction(check.key))
         slot = self._slots[check.key] = _Slot(check, h)
+        slot.done = functools.partial(self._landed, slot)
         self._push(slot)
 
     def _push(self, slot: _Slot) -> None:
@@ -241,8 +225,8 @@ class CheckRunner:
             self._arm(due)
 
     def _arm(self, at: float) -> None:
-        """(Re)set the one timer to ``at`` (while running)."""
-        if self._tg is None:
+        """(Re)set the one timer to ``at`` (while running; a tick re-arms at its end)."""
+        if self._tg is None or self._ticking:
             return
         self._disarm()
         self._timer_at = at
@@ -257,17 +241,44 @@ class CheckRunner:
     def _tick(self) -> None:
         """The timer fired: launch what is due, cut what overran, re-arm for the next."""
         self._timer, self._timer_at = None, float("inf")
-        tg = self._tg
-        if tg is None:
+        if self._tg is None:
             return
-        now = self._clock.now()
+        self._ticking = True
+        try:
+            now = self._clock.now()
+            self._launch_due(now)
+            self._cut_overdue(now)
+        finally:
+            self._ticking = False
+        nxt = min(self._heap[0][0] if self._heap else float("inf"),
+                  self._cuts[0][0] if self._cuts else float("inf"),
+                  self._deadlines[0][0] if self._deadlines else float("inf"))  # fmt: skip
+        if nxt < float("inf"):
+            self._arm(nxt)
+
+    def _launch_due(self, now: float) -> None:
+        tg = self._tg
+        assert tg is not None
         heap = self._heap
-        while heap and heap[0][0] <= now:
+        callbacks = self._limit is None  # under max_in_flight every probe takes the semaphore
+        for _ in range(MAX_LAUNCH_PER_TICK):
+            if not heap or heap[0][0] > now:
+                break
             due, seq, slot = heapq.heappop(heap)
             if slot.seq == seq and slot.live:  # else removed or re-pushed: a stale entry
                 slot.seq = 0
                 slot.state.begin(now)
-                slot.task = tg.create_task(self._probe_once(slot, due), name=slot.name)
+                if callbacks and slot.check.start is not None:
+                    self._launch(slot, due, now)
+                else:
+                    slot.task = tg.create_task(self._probe_once(slot, due), name=slot.name)
+
+    def _cut_overdue(self, now: float) -> None:
+        cuts = self._cuts
+        while cuts and cuts[0][0] <= now:
+            _, flight, slot = heapq.heappop(cuts)
+            if slot.flight == flight:  # else it landed already
+                self._cut(slot, now)
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
             deadline, _, task, retried = heapq.heappop(deadlines)
@@ -281,10 +292,6 @@ class CheckRunner:
                 continue
             self._expired.add(task)
             task.cancel()
-        nxt = min(heap[0][0] if heap else float("inf"),
-                  deadlines[0][0] if deadlines else float("inf"))  # fmt: skip
-        if nxt < float("inf"):
-            self._arm(nxt)
 
     def _watch(self, task: asyncio.Task[None], check: Check) -> None:
         self._seq += 1
@@ -316,8 +323,54 @@ class CheckRunner:
                     result = await self._bounded(task, slot.check)
         finally:
             slot.task = None
-        if not slot.live:
-            return  # removed (or replaced) while the probe ran: its result is moot
+        if slot.live:  # else removed (or replaced) while the probe ran: its result is moot
+            self._judge(slot, result)
+
+    # -- one probe, callback form (Check.start) ------------------------------------------
+
+    def _launch(self, slot: _Slot, due: float, now: float) -> None:
+        self._started(due)
+        self._seq += 1
+        flight = slot.flight = self._seq
+        slot.began = now
+        start, done = slot.check.start, slot.done
+        assert start is not None
+        assert done is not None
+        try:
+            abort = start(done)
+        except Exception as exc:
+            log.exception("probe for %r raised (a bug in the probe)", slot.check.key)
+            done(ProbeResult(ok=False, reason=f"probe error: {type(exc).__name__}"))
+            return
+        if slot.flight == flight:  # still in flight (else it landed within start)
+            slot.abort = abort
+            heapq.heappush(self._cuts, (now + slot.check.timeout_s, flight, slot))
+
+    def _landed(self, slot: _Slot, result: ProbeResult) -> None:
+        """A callback probe's ``done``."""
+        if not slot.flight:
+            return  # called twice or after abort: the probe's bug, and nothing to do
+        slot.flight, slot.abort = 0, None
+        if slot.live:
+            self._judge(slot, result)
+
+    def _cut(self, slot: _Slot, now: float) -> None:
+        """A callback probe reached its timeout: abort it, and that is its result."""
+        self._abort(slot)
+        if slot.live:
+            reason = f"timeout after {slot.check.timeout_s:g}s"
+            self._judge(slot, ProbeResult(ok=False, reason=reason, latency_s=now - slot.began))
+
+    def _abort(self, slot: _Slot) -> None:
+        abort = slot.abort
+        slot.flight, slot.abort = 0, None
+        if abort is not None:
+            abort()
+
+    # -- what a result means -------------------------------------------------------------
+
+    def _judge(self, slot: _Slot, result: ProbeResult) -> None:
+        """Void a late failure, or count the result, feed the hysteresis, emit, re-arm."""
         stats = self.stats
         if self._late_failure(slot, result):
             stats.voided += 1

@@ -2,6 +2,8 @@
 
 Rules: a minimal HTTP/1.0/1.1 client on asyncio streams, one connection per url, the request
 shaped like keepalived's (``User-Agent: KeepAliveClient``, Host = virtualhost or ip:port).
+Plain HTTP judged on the status alone (no TLS, digest or regex: ``HttpParams.status_only``)
+takes the lean, callback-driven path of ``http_lean`` instead, with the same verdicts.
 Semantics read from keepalived ``check_http.c``:
 
 * ``status_code`` defaults to 200-299; ranges ``200-299`` allowed, 100..599.
@@ -19,14 +21,10 @@ url and fails on the first bad one, so all probes share the one hysteresis.
 """
 
 import asyncio
-import errno
 import functools
 import hashlib
-import os
 import re
-import socket
 import ssl
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,7 +32,6 @@ from pykeepalived.check.probes.common import (
     ProbeTarget,
     drop,
     guarded,
-    make_socket,
     open_stream,
 )
 from pykeepalived.check.result import ProbeResult
@@ -44,10 +41,6 @@ HTTP_PROTOCOLS = ("1.0", "1.0C", "1.1")
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d\s+(\d{3})")
 _READ_CHUNK = 64 * 1024
 _MAX_HEAD = 64 * 1024  # as asyncio's StreamReader limit on the streams path
-REPLY_BATCH_S = 0.002
-"""The lean path looks for the reply this long after sending, together with every probe sent
-in the same slice, before it registers with the selector: a near server has answered by
-then, and one wake-up serves them all instead of a registration and a wake-up each."""
 _MAX_REGEX_BODY = 1024 * 1024  # the regex sees at most this much of the body
 _REGEX_OPTIONS = {
     "caseless": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL,
@@ -143,82 +136,11 @@ class HttpParams:
 
 
 async def probe(target: ProbeTarget, params: HttpParams) -> ProbeResult:
-    if params.status_only:
-        return await guarded(target.connect_timeout_s, _check_statuses(target, params))
+    if params.status_only:  # plain HTTP judged on the status alone: the lean path
+        from pykeepalived.check.probes import http_lean  # it builds on this module
+
+        return await http_lean.probe(target, params)
     return await guarded(target.connect_timeout_s, _check_all(target, params))
-
-
-async def _check_statuses(target: ProbeTarget, params: HttpParams) -> ProbeResult:
-    """The common case, plain HTTP judged on the status alone: the lean path (no streams)."""
-    for url in params.urls:
-        status = await plain_status(target, build_request(target, params, url))
-        if not url.accepts(status):
-            return ProbeResult(ok=False, reason=f"status {status} on {url.path}")
-    return ProbeResult(ok=True, reason=f"{len(params.urls)} url(s) ok")
-
-
-async def plain_status(target: ProbeTarget, request: bytes) -> int:
-    """One GET over a bare non-blocking socket; the status of the reply's header block.
-
-    The request is sent right after ``connect()``: on a fast path (loopback, a near server)
-    the handshake is already done and this saves a wait for writability; a socket still
-    connecting answers EAGAIN and we wait as usual. Errors propagate as on the streams path.
-    """
-    loop = asyncio.get_running_loop()
-    sock = make_socket(target, socket.SOCK_STREAM)
-    try:
-        address = target.sockaddr()
-        err = sock.connect_ex(address)
-        if err not in (0, errno.EINPROGRESS):
-            raise OSError(err, os.strerror(err))  # e.g. ConnectionRefusedError
-        try:
-            sent = sock.send(request)
-        except BlockingIOError:  # still connecting: wait for it (and its SO_ERROR)
-            await loop.sock_connect(sock, address)
-            sent = 0
-        if sent < len(request):
-            await loop.sock_sendall(sock, request[sent:])
-        await _batch(loop)
-        try:
-            head = sock.recv(_READ_CHUNK)
-            if not head:
-                raise asyncio.IncompleteReadError(b"", None)
-        except BlockingIOError:  # not yet: wait for it as usual
-            head = b""
-        while (end := head.find(b"\r\n\r\n")) < 0 and len(head) <= _MAX_HEAD:
-            chunk = await loop.sock_recv(sock, _READ_CHUNK)
-            if not chunk:
-                raise asyncio.IncompleteReadError(head, None)
-            head += chunk
-        if not 0 <= end <= _MAX_HEAD:
-            raise RemoteProtocolError("oversized_head", f"no header end in {_MAX_HEAD} bytes")
-        match = _STATUS_LINE.match(head)
-        if match is None:
-            raise RemoteProtocolError("bad_status_line", repr(head[:40]))
-        return int(match.group(1))
-    finally:
-        sock.close()
-
-
-_waiting: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Future[None]]]"
-_waiting = weakref.WeakKeyDictionary()  # a loop closed mid-slice must not be kept alive
-
-
-def _batch(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-    """A future done at the end of the current ``REPLY_BATCH_S`` slice, shared by its probes."""
-    fut = loop.create_future()
-    waiting = _waiting.get(loop)
-    if waiting is None:
-        waiting = _waiting[loop] = []
-        loop.call_later(REPLY_BATCH_S, _release, loop)
-    waiting.append(fut)
-    return fut
-
-
-def _release(loop: asyncio.AbstractEventLoop) -> None:
-    for fut in _waiting.pop(loop, ()):
-        if not fut.done():  # a probe cancelled meanwhile
-            fut.set_result(None)
 
 
 async def _check_all(target: ProbeTarget, params: HttpParams) -> ProbeResult:
