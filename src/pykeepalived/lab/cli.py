@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from pykeepalived.lab import aa_topology
 from pykeepalived.lab.scenario import Scenario, has_vip
 from pykeepalived.lab.topology import DIRECTORS, STATE_DIR, LabError, LabState, down, up
 
@@ -15,12 +16,22 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="pykeepalived lab", description=__doc__)
     p.add_argument("action", choices=("up", "run", "down", "status"))
     p.add_argument("--keep", action="store_true", help="run: leave the lab up afterwards")
+    p.add_argument("--active-active", action="store_true",
+                   help="up/run: three directors announcing the VIP over BGP to an ECMP router")
+    p.add_argument("--speaker", choices=("exabgp", "bird"), default="exabgp",
+                   help="--active-active: the directors' BGP engine (bird adds BFD)")
     args = p.parse_args(argv)
     try:
+        if args.active_active and args.action in ("up", "run"):
+            return _active_active(args.action, keep=args.keep, speaker=args.speaker)
         if args.action == "up":
             up(_print)
         elif args.action == "down":
-            down(_print)
+            state = LabState.load()
+            if state is not None and aa_topology.is_active_active(state):
+                aa_topology.down(_print)
+            else:
+                down(_print)
         elif args.action == "status":
             return status()
         else:
@@ -29,6 +40,22 @@ def main(argv: list[str]) -> int:
         print(f"pykeepalived lab: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _active_active(action: str, *, keep: bool, speaker: str) -> int:
+    from pykeepalived.lab.aa_scenario import ActiveActiveScenario
+
+    lab = aa_topology.ActiveActive.up(_print, speaker=speaker)
+    if action == "up":
+        return 0
+    try:
+        ok = ActiveActiveScenario(lab, _print).run()
+    finally:
+        if not keep:
+            aa_topology.down(_print)
+        else:
+            _print(f"lab left up (logs in {STATE_DIR}); 'pykeepalived lab down' removes it")
+    return 0 if ok else 1
 
 
 def run(*, keep: bool) -> int:
