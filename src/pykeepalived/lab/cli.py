@@ -16,10 +16,17 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="pykeepalived lab", description=__doc__)
     p.add_argument("action", choices=("up", "run", "down", "status"))
     p.add_argument("--keep", action="store_true", help="run: leave the lab up afterwards")
-    p.add_argument("--active-active", action="store_true",
-                   help="up/run: three directors announcing the VIP over BGP to an ECMP router")
-    p.add_argument("--speaker", choices=("exabgp", "bird"), default="exabgp",
-                   help="--active-active: the directors' BGP engine (bird adds BFD)")
+    p.add_argument(
+        "--active-active",
+        action="store_true",
+        help="up/run: three directors announcing the VIP over BGP to an ECMP router",
+    )
+    p.add_argument(
+        "--speaker",
+        choices=("exabgp", "bird"),
+        default="exabgp",
+        help="--active-active: the directors' BGP engine (bird adds BFD)",
+    )
     args = p.parse_args(argv)
     try:
         if args.active_active and args.action in ("up", "run"):
