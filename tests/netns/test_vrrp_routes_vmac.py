@@ -191,3 +191,42 @@ def test_vmac_carries_the_vip_with_the_virtual_mac(lab: VrrpLab, tmp_path: Path)
     assert all(f"is-at {VMAC}" in ln and ln.split()[1] == VMAC for ln in replies), replies
     assert adverts
     assert all(ln.split()[1] == VMAC for ln in adverts), adverts[:3]
+
+
+STATIC = """
+static_routes {
+    10.50.0.0/16 via 192.168.88.1 dev eth1
+}
+static_rules {
+    from 192.168.88.8 table 50 priority 50
+}
+"""
+
+
+def test_reload_diffs_routes_and_static_ones_live_with_the_daemon(lab: VrrpLab) -> None:
+    """A lone master: static routes/rules are there while it runs, whatever the state; a
+    reload that drops one virtual route and adds another changes just those, without a flap;
+    a stop leaves nothing."""
+    first = STATIC + conf(150, ROUTES)
+    a = lab.start("a", first)
+    wait_sole(lab, VIP, "a")
+    wait_entries(lab, "a", routes=4, rules=3)
+    path = lab.tmp / "a-py-0.conf"
+    second = first.replace("blackhole 10.98.0.0/16", "unreachable 10.96.0.0/16").replace(
+        "10.50.0.0/16", "10.51.0.0/16"
+    )
+    path.write_text(second)
+    a.kill(signal.SIGHUP)
+    a.wait_log("VRRP: 1 instance(s) kept their state")
+    deadline = time.monotonic() + 5
+    while "unreachable 10.96.0.0/16" not in ours(lab, "a")[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    routes, rules = ours(lab, "a")
+    assert routes == ["10.51.0.0/16 via 192.168.88.1 dev eth1",
+                      "10.99.0.0/16 via 192.168.88.1 dev eth1",
+                      "default via 192.168.88.254 dev eth1 table 100",
+                      "unreachable 10.96.0.0/16"]  # fmt: skip
+    assert len(rules) == 3
+    assert a.text().count("Entering MASTER STATE") == 1, "no flap"
+    a.stop()
+    assert ours(lab, "a") == ([], [])

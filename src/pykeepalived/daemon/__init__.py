@@ -279,6 +279,7 @@ class Daemon:
             if same and inst.name not in grouped and state in (State.MASTER, State.BACKUP):
                 keep[inst.name] = state
         old_node.handover = set(keep)
+        old_node.keep_static = True
         self._vrrp_stop.set()
         if self._vrrp_task is not None:
             await self._vrrp_task

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from pykeepalived.vrrp.node_actions import InstanceIO
 
 log = logging.getLogger("pykeepalived.vrrp")
-__all__ = ["Extras", "NodeExtras", "RoutePort", "VmacPort", "extras_of", "vmac_mac", "vmac_names"]
+STATIC = "static"  # how logs name the static_routes / static_rules
+__all__ = ["Extras", "NodeExtras", "RoutePort", "VmacPort", "extras_of", "static_of", "vmac_mac",
+           "vmac_names"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +101,7 @@ class NodeExtras:
     extras: dict[str, Extras]
     routes: RoutePort | None
     vmacs: VmacPort | None
+    static: Extras = Extras()
 
     def adjust(self, io: "InstanceIO") -> "InstanceIO":
         """With a VMAC, the instance sends and receives on it (unless vmac_xmit_base) and its
@@ -124,7 +127,9 @@ class NodeExtras:
         )
 
     async def start(self, keep: Collection[str] = ()) -> None:
-        """Create VMACs; remove routes/rules a crashed predecessor left (not ``keep``'s)."""
+        """Static routes and rules first (keepalived sets them at start, whatever the state);
+        then create VMACs and remove routes/rules a crashed predecessor left (not ``keep``'s)."""
+        await self._each(STATIC, self.static, add=True)
         for name, extras in self.extras.items():
             if extras.vmac is not None and self.vmacs is not None:
                 try:
@@ -141,12 +146,16 @@ class NodeExtras:
     ) -> None:
         """Add (routes, then rules) or remove (rules, then routes) the instance's entries."""
         extras = self.extras.get(name)
+        if extras is not None:
+            if detail:  # keepalived's wording (vrrp_handle_iproutes / _iprules)
+                verb = "sett" if add else "remov"
+                log.info("(%s) %sing Virtual Routes and Rules", name, verb)
+            await self._each(name, extras, add=add, stale=stale)
+
+    async def _each(self, name: str, extras: Extras, *, add: bool, stale: bool = False) -> None:
         port = self.routes
-        if extras is None or port is None or not (extras.routes or extras.rules):
+        if port is None:
             return
-        if detail:  # keepalived's wording (vrrp_handle_iproutes / _iprules)
-            verb = "sett" if add else "remov"
-            log.info("(%s) %sing Virtual Routes and Rules", name, verb)
         routes = [functools.partial(port.add_route if add else port.remove_route, r)
                   for r in extras.routes]  # fmt: skip
         rules = [functools.partial(port.add_rule if add else port.remove_rule, r)
@@ -160,23 +169,21 @@ class NodeExtras:
             if stale and done:
                 log.info("(%s) removed stale %s", name, describe(step.args[0]))
 
-    async def release_gone(self, new: dict[str, Extras], kept: Collection[str]) -> None:
-        """Reload: routes and rules that left an instance kept in its state are removed now
-        (its successor adds the ones that stay or came, idempotently)."""
+    async def release_gone(self, new: "NodeExtras", kept: Collection[str]) -> None:
+        """Reload: static routes and rules gone from the config, and those that left an
+        instance kept in its state, are removed now (the successor adds the ones that stay
+        or came, idempotently)."""
+        await self._each(STATIC, _minus(self.static, new.static), add=False)
         for name in kept:
-            old, now = self.extras.get(name), new.get(name)
-            if old is None or now is None:
-                continue
-            gone = Extras(routes=tuple(r for r in old.routes if r not in now.routes),
-                          rules=tuple(r for r in old.rules if r not in now.rules))  # fmt: skip
-            self.extras[name] = gone
-            try:
-                await self.apply(name, add=False)
-            finally:
-                self.extras[name] = old
+            old, now = self.extras.get(name), new.extras.get(name)
+            if old is not None and now is not None:
+                await self._each(name, _minus(old, now), add=False)
 
-    async def stop(self, handover: Collection[str] = ()) -> None:
-        """Delete the VMACs, except those of instances a successor node carries on."""
+    async def stop(self, handover: Collection[str] = (), *, keep_static: bool = False) -> None:
+        """Delete the VMACs, except those of instances a successor node carries on; remove the
+        static rules and routes unless a successor carries on (a reload)."""
+        if not keep_static:
+            await self._each(STATIC, self.static, add=False)
         if self.vmacs is None:
             return
         for name, extras in self.extras.items():
@@ -186,6 +193,17 @@ class NodeExtras:
                 await self.vmacs.remove(extras.vmac)
             except KernelError as exc:
                 log.error("(%s) %s", name, exc)
+
+
+def static_of(config: KeepalivedConfig) -> Extras:
+    """global static_routes / static_rules, rule preferences as keepalived assigns them."""
+    rules = resolve_rule_priorities(config.static_rules)
+    return Extras(routes=config.static_routes, rules=tuple(rules))
+
+
+def _minus(old: Extras, new: Extras) -> Extras:
+    return Extras(routes=tuple(r for r in old.routes if r not in new.routes),
+                  rules=tuple(r for r in old.rules if r not in new.rules))  # fmt: skip
 
 
 def _move(vip: VipSpec, ifname: str, move: bool) -> VipSpec:
