@@ -310,6 +310,21 @@ def test_misc_check_skipped(checker: str, why: str) -> None:
     assert why in plan.notes[0]
 
 
+def test_bfd_check_is_ignored_and_the_real_server_follows_its_other_checkers() -> None:
+    """No BFD process here: the checker is skipped with a note; config -t warns too."""
+    bfd = "bfd_instance b1 {\n neighbor_ip 10.0.0.2\n}\n"
+    plan = plan_of(one_server("BFD_CHECK {\n name b1\n alpha\n}", top=bfd))
+    assert plan.checks == ()
+    (server,) = plan.servers
+    assert server.checkers == {}  # always up, at its weight
+    assert "BFD_CHECK needs keepalived's BFD process" in plan.notes[0]
+    both = one_server("BFD_CHECK {\n name b1\n}\nTCP_CHECK {\n}", top=bfd)
+    (check,) = plan_of(both).checks
+    assert plan_of(both).servers[0].checkers == {check.key: True}
+    warnings = [d.message for d in load("t.conf", text=both).warnings]
+    assert any("follows its other checker(s) only" in w for w in warnings)
+
+
 # -- the other probes -----------------------------------------------------------------------
 
 

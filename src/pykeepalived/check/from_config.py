@@ -34,7 +34,9 @@ Facts from keepalived (``check_data.c`` ``validate_check_config``, ``check_api.c
 Deviations (each noted where it happens): a real server without a port is probed on the
 virtual server's port (keepalived connects to port 0, which always fails); a FILE_CHECK is
 read right after the bootstrap delay (warmup 0: keepalived reads the file at start);
-BFD_CHECK is not supported (noted, skipped).
+BFD_CHECK follows a session of keepalived's BFD process, which we do not have: it is noted
+and skipped, so the real server follows its other checkers (none: always up), as with a
+keepalived built without BFD; ``config -t`` warns too (docs/health-checks.md).
 """
 
 import dataclasses
@@ -65,6 +67,11 @@ from pykeepalived.config.model_check import (
 )
 from pykeepalived.config.model_lvs import RealServer, VirtualServer
 from pykeepalived.config.values import IPAddress
+
+BFD_IGNORED = (
+    "BFD_CHECK needs keepalived's BFD process, which pykeepalived does not have: ignored "
+    "(the real server follows its other checkers; with none it is always up)"
+)
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
 """keepalived's default user for MISC_CHECK scripts, when it exists."""
@@ -173,7 +180,7 @@ def _checks(
     state: _Build, vs: VirtualServer, rs: RealServer, checker: AnyChecker, key: CheckerKey
 ) -> list[Check]:
     if isinstance(checker, BfdCheck):
-        raise ValueError("BFD_CHECK is not supported")
+        raise ValueError(BFD_IGNORED)
     if isinstance(checker, FileCheck):
         return [_file_check(state, vs, rs, checker, key)]
     hysteresis = hysteresis_params(checker.KIND, vs, rs, checker)

@@ -2,6 +2,7 @@
 
 from pykeepalived.config.diagnostics import Diagnostics, Location
 from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.model_check import BfdCheck
 from pykeepalived.config.model_lvs import RealServer, VirtualServer
 
 UNKNOWN = Location(file="?", line=0)
@@ -57,6 +58,25 @@ def _real_servers(vs: VirtualServer, diags: Diagnostics) -> None:
         if not rs.checkers:
             message = f"real_server {rs.ip} has no health checker: it is always considered up"
             diags.warning(where, message, "checker")
+        _bfd_checks(rs, diags)
+
+
+def _bfd_checks(rs: RealServer, diags: Diagnostics) -> None:
+    """BFD_CHECK follows a session of keepalived's BFD process, which we do not have: the
+    checker is ignored (docs/health-checks.md), as by a keepalived built without BFD."""
+    others = [c for c in rs.checkers if not isinstance(c, BfdCheck)]
+    for checker in rs.checkers:
+        if not isinstance(checker, BfdCheck):
+            continue
+        message = (
+            "BFD_CHECK needs keepalived's BFD process, which pykeepalived does not have: "
+            "this checker is ignored; "
+        )
+        if others:
+            message += f"real_server {rs.ip} follows its other checker(s) only"
+        else:
+            message += f"real_server {rs.ip} has no other checker: it is always considered up"
+        diags.warning(_at(checker.where.block), message, "unsupported")
 
 
 def _family(vs: VirtualServer, rs: RealServer, method: str, diags: Diagnostics) -> None:
