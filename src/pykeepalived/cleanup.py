@@ -1,7 +1,8 @@
 """``pykeepalived cleanup -f CONF``: remove what a crashed daemon may have left behind.
 
 The VIPs of the configured VRRP instances (and their excluded VIPs) are removed from their
-interfaces, and the virtual services the config names are removed from the data plane. Run by
+interfaces, the VIP firewall table (no_accept / vrrp_strict) is deleted, and the virtual
+services the config names are removed from the data plane. Run by
 systemd's ExecStopPost, so that a SIGKILL or an OOM kill leaves no stale VIP (a split brain
 waiting to happen) and no orphaned LVS service; keepalived has no such step.
 """
@@ -17,6 +18,7 @@ from pykeepalived.errors import PyKeepalivedError
 from pykeepalived.kernel.dataplane import DataPlane
 from pykeepalived.kernel.netlink import NetlinkAddresses
 from pykeepalived.kernel.ports import VipSpec
+from pykeepalived.kernel.vip_firewall import TABLE, NftVipFirewall
 from pykeepalived.lvs.desired import compute
 from pykeepalived.lvs.reconcile import teardown
 from pykeepalived.runtime import dataplane_factory
@@ -39,6 +41,8 @@ async def remove_vips(config: KeepalivedConfig) -> list[str]:
                     continue  # the interface is gone: so is the address
     finally:
         await addresses.close()
+    if await NftVipFirewall().remove_table():
+        removed.append(f"nftables table inet {TABLE} (VIP firewall)")
     return removed
 
 

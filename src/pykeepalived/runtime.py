@@ -30,9 +30,11 @@ from pykeepalived.kernel.nft_rules import DEFAULT_SEED
 from pykeepalived.kernel.nftables import NftablesDataPlane
 from pykeepalived.kernel.ports import IPAddress, VrrpTransport
 from pykeepalived.kernel.routes import NetlinkRoutes
+from pykeepalived.kernel.vip_firewall import NftVipFirewall
 from pykeepalived.kernel.vmac import NetlinkVmacs
 from pykeepalived.kernel.vrrp_socket import VrrpSocket
 from pykeepalived.notify import ScriptRunner
+from pykeepalived.vrrp.from_config import drops_vip_traffic
 from pykeepalived.vrrp.node import VrrpPorts
 
 
@@ -57,7 +59,9 @@ def open_transport(ifname: str, src: IPAddress, group: IPAddress | None) -> Vrrp
 
 
 def vrrp_ports(config: KeepalivedConfig, scripts: ScriptRunner) -> VrrpPorts:
-    del config
+    # keepalived: "use_vmac or no_accept/strict specified, but no firewall configured - using
+    # nftables"; our table exists only while a VIP of such an instance is held.
+    drops = any(drops_vip_traffic(inst, config) for inst in config.vrrp_instance)
     return VrrpPorts(
         addresses=NetlinkAddresses(),
         announcer=PacketAnnouncer(),
@@ -66,6 +70,7 @@ def vrrp_ports(config: KeepalivedConfig, scripts: ScriptRunner) -> VrrpPorts:
         primary_address=primary_address,
         scripts=scripts,
         clock=MonotonicClock(),
+        firewall=NftVipFirewall() if drops else None,
         routes=NetlinkRoutes(),
         vmacs=NetlinkVmacs(),
     )

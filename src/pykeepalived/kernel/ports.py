@@ -6,7 +6,7 @@ adapters (``netlink``, ``vrrp_socket``, ``announce``). This module must not impo
 port, so that VRRP never depends on LVS, even indirectly.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import TYPE_CHECKING, Protocol
@@ -118,3 +118,20 @@ class VmacPort(Protocol):
     async def create(self, spec: VmacSpec) -> bool: ...
 
     async def remove(self, spec: VmacSpec) -> bool: ...
+
+
+class VipFirewallPort(Protocol):
+    """Drops traffic to and from the VIPs of instances without accept mode (``no_accept``,
+    ``vrrp_strict``) while they hold them; see ``kernel.vip_firewall``."""
+
+    async def prepare(self) -> None:
+        """Ready to drop (the table made) before any instance runs."""
+        ...
+
+    async def set_dropped(self, instance: str, vips: Collection[VipSpec]) -> None:
+        """``instance`` now wants exactly ``vips`` dropped (empty: none)."""
+        ...
+
+    async def close(self) -> None:
+        """Nothing of ours left in the kernel."""
+        ...

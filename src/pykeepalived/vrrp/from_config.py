@@ -35,14 +35,35 @@ def _pick(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+def strict_of(inst: VrrpInstance, config: KeepalivedConfig) -> bool:
+    """``strict_mode`` on the instance, else global_defs' ``vrrp_strict``."""
+    return _pick(inst.strict_mode, config.global_defs.vrrp_strict)
+
+
+def drops_vip_traffic(inst: VrrpInstance, config: KeepalivedConfig) -> bool:
+    """keepalived's accept mode, negated: while MASTER, traffic to and from the VIPs is dropped
+    (``no_accept``; or strict mode without ``accept``, and strict VRRPv2 even with it, as
+    RFC 3768 has no Accept_Mode). The address owner (priority 255) always accepts."""
+    if inst.priority == 255:
+        return False
+    strict = strict_of(inst, config)
+    accept = inst.accept_mode(strict)
+    if accept and strict and version_of(inst, config) == 2:
+        accept = False  # keepalived: "accept mode for VRRP version 2 does not comply ..."
+    return not accept
+
+
 def instance_params(
     inst: VrrpInstance, config: KeepalivedConfig, primary_ip: IPAddress
 ) -> InstanceParams:
     g = config.global_defs
     assert inst.virtual_router_id is not None  # the config checks refuse a missing VRID
-    explicit_state = "state" in inst.where.keywords
+    strict = strict_of(inst, config)
+    # Strict mode: the initial state follows priority 255, no preempt_delay, 3 adverts
+    # (keepalived resets each with a warning; config.checks_strict words them).
+    explicit_state = "state" in inst.where.keywords and not strict
     master_delay = _pick(inst.garp_master_delay, g.vrrp_garp_master_delay)
-    strict = _pick(inst.strict_mode, g.vrrp_strict)
+    down_adverts = _pick(inst.down_timer_adverts, g.vrrp_down_timer_adverts)
     return InstanceParams(
         name=inst.name,
         virtual_router_id=inst.virtual_router_id,
@@ -51,9 +72,9 @@ def instance_params(
         version=version_of(inst, config),
         state=State[inst.state] if explicit_state else None,
         nopreempt=inst.nopreempt,
-        preempt_delay_s=inst.preempt_delay,
+        preempt_delay_s=0.0 if strict else inst.preempt_delay,
         primary_ip=primary_ip,
-        down_timer_adverts=_pick(inst.down_timer_adverts, g.vrrp_down_timer_adverts),
+        down_timer_adverts=3 if strict else down_adverts,
         # Strict mode (RFC adherence) forces both, whatever the config says.
         lower_prio_no_advert=strict
         or _pick(inst.lower_prio_no_advert, g.vrrp_lower_prio_no_advert),
@@ -90,7 +111,8 @@ def expected(inst: VrrpInstance, config: KeepalivedConfig) -> Expected:
     family = Family.IPV6 if inst.family == 6 else Family.IPV4
     auth_type, auth_data = AuthType.NONE, b""
     auth = inst.authentication
-    if version == 2 and auth is not None and auth.auth_type == "PASS":
+    strict = strict_of(inst, config)  # keepalived: "Strict mode does not support authentication"
+    if version == 2 and auth is not None and auth.auth_type == "PASS" and not strict:
         auth_type = AuthType.PASS
         auth_data = pass_auth_data(auth.auth_pass or "")
     skip = inst.skip_check_adv_addr

@@ -24,6 +24,7 @@ from pykeepalived.kernel.ports import (
     IPAddress,
     LinkPort,
     Received,
+    VipFirewallPort,
     VrrpTransport,
 )
 from pykeepalived.notify import ScriptRunner
@@ -34,7 +35,7 @@ from pykeepalived.vrrp.hold import Hold, HoldOutcome
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.ipheader import split_ipv4
 from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO, InstanceStats, instance_io
-from pykeepalived.vrrp.node_extras import NodeExtras, RoutePort, VmacPort, extras_of, static_of
+from pykeepalived.vrrp.node_extras import NodeExtras, RoutePort, VmacPort, extras_of
 from pykeepalived.vrrp.packet import VrrpPacketError, parse
 from pykeepalived.vrrp.receive import validate
 from pykeepalived.vrrp.states import State
@@ -57,6 +58,7 @@ class VrrpPorts:
     primary_address: Callable[[str, int], Awaitable[IPAddress]]
     scripts: ScriptRunner
     clock: Clock
+    firewall: VipFirewallPort | None = None  # no_accept / vrrp_strict
     routes: RoutePort | None = None
     vmacs: VmacPort | None = None
 
@@ -71,8 +73,6 @@ class VrrpNode:
     """Instances taken over from a predecessor node (reload): they keep their state and VIPs."""
     handover: set[str] = field(default_factory=set)
     """Instances handed to a successor node (reload): on stop they send nothing, keep VIPs."""
-    keep_static: bool = False
-    """A successor node carries on (reload): static routes and rules stay at stop."""
     holds: dict[str, tuple[Hold, ...]] = field(default_factory=dict)
     """Mastership holds taken over from a predecessor node (reload), by instance."""
     stats: dict[str, InstanceStats] = field(default_factory=dict)
@@ -101,9 +101,7 @@ class VrrpNode:
         secure = self.config.global_defs.enable_script_security
         self._disabled = disabled_scripts(used_scripts(self.config), secure=secure)
         instances: dict[str, Instance] = {}
-        self._extras = NodeExtras(
-            extras_of(self.config), self.ports.routes, self.ports.vmacs, static_of(self.config)
-        )
+        self._extras = NodeExtras(extras_of(self.config), self.ports.routes, self.ports.vmacs)
         for inst in self.config.vrrp_instance:
             io = await instance_io(inst, self.config, self.ports.primary_address)
             io = self._extras.adjust(io)  # use_vmac: speak on the VMAC, VIPs on it
@@ -177,6 +175,11 @@ class VrrpNode:
         if self._extras is not None:
             await self._extras.start(keep=self.resume)  # VMACs first: sockets open on them
         await self._performer.remove_stale_vips(keep=self.resume)
+        if self.ports.firewall is not None:
+            try:
+                await self.ports.firewall.prepare()  # no_accept: a takeover only adds elements
+            except KernelError as exc:
+                log.error("VIP firewall: %s", exc)  # tried again at the first takeover
         await self._open_sockets_patiently()
         await self._initial_tracking()
         async with self._lock:
@@ -362,16 +365,20 @@ class VrrpNode:
         await self._stop_units()  # when a task failed instead of a stop
         for sock in self._sockets.values():
             sock.close()
+        if self.ports.firewall is not None and not self.handover:
+            try:
+                await self.ports.firewall.close()  # a reload's successor keeps using it
+            except KernelError as exc:
+                log.error("VIP firewall: %s", exc)
         if self._extras is not None:
-            await self._extras.stop(self.handover, keep_static=self.keep_static)
+            await self._extras.stop(self.handover)
 
     async def release_gone(self, new: KeepalivedConfig, kept: Collection[str]) -> None:
         """Reload: virtual routes, rules and VIPs that left an instance kept in its state go
         now, from the interface they are on (a VMAC's included); the successor adds the rest
         again, idempotently."""
         if self._extras is not None:
-            successor = NodeExtras(extras_of(new), None, None, static_of(new))
-            await self._extras.release_gone(successor, kept)
+            await self._extras.release_gone(extras_of(new), kept)
         now = {i.name: {v.address for v in i.all_vips} for i in new.vrrp_instance}
         for name in kept:
             io = self._io.get(name)

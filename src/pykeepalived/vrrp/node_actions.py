@@ -35,7 +35,7 @@ from pykeepalived.vrrp.events import (
     SendGratuitous,
     StateChanged,
 )
-from pykeepalived.vrrp.from_config import expected, version_of
+from pykeepalived.vrrp.from_config import drops_vip_traffic, expected, version_of
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode
 from pykeepalived.vrrp.receive import Expected
@@ -171,8 +171,7 @@ class ActionPerformer:
 
     def _send_advert(self, io: InstanceIO, priority: int) -> None:
         inst = io.config
-        auth = inst.authentication
-        pass_auth = io.version == 2 and auth is not None and auth.auth_type == "PASS"
+        pass_auth = io.expected.auth_type is AuthType.PASS  # none in strict mode
         advert = Advert(
             version=io.version,
             vrid=inst.virtual_router_id or 0,
@@ -197,6 +196,7 @@ class ActionPerformer:
             stats.priority_zero_sent += 1
 
     async def _add_vips(self, io: InstanceIO) -> None:
+        await self._firewall(io, add=True)
         for vip in io.all_vips:
             try:
                 await self.ports.addresses.add(vip)
@@ -217,6 +217,20 @@ class ActionPerformer:
                 await self.ports.addresses.remove(vip)
             except KernelError as exc:
                 log.error("(%s) %s", io.config.name, exc)
+        await self._firewall(io, add=False)
+
+    async def _firewall(self, io: InstanceIO, *, add: bool) -> None:
+        """no_accept / vrrp_strict: traffic to and from the VIPs is dropped while we hold them
+        (keepalived sets the rule before adding the VIPs and clears it after removing them)."""
+        firewall = self.ports.firewall
+        if firewall is None or not drops_vip_traffic(io.config, self.config):
+            return
+        if self.log_detail:
+            log.info("(%s) %s firewall drop rule", io.config.name, "setting" if add else "removing")
+        try:
+            await firewall.set_dropped(io.config.name, io.all_vips if add else ())
+        except KernelError as exc:
+            log.error("(%s) %s", io.config.name, exc)
 
     async def remove_stale_vips(self, keep: Collection[str] = ()) -> None:
         """VIPs of configured instances left on an interface (a crash) go before we start;
