@@ -29,6 +29,7 @@ from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.daemon.bgp_side import BgpSide
 from pykeepalived.daemon.lvs_side import LvsSide
 from pykeepalived.daemon.snapshot import TransitionRecorder, build_snapshot
+from pykeepalived.daemon.vrrp_reload import kept_instances
 from pykeepalived.kernel.dataplane import DataPlane
 from pykeepalived.kernel.ports import VipSpec
 from pykeepalived.lvs.desired import RealServerId
@@ -36,7 +37,6 @@ from pykeepalived.notify import ScriptRunner
 from pykeepalived.state import Command, CommandKind, CommandResult, DaemonSnapshot, EventLog
 from pykeepalived.vrrp.from_config import version_of
 from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
-from pykeepalived.vrrp.states import State
 
 log = logging.getLogger("pykeepalived")
 _NO_SPEAKER = NoSpeaker()
@@ -262,22 +262,16 @@ class Daemon:
 
     async def _reload_vrrp(self, new: KeepalivedConfig) -> str:
         """Hand the running instances to a node built from ``new``: an instance whose identity
-        is unchanged keeps its state and VIPs (no priority 0, no election); removed or
-        re-identified ones stop as on shutdown; VIPs that left a kept instance are removed."""
+        is unchanged keeps its state and VIPs (no priority 0, no election), sync group members
+        too (``vrrp_reload``); removed or re-identified ones stop as on shutdown; VIPs that
+        left a kept instance are removed."""
         old_node, old = self.vrrp, self.config
         assert old is not None
         if old_node is None or self._tg is None:
             return "VRRP is not running here: nothing to reload"
         live = {s.name: s.state for s in old_node.snapshot()}
-        grouped = {m.name for c in (old, new) for g in c.vrrp_sync_group for m in g.group}
         before = {i.name: i for i in old.vrrp_instance}
-        keep: dict[str, State] = {}
-        for inst in new.vrrp_instance:
-            was = before.get(inst.name)
-            state = live.get(inst.name)
-            same = was is not None and _identity(was, old) == _identity(inst, new)
-            if same and inst.name not in grouped and state in (State.MASTER, State.BACKUP):
-                keep[inst.name] = state
+        keep = kept_instances(old, new, live, _identity)
         old_node.handover = set(keep)
         old_node.keep_static = True
         self._vrrp_stop.set()

@@ -17,6 +17,7 @@ members unless ``sync_group_tracking_weight`` is set, so members never disagree 
 Outputs are ``Tagged`` actions: the instance (or group) name they belong to, and the action.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -78,6 +79,38 @@ class SyncGroup:
             out += self._group_to(State.MASTER if owners else State.BACKUP, "start", "")
         for m in self.members:
             out += self._tag(m, m.start(now, fast=self.state is State.BACKUP))
+        return out
+
+    def resume(self, previous: Mapping[str, State], now: float) -> list[Tagged]:
+        """After a reload, carry on in the state a predecessor ran (keepalived
+        ``restore_vrrp_state``; its group keeps ``state_same_at_reload``, so no group notify).
+
+        ``previous`` holds the members taken over, all in one state, MASTER or BACKUP; they
+        resume in it and the group with them. A member new to the group (or that had to
+        start again) joins the group's state: pulled up to MASTER at once when the group is
+        MASTER, as keepalived's sync rules would. Anything else (members disagreeing, a member
+        faulty now) starts the group afresh.
+        """
+        states = {previous[m.name] for m in self.members if m.name in previous}
+        faulty = any(m.faults for m in self.members)
+        if faulty or len(states) != 1 or not states <= {State.MASTER, State.BACKUP}:
+            return self.start(now)
+        (state,) = states
+        check_transition(f"VRRP_Group({self.name})", self.state, state)
+        old, self.state = self.state, state
+        text = f"VRRP_Group({self.name}) Reloaded in {state.value} state"
+        changed = StateChanged(old=old, new=state, reason="reload", message=text, resumed=True)
+        out = [Tagged(source=self.name, action=changed)]
+        joined = [m for m in self.members if m.name not in previous]
+        for m in self.members:
+            if m.name in previous:
+                out += self._tag(m, m.resume(state, now))
+            else:
+                out += self._tag(m, m.start(now, fast=state is State.BACKUP))
+        if state is State.MASTER:
+            reason = f"joined sync group {self.name}, which is MASTER"
+            for m in joined:
+                out += self._tag(m, m.force_master(reason, now))
         return out
 
     def get_timer(self) -> float | None:

@@ -28,7 +28,7 @@ from pykeepalived.kernel.ports import (
     VrrpTransport,
 )
 from pykeepalived.notify import ScriptRunner
-from pykeepalived.vrrp.events import AddVips, AdvertReceived, InstanceSnapshot
+from pykeepalived.vrrp.events import AddVips, AdvertReceived, InstanceSnapshot, RemoveVips
 from pykeepalived.vrrp.from_config import instance_params, tracks, used_files, used_scripts
 from pykeepalived.vrrp.group import SyncGroup, Tagged
 from pykeepalived.vrrp.hold import Hold, HoldOutcome
@@ -201,13 +201,22 @@ class VrrpNode:
 
     def _start_unit(self, unit: Unit, now: float) -> list[Tagged]:
         """Start, or resume what a predecessor ran (keepalived ``restore_vrrp_state``): a
-        resumed MASTER keeps its VIPs (added again, idempotently, in case the list grew)."""
-        previous = self.resume.get(unit.name) if isinstance(unit, Solo) else None
-        if previous is None or not isinstance(unit, Solo):
+        resumed MASTER keeps its VIPs (added again, idempotently, in case the list grew); a
+        sync group resumes with its members. One that could not resume (faulty by now) and
+        was MASTER drops the VIPs its predecessor left it."""
+        previous = {m.name: self.resume[m.name] for m in unit.members if m.name in self.resume}
+        if not previous:
             return unit.start(now)
-        actions = [Tagged(source=unit.name, action=a) for a in unit.instance.resume(previous, now)]
-        if unit.instance.state is State.MASTER:
-            actions.append(Tagged(source=unit.name, action=AddVips()))
+        if isinstance(unit, Solo):
+            resumed = unit.instance.resume(previous[unit.name], now)
+            actions = [Tagged(source=unit.name, action=a) for a in resumed]
+        else:
+            actions = unit.resume(previous, now)
+        for m in unit.members:
+            if m.state is State.MASTER and m.name in previous:
+                actions.append(Tagged(source=m.name, action=AddVips()))
+            elif previous.get(m.name) is State.MASTER:
+                actions.append(Tagged(source=m.name, action=RemoveVips()))
         return actions
 
     async def _initial_tracking(self) -> None:
@@ -357,9 +366,15 @@ class VrrpNode:
             self._stopped = True
             now = self.ports.clock.now()
             for unit in self._units.values():
-                if isinstance(unit, Solo) and unit.name in self.handover:
-                    continue  # its successor carries on: no priority 0, VIPs stay
-                await self._perform(unit.shutdown(now))
+                if not any(m.name in self.handover for m in unit.members):
+                    await self._perform(unit.shutdown(now))
+                    continue
+                # A successor carries these on: no priority 0, VIPs stay. A member leaving
+                # with the reload stops alone; its group carries on without it.
+                for m in unit.members:
+                    if m.name not in self.handover:
+                        stopped = m.shutdown(now)
+                        await self._perform([Tagged(source=m.name, action=a) for a in stopped])
 
     async def _shutdown(self) -> None:
         await self._stop_units()  # when a task failed instead of a stop

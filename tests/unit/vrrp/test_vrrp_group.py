@@ -135,3 +135,56 @@ def test_group_shutdown_sends_priority_0_for_every_member() -> None:
     assert lan.masters(51) == lan.masters(52) == {B}
     assert lan.became(B, State.MASTER) - stopped < 1
     assert group_of(lan, A).state is State.STOP
+
+
+def reloaded(*names: str) -> SyncGroup:
+    members = [
+        Instance(params(name=n, virtual_router_id=51 + i, ip=A, priority=100))
+        for i, n in enumerate(names)
+    ]
+    return SyncGroup("G", members)
+
+
+def changes(actions: list[object]) -> list[tuple[str, State, bool]]:
+    return [
+        (t.source, t.action.new, t.action.resumed)  # type: ignore[attr-defined]
+        for t in actions
+        if isinstance(t.action, StateChanged)  # type: ignore[attr-defined]
+    ]
+
+
+def test_resume_keeps_a_master_group_master_and_pulls_a_new_member_up() -> None:
+    """A reload that adds VI_3 to a MASTER group: VI_1 and VI_2 carry on (resumed, no
+    notify, adverts at once), the group stays MASTER silently, VI_3 joins it as MASTER."""
+    group = reloaded("VI_1", "VI_2", "VI_3")
+    out = group.resume({"VI_1": State.MASTER, "VI_2": State.MASTER}, 1000.0)
+
+    assert changes(out) == [
+        ("G", State.MASTER, True),
+        ("VI_1", State.MASTER, True),
+        ("VI_2", State.MASTER, True),
+        ("VI_3", State.BACKUP, False),
+        ("VI_3", State.MASTER, False),
+    ]
+    assert group.state is State.MASTER
+    assert [m.state for m in group.members] == [State.MASTER] * 3
+
+
+def test_resume_keeps_a_backup_group_backup_with_a_new_member_backup() -> None:
+    group = reloaded("VI_1", "VI_3")
+    out = group.resume({"VI_1": State.BACKUP}, 1000.0)
+
+    assert changes(out) == [
+        ("G", State.BACKUP, True),
+        ("VI_1", State.BACKUP, True),
+        ("VI_3", State.BACKUP, False),
+    ]
+    assert group.get_timer() is not None  # Master_Down timers armed
+
+
+def test_resume_with_members_that_disagree_starts_the_group_afresh() -> None:
+    group = reloaded("VI_1", "VI_2")
+    out = group.resume({"VI_1": State.MASTER, "VI_2": State.BACKUP}, 1000.0)
+
+    assert all(not resumed for _, _, resumed in changes(out))
+    assert [m.state for m in group.members] == [State.BACKUP, State.BACKUP]
