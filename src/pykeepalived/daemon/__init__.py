@@ -208,15 +208,32 @@ class Daemon:
             lvs=self.lvs,
             events=self.events,
             packet_errors=dict(self.vrrp.errors) if self.vrrp is not None else {},
+            vrrp_stats=self.vrrp.stats if self.vrrp is not None else None,
+            vrrp_now=self.vrrp.ports.clock.now() if self.vrrp is not None else None,
         )
 
     async def submit(self, command: Command) -> CommandResult:
         self.events.add("api", f"{command.origin}: {command.kind.value} {_describe(command)}")
         if command.kind is CommandKind.RELOAD:
             return await self.reload()
-        if command.kind is CommandKind.RELEASE_MASTER:
-            return CommandResult(ok=False, message="release-master is not implemented yet")
+        if command.kind in (CommandKind.RELEASE_MASTER, CommandKind.RECLAIM_MASTER):
+            return await self._mastership(command)
         return self._weight_command(command)
+
+    async def _mastership(self, command: Command) -> CommandResult:
+        """release-master / reclaim-master: a hold in the VRRP core, held by ``origin``."""
+        if self.vrrp is None or command.instance is None:
+            return CommandResult(ok=False, message="VRRP is not running here", not_found=True)
+        if command.kind is CommandKind.RELEASE_MASTER:
+            reason = f"release-master from {command.client or command.origin}"
+            out = await self.vrrp.release_master(
+                command.instance, command.origin, reason, command.hold_s
+            )
+        else:
+            out = await self.vrrp.reclaim_master(command.instance, command.origin)
+        (log.info if out.ok else log.warning)("API: %s", out.message)
+        self.events.add("vrrp", out.message)
+        return CommandResult(ok=out.ok, message=out.message, not_found=out.not_found)
 
     def _weight_command(self, command: Command) -> CommandResult:
         if self.lvs is None or self.lvs.state is None:
@@ -287,7 +304,9 @@ class Daemon:
                                                                   ifname=ifname))  # fmt: skip
         await old_node.release_gone(new, keep)  # routes/rules (and VIPs on a VMAC) that left
         self._vrrp_stop = asyncio.Event()
-        self.vrrp = VrrpNode(new, old_node.ports, log_detail=self.options.log_detail, resume=keep)
+        holds = {s.name: s.holds for s in old_node.snapshot() if s.holds}
+        self.vrrp = VrrpNode(new, old_node.ports, log_detail=self.options.log_detail, resume=keep,
+                             holds=holds, stats=old_node.stats)  # fmt: skip
         self._vrrp_task = self._tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")
         changed = len(new.vrrp_instance) - len(keep)
         return f"VRRP: {len(keep)} instance(s) kept their state, {changed} (re)started"
