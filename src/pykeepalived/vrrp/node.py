@@ -35,7 +35,7 @@ from pykeepalived.vrrp.hold import Hold, HoldOutcome
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.ipheader import split_ipv4
 from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO, InstanceStats, instance_io
-from pykeepalived.vrrp.node_extras import NodeExtras, RoutePort, VmacPort, extras_of
+from pykeepalived.vrrp.node_extras import NodeExtras, RoutePort, VmacPort, extras_of, static_of
 from pykeepalived.vrrp.packet import VrrpPacketError, parse
 from pykeepalived.vrrp.receive import validate
 from pykeepalived.vrrp.states import State
@@ -73,6 +73,8 @@ class VrrpNode:
     """Instances taken over from a predecessor node (reload): they keep their state and VIPs."""
     handover: set[str] = field(default_factory=set)
     """Instances handed to a successor node (reload): on stop they send nothing, keep VIPs."""
+    keep_static: bool = False
+    """A successor node carries on (reload): static routes and rules stay at stop."""
     holds: dict[str, tuple[Hold, ...]] = field(default_factory=dict)
     """Mastership holds taken over from a predecessor node (reload), by instance."""
     stats: dict[str, InstanceStats] = field(default_factory=dict)
@@ -101,7 +103,9 @@ class VrrpNode:
         secure = self.config.global_defs.enable_script_security
         self._disabled = disabled_scripts(used_scripts(self.config), secure=secure)
         instances: dict[str, Instance] = {}
-        self._extras = NodeExtras(extras_of(self.config), self.ports.routes, self.ports.vmacs)
+        self._extras = NodeExtras(
+            extras_of(self.config), self.ports.routes, self.ports.vmacs, static_of(self.config)
+        )
         for inst in self.config.vrrp_instance:
             io = await instance_io(inst, self.config, self.ports.primary_address)
             io = self._extras.adjust(io)  # use_vmac: speak on the VMAC, VIPs on it
@@ -386,14 +390,15 @@ class VrrpNode:
             except KernelError as exc:
                 log.error("VIP firewall: %s", exc)
         if self._extras is not None:
-            await self._extras.stop(self.handover)
+            await self._extras.stop(self.handover, keep_static=self.keep_static)
 
     async def release_gone(self, new: KeepalivedConfig, kept: Collection[str]) -> None:
         """Reload: virtual routes, rules and VIPs that left an instance kept in its state go
         now, from the interface they are on (a VMAC's included); the successor adds the rest
         again, idempotently."""
         if self._extras is not None:
-            await self._extras.release_gone(extras_of(new), kept)
+            successor = NodeExtras(extras_of(new), None, None, static_of(new))
+            await self._extras.release_gone(successor, kept)
         now = {i.name: {v.address for v in i.all_vips} for i in new.vrrp_instance}
         for name in kept:
             io = self._io.get(name)
