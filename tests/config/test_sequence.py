@@ -122,3 +122,38 @@ def test_a_bad_value_made_by_a_sequence_is_shown_expanded() -> None:
         "                              10.1.256.1/32",
         "                              ^~~~~~~~~~~~~",
     ]
+
+
+def test_lists_alone_nested_and_with_a_sequence() -> None:
+    """keepalived.conf(5)'s ~LST examples, and a short value set left blank."""
+    text = vips(
+        "        ~LST({IP, IP1}, {10,1},{20,4},{5,6}) 192.168.${IP}.${IP1}/32\n"
+        "        ~LST(IP, 1, 2) ~LST(IP1, 5,6) 192.169.${IP}.${IP1}/32\n"
+        "        ~LST({IP, IP1}, {10,1},{20,4}) ~SEQ(IP2,168,2,170) 10.${IP2}.${IP}.${IP1}/32\n"
+        "        ~LST({A, B}, {1}, {2, 3}) 10.7.1${A}.1${B}/32"
+    )
+    assert addresses(text) == [
+        "192.168.10.1/32", "192.168.20.4/32", "192.168.5.6/32",
+        "192.169.1.5/32", "192.169.1.6/32", "192.169.2.5/32", "192.169.2.6/32",
+        "10.168.10.1/32", "10.170.10.1/32", "10.168.20.4/32", "10.170.20.4/32",
+        "10.7.11.1/32", "10.7.12.13/32",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("~LST({A}, {1,2}) 10.1.1.${A}/32", "~LST specification has too many values"),
+        ("~LST(A) 10.1.2.1/32", "invalid ~LST"),
+        ("~LST A, 1 10.1.3.1/32", "invalid ~LST"),
+        ("~LST(A, 1 2) 10.1.4.${A}/32", "invalid ~LST"),
+        ("~LST(A, 1, 2 10.1.5.${A}/32", "invalid ~LST"),
+    ],
+)
+def test_a_bad_list_is_one_error_under_it(line: str, message: str) -> None:
+    """Each line is one keepalived 2.2.7's -t refuses (Invalid ~LST specification)."""
+    result = load_text(vips(f"        {line}\n        10.0.0.1/32"))
+
+    (d,) = result.diagnostics
+    assert (d.code, d.location.line, d.location.column) == ("sequence", 7, 9)
+    assert message in d.message

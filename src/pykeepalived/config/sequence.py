@@ -1,4 +1,5 @@
-"""Sequence lines: keepalived's ``~SEQ(var, start, step, end) text`` and ``~SEQx(...)``.
+"""Sequence lines: keepalived's ``~SEQ(var, start, step, end) text``, ``~SEQx(...)`` and
+``~LST(var, value, ...) text`` / ``~LST({var1, var2}, {v1, v2}, ...) text``.
 
 Rules: pure text in, values out; the source layer (``source``) owns files, definitions and
 diagnostics, and repeats the text once per value with ``$var`` defined to it. What is read is
@@ -11,7 +12,10 @@ keepalived 2.2.7's ``add_seq()`` (lib/parser.c) and keepalived.conf(5) "Sequence
   away from end is an error;
 - the first value is always ``start``; values follow by ``step`` while not past ``end``;
 - ``~SEQx`` writes the values in lower-case hex without ``0x`` (for IPv6 addresses) and takes
-  no negative number.
+  no negative number;
+- ``~LST`` (``add_lst()``) lists the values: one variable and bare values, or variables in
+  braces and one braced set of values per line (a set with fewer values leaves the rest
+  blank, one with more is an error); a value has no blank, ``,``, ``}`` or ``)`` in it.
 Definitions in the parameters (``~SEQ(I, 1, $N)``) are expanded by the caller's ``expand``.
 """
 
@@ -25,6 +29,9 @@ example makes 65,024 instances); beyond this the input is a mistake, not a confi
 
 _HEAD = re.compile(r"~SEQ(x?)[ \t]*\(")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LST = re.compile(r"~LST[ \t]*\(")
+# One ~LST item: a braced set or a bare word, then a comma or the end.
+_ITEM = re.compile(r"[ \t]*(?:\{([^{}]*)\}|([^,{}]*?))[ \t]*(,|$)")
 _NUMBER = re.compile(r"[ \t]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)?[ \t]*")
 
 
@@ -39,19 +46,22 @@ class SequenceError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Sequence:
-    var: str
-    values: tuple[str, ...]
+    names: tuple[str, ...]
+    values: tuple[tuple[str, ...], ...]
+    """One tuple per repetition, a value for each of ``names``."""
     text_column: int
     """Where the repeated text starts in the line (0-based), after ``)`` and blanks."""
 
 
 def is_sequence(line: str) -> bool:
-    return line.lstrip(" \t").startswith("~SEQ")
+    return line.lstrip(" \t").startswith(("~SEQ", "~LST"))
 
 
 def parse_sequence(line: str, expand: Callable[[str], str]) -> Sequence:
-    """Read the ``~SEQ`` at the start of ``line`` (after blanks)."""
+    """Read the ``~SEQ`` or ``~LST`` at the start of ``line`` (after blanks)."""
     start = len(line) - len(line.lstrip(" \t"))
+    if line.startswith("~LST", start):
+        return _parse_list(line, start)
     usage = "~SEQ(var, start, step, end)"
     head = _HEAD.match(line, start)
     if head is None:
@@ -74,10 +84,51 @@ def parse_sequence(line: str, expand: Callable[[str], str]) -> Sequence:
         message = f"~SEQ gives {count} values, more than {MAX_VALUES}"
         raise SequenceError(message, start, close + 1 - start)
     values = range(first, first + count * step, step)
-    text = tuple(f"{v:x}" if hexadecimal else str(v) for v in values)
+    text = tuple((f"{v:x}" if hexadecimal else str(v),) for v in values)
+    return Sequence(names=(var,), values=text, text_column=_text_column(line, close))
+
+
+def _text_column(line: str, close: int) -> int:
     rest = close + 1
-    rest += len(line[rest:]) - len(line[rest:].lstrip(" \t"))
-    return Sequence(var=var, values=text, text_column=rest)
+    return rest + len(line[rest:]) - len(line[rest:].lstrip(" \t"))
+
+
+def _parse_list(line: str, start: int) -> Sequence:
+    usage = "~LST(var, value, ...) or ~LST({var, ...}, {value, ...}, ...)"
+    head = _LST.match(line, start)
+    close = -1 if head is None else line.find(")", head.end())
+    if head is None or close < 0:
+        raise SequenceError(f"invalid ~LST: expected '{usage}'", start, len(line) - start)
+    length = close + 1 - start
+    try:
+        names, *sets = _list_items(line[head.end() : close])
+    except ValueError:
+        raise SequenceError(f"invalid ~LST: expected '{usage}'", start, length) from None
+    if not sets or not all(_NAME.fullmatch(n) for n in names):
+        raise SequenceError(f"invalid ~LST: expected '{usage}'", start, length)
+    if any(len(values) > len(names) for values in sets):
+        raise SequenceError("~LST specification has too many values", start, length)
+    if len(sets) > MAX_VALUES:
+        raise SequenceError(f"~LST gives {len(sets)} values, more than {MAX_VALUES}", start, length)
+    padded = tuple(tuple(v) + ("",) * (len(names) - len(v)) for v in sets)
+    return Sequence(names=tuple(names), values=padded, text_column=_text_column(line, close))
+
+
+def _list_items(inner: str) -> list[list[str]]:
+    """``a, {b, c}, d`` -> ``[[a], [b, c], [d]]``; ValueError when malformed."""
+    items: list[list[str]] = []
+    for m in _ITEM.finditer(inner):
+        braced, bare, end = m.group(1), m.group(2), m.group(3)
+        words = braced.split(",") if braced is not None else [bare]
+        words = [w.strip(" \t") for w in words]
+        if any(not w or " " in w or "\t" in w for w in words):
+            raise ValueError(inner)
+        items.append(words)
+        if end != ",":
+            if m.end() != len(inner):
+                raise ValueError(inner)
+            return items
+    raise ValueError(inner)
 
 
 def _strtol(text: str, column: int, length: int) -> int:

@@ -4,7 +4,7 @@ Rules: this module owns what keepalived does before parsing: ``include`` (globs,
 including file, at any depth in a block), ``$NAME=value`` definitions (multi-line with a trailing
 backslash) and their ``$NAME`` / ``${NAME}`` uses, ``@id`` / ``@^id`` conditional lines selected
 by the config id, ``~SEQ(var, start, step, end)`` lines repeated once per value (``sequence``),
-a UTF-8 BOM and CRLF line ends. It knows no keywords but ``include``.
+``~LST`` lines likewise, a UTF-8 BOM and CRLF line ends. It knows no keywords but ``include``.
 Environment findings (a glob that matches nothing) carry the code ``env`` so that
 ``--check-environment`` can make them errors.
 """
@@ -102,11 +102,11 @@ def _process_text(text: str, path: str, state: _State) -> None:
 def _sequence(
     line: str, raw: str, path: str, number: int, state: _State, budget: list[int], repeats: int = 1
 ) -> bool:
-    """keepalived's ``~SEQ(var, start, step, end) text``: ``text`` once per value with ``$var``
-    defined to it; a ``~SEQ`` in ``text`` is read again for each value (its numbers may use an
-    outer variable), so the outer sequence turns slowest. ``budget`` counts the lines left for
-    the whole line, ``repeats`` how often the outer sequences will still read this one. False
-    after an error, reported once."""
+    """keepalived's ``~SEQ(var, start, step, end) text`` (or ``~LST``): ``text`` once per value
+    with ``$var`` defined to it; a ``~SEQ`` in ``text`` is read again for each value (its
+    numbers may use an outer variable), so the outer sequence turns slowest. ``budget``
+    counts the lines left for the whole line, ``repeats`` how often the outer sequences will
+    still read this one. False after an error, reported once."""
 
     def expand(text: str) -> str:
         try:
@@ -126,8 +126,9 @@ def _sequence(
     if len(seq.values) * repeats > budget[0]:
         return error(1, len(raw), f"nested ~SEQ give more than {MAX_VALUES} lines")
     body = " " * seq.text_column + line[seq.text_column :]
-    for k, value in enumerate(seq.values):
-        state.definitions[seq.var] = [value]
+    for k, values in enumerate(seq.values):
+        for name, value in zip(seq.names, values, strict=True):
+            state.definitions[name] = [value]
         if is_sequence(body):
             left = repeats * (len(seq.values) - k)
             if not _sequence(body, raw, path, number, state, budget, left):
