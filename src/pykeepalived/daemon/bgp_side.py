@@ -24,6 +24,7 @@ from pykeepalived.state import EventLog
 log = logging.getLogger("pykeepalived.bgp")
 WITHDRAW_TIMEOUT_S = 2.0
 RETRY_S = 1.0
+STOP_GRACE_S = 0.3  # after the withdrawals of a stop, before the data plane goes
 
 
 @dataclass
@@ -99,6 +100,8 @@ class BgpSide:
         actions = self.core.stop(why)
         if actions:
             await self._bounded(actions)
+            # The router needs a moment to move the flows; we forward them meanwhile.
+            await asyncio.sleep(STOP_GRACE_S)
         await self.speaker.stop()
         self.events.add("bgp", f"{self.speaker.name} stopped ({why})")
 

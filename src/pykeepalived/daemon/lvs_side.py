@@ -107,6 +107,7 @@ class LvsSide:
                 self._run_script(run, timeout_s=STOP_TIMEOUT_S)  # keepalived's, when stopping
             await self.sync.stop()
             report = await self._controller.stop()
+            log.info("LVS stop: removed %d entries", len(report.applied))
             for failure in report.failed:
                 log.error("LVS stop: %s failed: %s", failure.op, failure.error)
             await self.dataplane.close()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pykeepalived.lab.aa_topology import DIRECTORS, WEBS, ActiveActive
+from pykeepalived.lab.aa_topology import DIRECTORS, WEBS, ActiveActive, RouteWatch
 from pykeepalived.lab.scenario import Step
 
 STREAM_PORTS = tuple(range(40001, 40019))
@@ -91,11 +91,13 @@ def health_withdraw(
     run = lab.start_streams(seconds, ports)
     time.sleep(1.5)
     victim = _carrier(lab, ports)
+    watch = RouteWatch.start(lab)
     start = time.time()
     lab.break_checks(victim)
     seen = _until_gone(lab, victim, 10)
+    changed = watch.stop_and_find_gone(victim, start)  # the kernel's time, not our polling's
     verdicts = [t for t in lab.log_times(victim, "Removing service from VS") if t >= start - 0.05]
-    after_verdict = seen - max(verdicts) if seen is not None and verdicts else None
+    after_verdict = changed - max(verdicts) if changed is not None and verdicts else None
     time.sleep(1.0)
     lab.heal_checks(victim)
     back = lab.wait_paths(ALL, 15)
@@ -119,14 +121,13 @@ def crash(lab: ActiveActive, seconds: float = 8.0, ports: Sequence[int] = STREAM
 
 def graceful_stop(lab: ActiveActive, victim: str = "dir-2") -> Event:
     """SIGTERM: the path must leave the router before the director removes its table."""
-    import os
-
     run = lab.start_streams(5.0, STREAM_PORTS)
     time.sleep(1.5)
-    pid = lab.state.pids.pop(f"director:{victim}")
+    proc = lab.procs.pop(f"director:{victim}")
+    lab.state.pids.pop(f"director:{victim}")
     lab.state.save()
     start = time.monotonic()
-    os.kill(pid, signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
     path_gone = table_gone = None
     while time.monotonic() - start < 15 and (path_gone is None or table_gone is None):
         paths, table = lab.paths(), lab.has_table(victim)
@@ -136,6 +137,7 @@ def graceful_stop(lab: ActiveActive, victim: str = "dir-2") -> Event:
         if table_gone is None and not table:
             table_gone = now
         time.sleep(0.005)
+    proc.wait(timeout=15)
     lab.start_director(victim)
     back = lab.wait_paths(ALL, 20)
     return Event(victim, path_gone, back, Streams(run.result()), {"table_gone_s": table_gone})

@@ -17,6 +17,7 @@ the same flows to the same directors.
 import datetime
 import itertools
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -24,10 +25,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from pykeepalived.lab import topology
 from pykeepalived.lab.router import DIRECTOR_AS, ROUTER_AS, SYSCTLS, RouterSpec, render
-from pykeepalived.lab.topology import STATE_DIR, LabError, LabState, run
+from pykeepalived.lab.topology import LabError, LabState, run
 
 VIP = "192.168.99.100"
 CLIENT, ROUTER_OUT, ROUTER_LAN = "192.168.89.2", "192.168.89.1", "192.168.88.1"
@@ -39,7 +42,7 @@ BREAK_TABLE = "pkaa_break"
 
 
 def director_conf(
-    name: str, *, speaker: str = "exabgp", seed: int = SEED, bfd: bool = False
+    name: str, lab_dir: Path, *, speaker: str = "exabgp", seed: int = SEED, bfd: bool = False
 ) -> str:
     """A director's keepalived.conf: one DR service on the VIP, Maglev with the port, quick
     TCP checks, and the bgp_speaker block (identical on every director but for addresses)."""
@@ -56,7 +59,7 @@ def director_conf(
         f"    lb_kind DR\n    protocol TCP\n{real}}}\n"
         f"bgp_speaker {{\n    speaker {speaker}\n    local_as {DIRECTOR_AS}\n"
         f"    local_address {DIRECTORS[name]}\n    hold_time 3\n{bfd_line}"
-        f"    announce_delay 0.5\n    state_dir {STATE_DIR / name}\n"
+        f"    announce_delay 0.5\n    state_dir {lab_dir / name}\n"
         f"    neighbor {ROUTER_LAN} {{\n        peer_as {ROUTER_AS}\n    }}\n"
         f"    announce {{\n        {VIP}\n    }}\n}}\n"
     )
@@ -67,13 +70,37 @@ class ActiveActive:
     state: LabState
     speaker: str = "exabgp"
     bfd: bool = False
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def spawn(self, name: str, host: str, *argv: str, log: Path) -> None:
+        """As ``LabState.spawn`` (PID recorded first), keeping the ``Popen`` so that it is
+        reaped, never dropped while its process runs."""
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.state.ns(host), *argv],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        self.procs[name] = proc
+        self.state.pids[name] = proc.pid
+        self.state.save()
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        self.state.kill(name, sig)
+        proc = self.procs.pop(name, None)
+        if proc is not None:
+            proc.poll()  # reaped by LabState.kill: this records it
 
     # -- building --------------------------------------------------------------------------
 
     @classmethod
     def up(cls, log: Callable[[str], None], *, speaker: str = "exabgp") -> "ActiveActive":
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network namespaces); run it with sudo")
         if LabState.load() is not None:
-            raise LabError(f"a lab is already up (state in {STATE_DIR}); 'pykeepalived lab down'")
+            raise LabError(
+                f"a lab is already up (state in {topology.STATE_DIR}); 'pykeepalived lab down'"
+            )
         lab = cls(LabState(prefix=f"pkaa{secrets.token_hex(2)}"), speaker, speaker == "bird")
         lab.state.save()
         lab._wire()
@@ -123,27 +150,29 @@ class ActiveActive:
         self.state.exec("router", "sysctl", "-qw", f"{seed}={ROUTER_HASH_SEED}", check=False)
         spec = RouterSpec(router_id=ROUTER_LAN, local=ROUTER_LAN, bfd=self.bfd,
                           peers=list(DIRECTORS.items()))  # fmt: skip
-        conf = STATE_DIR / "router-bird.conf"
+        conf = self.state.dir / "router-bird.conf"
         conf.write_text(render(spec))
-        ctl = str(STATE_DIR / "router-bird.ctl")
+        ctl = str(self.state.dir / "router-bird.ctl")
         argv = ("bird", "-f", "-c", str(conf), "-s", ctl)
-        self.state.spawn("bird:router", "router", *argv, log=STATE_DIR / "router.log")
+        self.spawn("bird:router", "router", *argv, log=self.state.dir / "router.log")
 
     def _web(self, web: str) -> None:
         self.state.exec(web, "ip", "route", "add", "default", "via", ROUTER_LAN)
         self.state.exec(web, sys.executable, "-m", "pykeepalived", "realserver", "up", "--vip", VIP)
         argv = (sys.executable, "-m", "pykeepalived.lab.web", "--ip", WEBS[web])
-        self.state.spawn(f"web:{web}", web, *argv, log=STATE_DIR / f"{web}.log")
+        self.spawn(f"web:{web}", web, *argv, log=self.state.dir / f"{web}.log")
 
     def start_director(self, name: str, seed: int = SEED) -> None:
-        (STATE_DIR / name).mkdir(parents=True, exist_ok=True)
-        conf = STATE_DIR / f"{name}.conf"
-        conf.write_text(director_conf(name, speaker=self.speaker, seed=seed, bfd=self.bfd))
+        (self.state.dir / name).mkdir(parents=True, exist_ok=True)
+        conf = self.state.dir / f"{name}.conf"
+        conf.write_text(
+            director_conf(name, self.state.dir, speaker=self.speaker, seed=seed, bfd=self.bfd)
+        )
         argv = (sys.executable, "-m", "pykeepalived", "-n", "-l", "-f", str(conf))
-        self.state.spawn(f"director:{name}", name, *argv, log=STATE_DIR / f"{name}.log")
+        self.spawn(f"director:{name}", name, *argv, log=self.state.dir / f"{name}.log")
 
     def stop_director(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
-        self.state.kill(f"director:{name}", sig)
+        self.kill(f"director:{name}", sig)
 
     # -- looking -----------------------------------------------------------------------------
 
@@ -182,7 +211,7 @@ class ActiveActive:
     def log_times(self, name: str, text: str) -> list[float]:
         """Wall-clock times of the director's log lines that contain ``text``."""
         times = []
-        for line in (STATE_DIR / f"{name}.log").read_text(errors="replace").splitlines():
+        for line in (self.state.dir / f"{name}.log").read_text(errors="replace").splitlines():
             if text in line:
                 try:
                     stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
@@ -237,7 +266,7 @@ def is_active_active(state: LabState) -> bool:
     return state.prefix.startswith("pkaa")
 
 
-def down(log: Callable[[str], None]) -> None:
+def down(log: Callable[[str], None], lab: ActiveActive | None = None) -> None:
     """Remove the lab: directors first (they withdraw), then every process and namespace
     recorded in the state file, then the state directory (configs, logs, speakers' files)."""
     state = LabState.load()
@@ -245,8 +274,51 @@ def down(log: Callable[[str], None]) -> None:
         log("no lab is up")
         return
     for name in sorted(state.pids, key=lambda n: not n.startswith("director:")):
-        state.kill(name)
+        if lab is not None:
+            lab.state = state
+            lab.kill(name)
+        else:
+            state.kill(name)
     for ns in reversed(state.namespaces):
         run("ip", "netns", "del", ns, check=False)
-    shutil.rmtree(STATE_DIR, ignore_errors=True)
+    shutil.rmtree(state.dir, ignore_errors=True)
     log(f"lab down: removed {len(state.namespaces)} namespaces")
+
+
+@dataclass
+class RouteWatch:
+    """``ip -ts monitor route`` in the router: when the kernel's route to the VIP changed,
+    to the microsecond, without the lag of polling."""
+
+    proc: subprocess.Popen[str]
+
+    @classmethod
+    def start(cls, lab: ActiveActive) -> "RouteWatch":
+        argv = ["ip", "-n", lab.state.ns("router"), "-ts", "monitor", "route"]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(0.2)  # subscribed before anything happens
+        return cls(proc)
+
+    def stop(self) -> list[tuple[float, bool, set[str]]]:
+        """(wall time, deleted, directors) for every change of the VIP's route."""
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        names = {address: name for name, address in DIRECTORS.items()}
+        events: list[tuple[float, bool, set[str]]] = []
+        for block in out.split("\n["):
+            stamp, _, text = block.lstrip("[").partition("] ")
+            words = text.split()
+            deleted = bool(words) and words[0] == "Deleted"
+            if VIP not in words[:2]:
+                continue
+            hops = {names.get(w, w) for a, w in itertools.pairwise(words) if a == "via"}
+            when = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+            events.append((when, deleted, hops))
+        return events
+
+    def stop_and_find_gone(self, victim: str, after: float) -> float | None:
+        """When ``victim``'s path left the route (the first change after ``after``)."""
+        for when, deleted, hops in self.stop():
+            if when >= after and ((victim not in hops) != deleted):
+                return when
+        return None

@@ -59,7 +59,7 @@ def _active_active(action: str, *, keep: bool, speaker: str) -> int:
         ok = ActiveActiveScenario(lab, _print).run()
     finally:
         if not keep:
-            aa_topology.down(_print)
+            aa_topology.down(_print, lab)
         else:
             _print(f"lab left up (logs in {STATE_DIR}); 'pykeepalived lab down' removes it")
     return 0 if ok else 1
