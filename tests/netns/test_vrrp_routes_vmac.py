@@ -21,6 +21,7 @@ from tests.kernel.nsutil import inside, run
 
 from .test_vrrp_wire import capture
 from .vrrplab import (
+    KEEPALIVED,
     VIP,
     VrrpLab,
     config,
@@ -142,7 +143,7 @@ GARP = re.compile(r"Request who-has 192\.168\.88\.100 (\(\S+\) )?tell 192\.168\.
 @pytest.mark.skipif(shutil.which("tcpdump") is None, reason="needs tcpdump")
 def test_vmac_carries_the_vip_with_the_virtual_mac(lab: VrrpLab, tmp_path: Path) -> None:
     before = arp_config(lab, "a")
-    proc, out = capture(lab, tmp_path, "arp or ip proto 112")
+    proc, out = capture(lab, tmp_path, "arp or ip proto 112 or igmp")
     try:
         start_pair(lab, conf(150, VMAC_CONF), conf(100, VMAC_CONF))
         vmac = link(lab, "a", "vrrp.18")
@@ -191,6 +192,11 @@ def test_vmac_carries_the_vip_with_the_virtual_mac(lab: VrrpLab, tmp_path: Path)
     assert all(f"is-at {VMAC}" in ln and ln.split()[1] == VMAC for ln in replies), replies
     assert adverts
     assert all(ln.split()[1] == VMAC for ln in adverts), adverts[:3]
+    # The VMACs' IGMP reports (joining 224.0.0.18) leave from the base, with its own MAC: a
+    # report from the backup's VMAC would teach the switch that the VIP's MAC lives there.
+    igmp = [ln for ln in lines if "igmp" in ln.lower()]
+    assert igmp, "IGMP reports seen"
+    assert not [ln for ln in igmp if ln.split()[1] == VMAC], igmp[:3]
 
 
 STATIC = """
@@ -230,3 +236,35 @@ def test_reload_diffs_routes_and_static_ones_live_with_the_daemon(lab: VrrpLab) 
     assert a.text().count("Entering MASTER STATE") == 1, "no flap"
     a.stop()
     assert ours(lab, "a") == ([], [])
+
+
+COMPLAINT = re.compile(r"bad|invalid|mismatch|wrong|error", re.IGNORECASE)
+
+
+@pytest.mark.skipif(shutil.which(KEEPALIVED) is None, reason="needs keepalived")
+@pytest.mark.parametrize(("impl_a", "impl_b"), [("py", "ka"), ("ka", "py")],
+                         ids=["py-master", "ka-master"])  # fmt: skip
+def test_vmac_interop_with_keepalived(lab: VrrpLab, impl_a: str, impl_b: str) -> None:
+    """Debian's keepalived 2.2.7 with use_vmac on the other side: both make the same VMAC, the
+    client sees the VIP at 00:00:5e:00:01:12 whoever holds it, and the routes follow."""
+    start_pair(lab, conf(150, VMAC_CONF), conf(100, VMAC_CONF), impl_a=impl_a, impl_b=impl_b)
+    for host in ("a", "b"):
+        vmac = link(lab, host, "vrrp.18")
+        assert vmac is not None
+        assert vmac["address"] == VMAC, host
+    assert resolve(lab, VIP) == VMAC
+    wait_entries(lab, "a", routes=3, rules=2)
+    a = lab.daemons[-1]
+    a.kill(signal.SIGTERM)
+    wait_sole(lab, VIP, "b")
+    a.proc.wait(timeout=10)
+    assert resolve(lab, VIP) == VMAC
+    wait_entries(lab, "b", routes=3, rules=2)
+    assert link(lab, "a", "vrrp.18") is None
+    assert ours(lab, "a") == ([], [])
+    for daemon in lab.daemons:
+        text = daemon.text()
+        assert "Traceback" not in text
+        if daemon.impl == "ka":
+            complaints = [line for line in text.splitlines() if COMPLAINT.search(line)]
+            assert complaints == [], complaints

@@ -9,11 +9,18 @@ then up. Sysctls: on the VMAC arp_ignore=1 and, for IPv4, accept_local=1, rp_fil
 promote_secondaries=1; on the base arp_ignore=1 and arp_filter=1 (so only the VMAC answers ARP
 for the VIP, with the virtual MAC), restored when its last VMAC goes; a non-zero
 ``all.rp_filter`` is moved onto every interface and cleared (an rp_filter of 0 on the VMAC only
-counts when ``all`` is 0), restored likewise. State is kept per adapter, which outlives a reload.
+counts when ``all`` is 0), restored likewise. IGMP / MLD reports the kernel would send from a
+VMAC (joining 224.0.0.18 or ff02::12) go out of the base instead, and router solicitations not
+at all, through nftables tables of ours (``ip``/``ip6 pykeepalived_vmac``, keepalived's "move
+igmp" rules): a report from the backup's VMAC would teach the switches that the virtual MAC
+lives at the backup. State is kept per adapter, which outlives a reload.
 """
 
+import asyncio
 import logging
 import os
+import shutil
+from collections.abc import Iterable
 from ipaddress import IPv6Address
 
 from pyroute2 import AsyncIPRoute
@@ -24,6 +31,8 @@ from pykeepalived.kernel.ports import VmacSpec
 
 log = logging.getLogger("pykeepalived.vrrp")
 ENODEV = 19
+NFT_TABLE = "pykeepalived_vmac"
+MLD_REPORTS = "{ mld-listener-report, mld2-listener-report }"
 IN6_ADDR_GEN_MODE_NONE = 1
 
 
@@ -71,6 +80,7 @@ class NetlinkVmacs:
             if spec.link_local is not None:
                 await _add_link_local(ipr, index, spec.link_local)
         self._ours[spec.ifname] = spec
+        await self._sync_nft()
         return created
 
     async def _ensure_link(self, ipr: AsyncIPRoute, spec: VmacSpec, base: int) -> bool:
@@ -152,7 +162,23 @@ class NetlinkVmacs:
                         raise KernelError(f"cannot remove VMAC {spec.ifname}: {exc}") from exc
         if not self._ours:
             self._restore_rp_filter()
+        await self._sync_nft()
         return removed
+
+    async def _sync_nft(self) -> None:
+        """Our two tables, rewritten whole (one ``nft -f -`` transaction that also replaces
+        a copy a crash left); deleted when no VMAC is left. Not on the takeover path."""
+        nft = shutil.which("nft")
+        if nft is None:
+            log.warning("nft not found: IGMP/MLD reports may leave the VMACs with the virtual MAC")
+            return
+        proc = await asyncio.create_subprocess_exec(
+            nft, "-f", "-", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await proc.communicate(nft_script(self._ours.values()).encode())
+        if proc.returncode != 0:
+            log.error("cannot set the VMAC IGMP/MLD rules: %s", err.decode().strip())
 
     def _release_base(self, base: str) -> None:
         users = self._base_users.get(base, 0) - 1
@@ -198,3 +224,31 @@ async def _add_link_local(ipr: AsyncIPRoute, index: int, address: IPv6Address) -
     except NetlinkError as exc:
         if exc.code != 17:  # EEXIST
             raise KernelError(f"cannot add {address} to the VMAC: {exc}") from exc
+
+
+def nft_script(vmacs: Iterable[VmacSpec]) -> str:
+    """Both families' tables for ``vmacs`` (none: the tables go)."""
+    specs = sorted(vmacs, key=lambda v: v.ifname)
+    out: list[str] = []
+    for family, rules in (("ip", _igmp_rules), ("ip6", _mld_rules)):
+        out += [f"table {family} {NFT_TABLE} {{}}", f"delete table {family} {NFT_TABLE}"]
+        if specs:
+            out += [f"table {family} {NFT_TABLE} {{", "  chain out {",
+                    "    type filter hook output priority -1; policy accept;"]  # fmt: skip
+            out += [f"    {rule}" for spec in specs for rule in rules(spec)]
+            out += ["  }", "}"]
+    return "\n".join(out) + "\n"
+
+
+def _igmp_rules(spec: VmacSpec) -> list[str]:
+    match = f'oifname "{spec.ifname}" ip protocol igmp'
+    return [f'{match} dup to ip daddr device "{spec.base}"', f"{match} drop"]
+
+
+def _mld_rules(spec: VmacSpec) -> list[str]:
+    match = f'oifname "{spec.ifname}" icmpv6 type'
+    return [
+        f'{match} {MLD_REPORTS} dup to ip6 daddr device "{spec.base}"',
+        f"{match} {MLD_REPORTS} drop",
+        f"{match} nd-router-solicit drop",
+    ]

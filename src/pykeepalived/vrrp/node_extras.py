@@ -190,7 +190,8 @@ class NodeExtras:
             if extras.vmac is None or name in handover:
                 continue
             try:
-                await self.vmacs.remove(extras.vmac)
+                if await self.vmacs.remove(extras.vmac):
+                    log.info("(%s) Success removing VMAC interface %s", name, extras.vmac.ifname)
             except KernelError as exc:
                 log.error("(%s) %s", name, exc)
 
