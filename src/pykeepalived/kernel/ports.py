@@ -34,8 +34,9 @@ class Received:
 
 
 class VrrpTransport(Protocol):
-    def send(self, payload: bytes, dst: IPAddress) -> None:
-        """Send one VRRP message (the payload after the IP header) with TTL/hop limit 255."""
+    def send(self, payload: bytes, dst: IPAddress, *, ttl: int = 255) -> None:
+        """Send one VRRP message (the payload after the IP header); ``ttl`` is the TTL / hop
+        limit of a unicast one (``unicast_ttl``); multicast always goes with 255."""
         ...
 
     async def receive(self) -> Received: ...

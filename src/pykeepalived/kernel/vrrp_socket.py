@@ -45,6 +45,7 @@ class VrrpSocket:
         self.family = socket.AF_INET if src.version == 4 else socket.AF_INET6
         self._loop = loop or asyncio.get_running_loop()
         self._queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=1024)
+        self._unicast_ttl = 255  # as the sender is opened; unicast_ttl changes it
         try:
             self._ifindex = socket.if_nametoindex(ifname)
             self._rx = self._open_receiver(group)
@@ -91,11 +92,17 @@ class VrrpSocket:
             sock.bind((str(self.src), 0, 0, self._ifindex))
         return sock
 
-    def send(self, payload: bytes, dst: IPAddress) -> None:
+    def send(self, payload: bytes, dst: IPAddress, *, ttl: int = 255) -> None:
         target: tuple[str, int] | tuple[str, int, int, int] = (str(dst), 0)
         if self.family == socket.AF_INET6:
             target = (str(dst), 0, 0, self._ifindex)
         try:
+            if ttl != self._unicast_ttl and not dst.is_multicast:
+                if self.family == socket.AF_INET:
+                    self._tx.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+                else:
+                    self._tx.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+                self._unicast_ttl = ttl
             self._tx.sendto(payload, target)
         except OSError as exc:
             raise KernelError(f"cannot send VRRP on {self.ifname}: {exc.strerror}") from exc

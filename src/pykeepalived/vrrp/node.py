@@ -41,6 +41,7 @@ from pykeepalived.vrrp.receive import validate
 from pykeepalived.vrrp.states import State
 from pykeepalived.vrrp.trackers import FileTrackers, ScriptTracker, disabled_scripts
 from pykeepalived.vrrp.tracking import InstanceTracking, Kind, apply_verdict
+from pykeepalived.vrrp.unicast import NO_PEER_FAULT, faults_for_no_peer, refusal
 from pykeepalived.vrrp.units import Solo, Unit
 
 log = logging.getLogger("pykeepalived.vrrp")
@@ -111,6 +112,9 @@ class VrrpNode:
             io = self._extras.adjust(io)  # use_vmac: speak on the VMAC, VIPs on it
             self._io[inst.name] = io
             core = Instance(instance_params(inst, self.config, io.src))
+            if faults_for_no_peer(inst):  # held in FAULT for good, as keepalived
+                log.info("(%s) %s", inst.name, NO_PEER_FAULT)
+                core.hold_fault("config", "no unicast peer", self.ports.clock.now())
             for hold in self.holds.get(inst.name, ()):
                 core.hold_backup(hold, self.ports.clock.now())  # INIT: recorded only
             self.stats.setdefault(inst.name, InstanceStats())
@@ -311,9 +315,10 @@ class VrrpNode:
         except VrrpPacketError as exc:
             stats.errors[exc.reason] += 1
             raise
-        if io.unicast and src not in io.destinations:
-            stats.errors["source"] += 1
-            self._count("source", f"({name}) advert from {src}, not a unicast_peer")
+        refused = refusal(io.config, self.config, src, ttl)  # check_unicast_src
+        if refused is not None:
+            stats.errors[refused[0]] += 1
+            self._count(refused[0], f"({name}) {refused[1]}")
             return None, None
         if advert.priority == 0:
             stats.priority_zero_received += 1

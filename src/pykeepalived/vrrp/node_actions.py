@@ -40,6 +40,7 @@ from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode
 from pykeepalived.vrrp.receive import Expected
 from pykeepalived.vrrp.states import State
+from pykeepalived.vrrp.unicast import send_ttl
 
 if TYPE_CHECKING:
     from pykeepalived.vrrp.node import VrrpPorts
@@ -182,12 +183,13 @@ class ActionPerformer:
             auth_type=AuthType.PASS if pass_auth else AuthType.NONE,
             auth_data=io.expected.auth_data if pass_auth else b"",
         )
+        ttl = send_ttl(inst) if io.unicast else 255  # unicast_ttl
         for dst in io.destinations:
             payload = encode(
                 advert, src=io.src, dst=dst, v3_checksum_as_v2=io.expected.v3_checksum_as_v2
             )
             try:
-                self.transport_of(io).send(payload, dst)
+                self.transport_of(io).send(payload, dst, ttl=ttl)
             except KernelError as exc:
                 log.error("(%s) %s", inst.name, exc)
         stats = self.stats.setdefault(inst.name, InstanceStats())

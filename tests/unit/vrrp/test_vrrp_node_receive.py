@@ -43,7 +43,7 @@ PEER = IPv4Address("192.168.88.2")
 
 
 class FakeTransport:
-    def send(self, payload: bytes, dst: IPAddress) -> None:
+    def send(self, payload: bytes, dst: IPAddress, *, ttl: int = 255) -> None:
         pass
 
     async def receive(self) -> Received:
