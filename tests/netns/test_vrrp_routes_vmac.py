@@ -23,6 +23,7 @@ from .test_vrrp_wire import capture
 from .vrrplab import (
     KEEPALIVED,
     VIP,
+    VIP6,
     VrrpLab,
     config,
     instance_conf,
@@ -34,6 +35,7 @@ from .vrrplab import (
 pytestmark = pytest.mark.root
 VRID = 18
 VMAC = "00:00:5e:00:01:12"
+VMAC6 = "00:00:5e:00:02:12"
 ROUTES = """
 virtual_routes {
     10.99.0.0/16 via 192.168.88.1 dev eth1
@@ -124,7 +126,8 @@ def arp_config(lab: VrrpLab, host: str) -> dict[str, str]:
 def resolve(lab: VrrpLab, address: str) -> str:
     """The client's MAC for ``address`` after it sent one datagram there (an ARP exchange)."""
     run("ip", "neigh", "flush", "dev", "eth1", ns=lab.ns["c"])
-    with inside(lab.ns["c"]), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with inside(lab.ns["c"]), socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.sendto(b"x", (address, 9))
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -211,12 +214,14 @@ static_rules {
 
 def test_reload_diffs_routes_and_static_ones_live_with_the_daemon(lab: VrrpLab) -> None:
     """A lone master: static routes/rules are there while it runs, whatever the state; a
-    reload that drops one virtual route and adds another changes just those, without a flap;
-    a stop leaves nothing."""
-    first = STATIC + conf(150, ROUTES)
+    reload that drops one virtual route and adds another changes just those, without a flap,
+    and keeps the VMAC (same link); a stop leaves nothing."""
+    first = STATIC + conf(150, VMAC_CONF)
     a = lab.start("a", first)
     wait_sole(lab, VIP, "a")
     wait_entries(lab, "a", routes=4, rules=3)
+    vmac = link(lab, "a", "vrrp.18")
+    assert vmac is not None
     path = lab.tmp / "a-py-0.conf"
     second = first.replace("blackhole 10.98.0.0/16", "unreachable 10.96.0.0/16").replace(
         "10.50.0.0/16", "10.51.0.0/16"
@@ -234,8 +239,13 @@ def test_reload_diffs_routes_and_static_ones_live_with_the_daemon(lab: VrrpLab) 
                       "unreachable 10.96.0.0/16"]  # fmt: skip
     assert len(rules) == 3
     assert a.text().count("Entering MASTER STATE") == 1, "no flap"
+    again = link(lab, "a", "vrrp.18")
+    assert again is not None
+    assert again["ifindex"] == vmac["ifindex"], "the VMAC survives a reload"
+    assert f"{VIP}/24" in run("ip", "-o", "addr", "show", "dev", "vrrp.18", ns=lab.ns["a"])
     a.stop()
     assert ours(lab, "a") == ([], [])
+    assert link(lab, "a", "vrrp.18") is None
 
 
 COMPLAINT = re.compile(r"bad|invalid|mismatch|wrong|error", re.IGNORECASE)
@@ -268,3 +278,29 @@ def test_vmac_interop_with_keepalived(lab: VrrpLab, impl_a: str, impl_b: str) ->
         if daemon.impl == "ka":
             complaints = [line for line in text.splitlines() if COMPLAINT.search(line)]
             assert complaints == [], complaints
+
+
+def test_ipv6_vmac_fails_over_with_its_mac(lab: VrrpLab) -> None:
+    """IPv6: the VMAC has 00:00:5e:00:02:VRID and the base's link-local address (the adverts'
+    source), the VIP resolves to the virtual MAC (neighbour discovery) before and after a
+    failover, and the VMAC goes with the daemon."""
+    vips = (f"{VIP6}/64",)
+    conf_a = config(instance_conf(priority=150, advert_int=0.1, state="BACKUP", vips=vips,
+                                  extra="use_vmac"))  # fmt: skip
+    conf_b = config(instance_conf(priority=100, advert_int=0.1, state="BACKUP", vips=vips,
+                                  extra="use_vmac"))  # fmt: skip
+    run("ip", "-6", "addr", "add", "fd00:88::2/64", "dev", "eth1", "nodad", ns=lab.ns["c"])
+    start_pair(lab, conf_a, conf_b, addr=VIP6)
+    vmac = link(lab, "a", "vrrp.18")
+    assert vmac is not None
+    assert vmac["address"] == VMAC6
+    addresses = run("ip", "-6", "-o", "addr", "show", "dev", "vrrp.18", ns=lab.ns["a"])
+    assert f"{VIP6}/64" in addresses
+    assert " fe80::" in addresses, "the base's link-local, to send adverts from"
+    assert resolve(lab, VIP6) == VMAC6
+    a = lab.daemons[-1]
+    a.kill(signal.SIGTERM)
+    wait_sole(lab, VIP6, "b")
+    a.proc.wait(timeout=10)
+    assert resolve(lab, VIP6) == VMAC6
+    assert link(lab, "a", "vrrp.18") is None

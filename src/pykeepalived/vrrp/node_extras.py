@@ -146,7 +146,7 @@ class NodeExtras:
     ) -> None:
         """Add (routes, then rules) or remove (rules, then routes) the instance's entries."""
         extras = self.extras.get(name)
-        if extras is not None:
+        if extras is not None and (extras.routes or extras.rules):
             if detail:  # keepalived's wording (vrrp_handle_iproutes / _iprules)
                 verb = "sett" if add else "remov"
                 log.info("(%s) %sing Virtual Routes and Rules", name, verb)
