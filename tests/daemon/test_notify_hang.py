@@ -90,8 +90,9 @@ def test_hung_and_missing_notify_scripts_do_not_stall_vrrp(lab: VrrpLab) -> None
     t0 = time.monotonic()
     a.log.with_suffix(".conf").write_text(conf_a.replace("priority 100", "priority 110"))
     a.kill(signal.SIGHUP)
-    a.wait_log("reloaded:", timeout=3)
-    assert time.monotonic() - t0 < 2.0, "the reload waited for the hung scripts"
+    a.wait_log("reloaded:", timeout=6)
+    reload_s = time.monotonic() - t0
+    assert reload_s < 3.0, "the reload waited for the hung scripts (it used to wait 5 s)"
     time.sleep(10 * ADVERT)
     assert "VRRP: 1 instance(s) kept their state" in a.text()
     assert a.text().count("Entering MASTER STATE") == masters
@@ -106,7 +107,9 @@ def test_hung_and_missing_notify_scripts_do_not_stall_vrrp(lab: VrrpLab) -> None
     took = lab.watch.wait_for(VIP, "b", after=t1) - t1
     assert took <= skew_s(3, 90, ADVERT) + 0.1 + SLACK_S
     a.proc.wait(timeout=10)
-    assert time.monotonic() - t1 < 4.0, "the stop waited too long for hung scripts"
+    stop_s = time.monotonic() - t1
+    print(f"reload {reload_s:.2f} s, takeover {took:.3f} s, master gone {stop_s:.2f} s")
+    assert stop_s < 4.0, "the stop waited too long for hung scripts"
     log = a.text()
     assert f"script {hang} (notify_stop) timed out after 1.0 s; killed" in log
     assert f"script {hang} (notify) timed out after 1.0 s; killed" in log  # the STOP notify
