@@ -43,6 +43,7 @@ class InstanceView:
     priority_zero_sent: int = 0
     priority_zero_received: int = 0
     packet_errors: tuple[tuple[str, int], ...] = ()  # (reason, count): adverts it refused
+    state_changes: tuple[tuple[str, str, int], ...] = ()  # (from, to, count) since start
     held: bool = False  # release-master: kept out of MASTER until reclaim-master (or held_until)
     held_by: str | None = None
     held_reason: str | None = None
@@ -66,6 +67,10 @@ class ProbeView:
     ok: bool | None
     reason: str
     latency_s: float | None
+    probes_ok: int = 0  # every probe since the checker started (a reload that changes it: 0)
+    probes_failed: int = 0
+    latency_sum_s: float = 0.0
+    latency_buckets: tuple[tuple[str, int], ...] = ()  # (le, probes at most that long), +Inf last
 
 
 CountersView = Counters

@@ -4,6 +4,8 @@ of the HTTP layer only. The lab tests use the real daemon."""
 import dataclasses
 import time
 
+from pykeepalived.check.latency import ProbeTally
+from pykeepalived.check.result import ProbeResult
 from pykeepalived.state import (
     Command,
     CommandKind,
@@ -22,7 +24,16 @@ from pykeepalived.state import (
 VS_ID = "192.168.88.100:80/TCP"
 
 
+def tally(*latencies: float, failed: int = 0) -> ProbeTally:
+    """A checker's tally after probes that took ``latencies`` (the last ``failed`` failed)."""
+    t = ProbeTally()
+    for n, latency in enumerate(latencies):
+        t.observe(ProbeResult(ok=n < len(latencies) - failed, latency_s=latency))
+    return t
+
+
 def real_server(address: str, latency: float = 0.002) -> RealServerView:
+    t = tally(0.0005, latency, latency)
     return RealServerView(
         address=address,
         port=80,
@@ -31,7 +42,17 @@ def real_server(address: str, latency: float = 0.002) -> RealServerView:
         programmed_weight=1,
         healthy=True,
         probes=(
-            ProbeView(checker="HTTP_GET #0", up=True, ok=True, reason="200", latency_s=latency),
+            ProbeView(
+                checker="HTTP_GET #0",
+                up=True,
+                ok=True,
+                reason="200",
+                latency_s=latency,
+                probes_ok=t.ok,
+                probes_failed=t.failed,
+                latency_sum_s=t.sum_s,
+                latency_buckets=t.cumulative(),
+            ),
         ),
         counters=CountersView(
             connections=10,
@@ -64,6 +85,10 @@ def sample_snapshot() -> DaemonSnapshot:
         ),
         adverts_sent=12,
         adverts_received=3,
+        priority_zero_sent=1,
+        priority_zero_received=2,
+        packet_errors=(("addr_count", 1), ("addr_list", 2), ("ttl", 4)),
+        state_changes=(("BACKUP", "MASTER", 1), ("INIT", "BACKUP", 1)),
     )
     vs = VirtualServerView(
         id=VS_ID,

@@ -1,16 +1,13 @@
 """/metrics: parsed with prometheus_client's own parser; values equal the snapshot's."""
 
 import asyncio
-import dataclasses
 import shutil
 import subprocess
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.api.conftest import api_client, auth
-from tests.api.fakes import VS_ID, FakeDaemon, real_server
-
-from pykeepalived.api.metrics import ProbeLatencies
+from tests.api.fakes import VS_ID, FakeDaemon, tally
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -63,9 +60,6 @@ def test_metrics_report_the_snapshot() -> None:
     assert value(samples, "keepalived_lvs_vip_in_packets_total", virtual_server=VS_ID) == 80
     check = {**RS, "checker": "HTTP_GET #0"}
     assert value(samples, "pykeepalived_check_up", **check) == 1
-    assert value(samples, "pykeepalived_check_latency_seconds_count", **check) == 1
-    assert value(samples, "pykeepalived_check_latency_seconds_bucket", **check, le="0.0025") == 1
-    assert value(samples, "pykeepalived_check_latency_seconds_bucket", **check, le="0.001") == 0
 
 
 def test_drain_shows_in_metrics_weight_and_drained(token_file: str) -> None:
@@ -85,26 +79,38 @@ def test_drain_shows_in_metrics_weight_and_drained(token_file: str) -> None:
     assert value(samples, "pykeepalived_real_server_weight", **other) == 1
 
 
-def test_latency_histogram_counts_each_new_probe_result_once() -> None:
-    daemon = FakeDaemon()
-    latencies = ProbeLatencies()
-    latencies.observe(daemon.snap)
-    latencies.observe(daemon.snap)  # the same result seen twice: one observation
-    (vs,) = daemon.snap.virtual_servers
-    slower = dataclasses.replace(
-        vs, real_servers=(real_server("192.168.88.10", 0.04), vs.real_servers[1])
-    )
-    latencies.observe(dataclasses.replace(daemon.snap, virtual_servers=(slower,)))
-    h = latencies.family()
-    by_name = {
-        (s.name, s.labels.get("real_server"), s.labels.get("le")): s.value for s in h.samples
-    }
-    assert by_name[("pykeepalived_check_latency_seconds_count", "192.168.88.10:80", None)] == 2
-    assert by_name[("pykeepalived_check_latency_seconds_sum", "192.168.88.10:80", None)] == (
-        pytest.approx(0.042)
-    )
-    assert by_name[("pykeepalived_check_latency_seconds_bucket", "192.168.88.10:80", "0.025")] == 1
-    assert by_name[("pykeepalived_check_latency_seconds_bucket", "192.168.88.10:80", "0.05")] == 2
+def test_the_latency_histogram_is_the_runners_tally_of_every_probe() -> None:
+    samples = parse(asyncio.run(scrape(FakeDaemon())))
+    check = {**RS, "checker": "HTTP_GET #0"}
+    hist = "pykeepalived_check_latency_seconds"
+    # fakes.real_server: three probes, 0.5 ms, 2 ms, 2 ms
+    assert value(samples, f"{hist}_count", **check) == 3
+    assert value(samples, f"{hist}_sum", **check) == pytest.approx(0.0045)
+    assert value(samples, f"{hist}_bucket", **check, le="0.001") == 1
+    assert value(samples, f"{hist}_bucket", **check, le="0.0025") == 3
+    assert value(samples, f"{hist}_bucket", **check, le="+Inf") == 3
+    slow = {**check, "real_server": "192.168.88.11:80"}  # 0.5 ms, then 300 ms twice
+    assert value(samples, f"{hist}_bucket", **slow, le="0.25") == 1
+    assert value(samples, f"{hist}_bucket", **slow, le="0.5") == 3
+
+
+def test_probe_tally_buckets_are_inclusive_upper_bounds() -> None:
+    t = tally(0.001, 0.0010001, 10.0, 11.0, failed=1)
+    assert (t.ok, t.failed) == (3, 1)
+    counts = dict(t.cumulative())
+    assert (counts["0.001"], counts["0.0025"], counts["10.0"], counts["+Inf"]) == (1, 2, 3, 4)
+    assert list(counts) == sorted(counts, key=lambda le: float(le))
+
+
+def test_vrrp_counters_and_refusals_per_instance_with_the_exporters_names() -> None:
+    samples = parse(asyncio.run(scrape(FakeDaemon())))
+    assert value(samples, "keepalived_priority_zero_sent_total", **VI) == 1
+    assert value(samples, "keepalived_priority_zero_received_total", **VI) == 2
+    assert value(samples, "keepalived_ip_ttl_errors_total", **VI) == 4
+    assert value(samples, "keepalived_address_list_errors_total", **VI) == 3  # list + count
+    assert value(samples, "keepalived_authentication_failure_total", **VI) == 0
+    reason = "pykeepalived_vrrp_instance_packet_errors_total"
+    assert value(samples, reason, **VI, reason="addr_list") == 2
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
@@ -137,14 +143,3 @@ def test_openmetrics_exposition_passes_the_strict_parser() -> None:
     families = {f.name: f for f in strict_families(asyncio.run(body()))}
     assert families["keepalived_advertisements_sent"].type == "counter"
     assert families["pykeepalived_check_latency_seconds"].type == "histogram"
-
-
-def test_latency_histogram_forgets_real_servers_that_are_gone() -> None:
-    daemon = FakeDaemon()
-    latencies = ProbeLatencies()
-    latencies.observe(daemon.snap)
-    (vs,) = daemon.snap.virtual_servers
-    fewer = dataclasses.replace(vs, real_servers=vs.real_servers[1:])
-    latencies.observe(dataclasses.replace(daemon.snap, virtual_servers=(fewer,)))
-    servers = {s.labels["real_server"] for s in latencies.family().samples}
-    assert servers == {"192.168.88.11:80"}

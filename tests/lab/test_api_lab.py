@@ -297,12 +297,21 @@ def test_api_and_metrics_follow_a_real_server_failure_and_back(lab: LabState) ->
         down = real_servers(lab, MASTER)
         assert down[NODE2]["healthy"] is True
         assert down[NODE1]["probes"][0]["up"] is False
+        assert down[NODE1]["probes"][0]["ok"] is False
+        assert down[NODE1]["probes"][0]["probes_failed"] >= 1  # HTTP_GET retries 1: 2 failures
+        # out of the data plane (no inhibit_on_failure); node-2 keeps its weight
+        eventually(lambda: real_servers(lab, MASTER)[NODE1]["programmed_weight"] is None,
+                   timeout_s=10, what="node-1 removed from the data plane")  # fmt: skip
+        assert down[NODE2]["programmed_weight"] == 3
         samples = metrics(lab, MASTER)
         assert metric(samples, "pykeepalived_real_server_up", **rs_labels) == 0
         assert (
             metric(samples, "pykeepalived_real_server_up", virtual_server=VS, real_server=NODE2)
             == 1
         )
+        programmed = "pykeepalived_real_server_programmed_weight"
+        assert metric(metrics(lab, MASTER), programmed, **rs_labels) is None
+        assert metric(samples, programmed, virtual_server=VS, real_server=NODE2) == 3
         assert (
             metric(
                 samples,
@@ -360,6 +369,41 @@ def test_advert_counters_are_counted_and_grow(lab: LabState) -> None:
     assert sent >= m2["adverts_sent"]
     assert rcvd is not None
     assert rcvd >= b2["adverts_received"]
+
+
+def test_check_latency_histogram_holds_every_real_probe(lab: LabState) -> None:
+    settle(lab)
+    hist = "pykeepalived_check_latency_seconds"
+
+    def probes_and_samples() -> tuple[dict[str, Any], dict[Any, float]]:
+        probe = real_servers(lab, MASTER)[NODE1]["probes"][0]
+        return probe, metrics(lab, MASTER)
+
+    probe, samples = probes_and_samples()
+    labels = {"virtual_server": VS, "real_server": NODE1, "checker": probe["checker"]}
+    first = probe["probes_ok"] + probe["probes_failed"]
+    assert first >= 1
+    # delay_loop 6: wait for at least one more real probe of node-1
+    eventually(
+        lambda: (
+            (p := real_servers(lab, MASTER)[NODE1]["probes"][0])["probes_ok"] + p["probes_failed"]
+            > first
+        ),
+        timeout_s=20,
+        what="another probe of node-1",
+    )
+    probe, samples = probes_and_samples()
+    total = probe["probes_ok"] + probe["probes_failed"]
+    count = metric(samples, f"{hist}_count", **labels)
+    assert count is not None
+    assert total <= count <= total + 1
+    assert metric(samples, f"{hist}_bucket", **labels, le="+Inf") == count
+    assert (metric(samples, f"{hist}_sum", **labels) or 0) > 0
+    # an HTTP probe on a LAN of veths answers within 250 ms, well below the 1 s timeout
+    assert metric(samples, f"{hist}_bucket", **labels, le="0.25") == count
+    buckets = {b["le"]: b["count"] for b in probe["latency_buckets"]}
+    assert buckets["+Inf"] == total
+    assert list(buckets.values()) == sorted(buckets.values())
 
 
 def test_release_master_moves_the_vip_until_reclaim(lab: LabState) -> None:

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from loopback_servers import LOCAL, silent, stream_server
+from loopback_servers import LOCAL, free_tcp_port, silent, stream_server
 
 from pykeepalived.check.catalog import make_check
 from pykeepalived.check.filewatch import IN_CLOSE_WRITE, FileWatcher, parse_events
@@ -444,3 +444,38 @@ def test_a_stalled_loop_does_not_fail_a_healthy_server() -> None:
 async def _after(seconds: float) -> ProbeResult:
     await asyncio.sleep(seconds)
     return ProbeResult(ok=True)
+
+
+def test_status_tallies_every_real_probe_and_its_latency() -> None:
+    """The latency histogram holds every probe result the runner counts, not a sample."""
+
+    async def go() -> None:
+        async with stream_server(silent) as port:
+            live = ProbeTarget(connect_ip=LOCAL, connect_port=port, connect_timeout_s=1)
+            dead = ProbeTarget(connect_ip=LOCAL, connect_port=free_tcp_port(), connect_timeout_s=1)
+            checks = [
+                make_check(
+                    name,
+                    "TCP_CHECK",
+                    target=t,
+                    params=tcp.TcpParams(),
+                    hysteresis=fast(0.02, retry=0),
+                )
+                for name, t in (("live", live), ("dead", dead))
+            ]
+            runner = CheckRunner(checks, lambda e: None)
+            await running(runner, partial(asyncio.sleep, 0.6))
+        by_key = {s.key: s for s in runner.status()}
+        for key, failed in (("live", False), ("dead", True)):
+            s = by_key[key]
+            buckets = dict(s.latency_buckets)
+            assert s.probes >= 5, key
+            assert buckets["+Inf"] == s.probes, key  # every probe is in the histogram
+            assert s.probes_failed == (s.probes if failed else 0), key
+            assert buckets["1.0"] == s.probes, key  # loopback: each well under a second
+            assert 0 < s.latency_sum_s < s.probes * 1.0, key
+            values = list(buckets.values())
+            assert values == sorted(values), key
+        assert runner.stats.done == sum(s.probes for s in by_key.values())
+
+    asyncio.run(go())

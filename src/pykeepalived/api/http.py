@@ -27,7 +27,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client.exposition import choose_encoder
 
 from pykeepalived.api import commands
-from pykeepalived.api.metrics import ProbeLatencies, registry_for
+from pykeepalived.api.metrics import registry_for
 from pykeepalived.api.openapi import build_openapi
 from pykeepalived.api.settings import ApiSettings
 from pykeepalived.api.views import to_json
@@ -129,12 +129,9 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
 class Api:
     daemon: DaemonControl
     settings: ApiSettings
-    latencies: ProbeLatencies
 
     def snap(self) -> DaemonSnapshot:
-        snap = self.daemon.snapshot()
-        self.latencies.observe(snap)
-        return snap
+        return self.daemon.snapshot()
 
     # -- read-only ---------------------------------------------------------------------------
 
@@ -186,7 +183,7 @@ class Api:
     async def metrics(self, request: web.Request) -> web.Response:
         """Text format 0.0.4 by default; OpenMetrics when the scraper asks for it."""
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-        response = web.Response(body=encode(registry_for(self.snap, self.latencies)))
+        response = web.Response(body=encode(registry_for(self.snap)))
         response.headers["Content-Type"] = content_type
         return response
 
@@ -344,7 +341,7 @@ def _read_gate(api: "Api") -> Middleware:
 
 
 def make_app(daemon: DaemonControl, settings: ApiSettings) -> web.Application:
-    api = Api(daemon=daemon, settings=settings, latencies=ProbeLatencies())
+    api = Api(daemon=daemon, settings=settings)
     middlewares: list[Middleware] = [_json_errors]
     if not settings.loopback:
         middlewares.append(_read_gate(api))
@@ -372,7 +369,6 @@ def make_app(daemon: DaemonControl, settings: ApiSettings) -> web.Application:
 
 
 API_KEY = web.AppKey("api", Api)
-SAMPLE_EVERY_S = 1.0
 
 
 async def start_api(daemon: DaemonControl, settings: ApiSettings) -> tuple[web.AppRunner, int]:
@@ -388,20 +384,13 @@ async def start_api(daemon: DaemonControl, settings: ApiSettings) -> tuple[web.A
 async def serve_api(daemon: DaemonControl, settings: ApiSettings, stop: asyncio.Event) -> None:
     """Run the API until ``stop`` is set. The daemon starts this when ``--api`` is given."""
     runner, port = await start_api(daemon, settings)
-    api = runner.app[API_KEY]
     mutations = "enabled" if settings.token_file else "disabled (no api_token_file)"
     reads = "open" if settings.loopback else "need the token (not loopback)"
     log.info(
         "API listening on %s:%d (reads %s, mutations %s)", settings.host, port, reads, mutations
     )
     try:
-        while not stop.is_set():
-            api.latencies.observe(daemon.snapshot())
-            try:
-                async with asyncio.timeout(SAMPLE_EVERY_S):
-                    await stop.wait()
-            except TimeoutError:
-                pass
+        await stop.wait()
     finally:
         await runner.cleanup()
         log.info("API stopped")

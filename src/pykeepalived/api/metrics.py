@@ -2,10 +2,9 @@
 
 Rules: L5, reads snapshots only. Names follow the keepalived exporters where one exists
 (mehdy/keepalived-exporter for VRRP, gen2brain/keepalived_exporter for LVS); the rest are
-``pykeepalived_*``. docs/metrics.md is the mapping. Counters come from the daemon's counters
-(the snapshot), never from counting here, except the probe latency histogram: a snapshot holds
-the last latency of each probe, so ``ProbeLatencies`` observes each new value it sees (the
-API samples every second and at each request; probes faster than that are undercounted).
+``pykeepalived_*``. docs/metrics.md is the mapping. Every value is the daemon's own count (the
+snapshot), never counted here: the probe latency histogram is the checker runner's tally of
+every probe result.
 """
 
 from collections.abc import Callable, Iterable
@@ -23,75 +22,36 @@ from pykeepalived.state import CountersView, DaemonSnapshot, InstanceView
 
 # keepalived's numeric states, as the exporters report them (vrrp_t.state).
 VRRP_STATES = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3}
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-ProbeKey = tuple[str, str, str]  # virtual server, real server, checker
-
-
-class ProbeLatencies:
-    """A histogram per probe, fed with each new last-latency the snapshots show."""
-
-    def __init__(self) -> None:
-        self._last: dict[ProbeKey, float] = {}
-        self._counts: dict[ProbeKey, list[int]] = {}
-        self._sums: dict[ProbeKey, float] = {}
-
-    def observe(self, snap: DaemonSnapshot) -> None:
-        seen: set[ProbeKey] = set()
-        for vs in snap.virtual_servers:
-            for rs in vs.real_servers:
-                for probe in rs.probes:
-                    key = (vs.id, f"{rs.address}:{rs.port}", probe.checker)
-                    seen.add(key)
-                    if probe.latency_s is None:
-                        continue
-                    if self._last.get(key) == probe.latency_s:
-                        continue
-                    self._last[key] = probe.latency_s
-                    counts = self._counts.setdefault(key, [0] * (len(LATENCY_BUCKETS) + 1))
-                    slot = next(
-                        (i for i, b in enumerate(LATENCY_BUCKETS) if probe.latency_s <= b),
-                        len(LATENCY_BUCKETS),
-                    )
-                    counts[slot] += 1
-                    self._sums[key] = self._sums.get(key, 0.0) + probe.latency_s
-        for gone in set(self._counts) - seen:  # removed by a reload: forget its series
-            del self._counts[gone], self._sums[gone], self._last[gone]
-
-    def family(self) -> HistogramMetricFamily:
-        h = HistogramMetricFamily(
-            "pykeepalived_check_latency_seconds",
-            "Health check probe latency (each new result seen in the daemon's snapshots)",
-            labels=["virtual_server", "real_server", "checker"],
-        )
-        for key, counts in sorted(self._counts.items()):
-            cumulative, buckets = 0, []
-            for bound, n in zip((*LATENCY_BUCKETS, float("inf")), counts, strict=True):
-                cumulative += n
-                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
-            h.add_metric(list(key), buckets, self._sums[key])
-        return h
+# mehdy/keepalived-exporter's per-instance error counters, by the reasons that feed them.
+EXPORTER_ERRORS = {
+    "keepalived_packet_length_errors": ("Packet length errors", ("length",)),
+    "keepalived_advertisements_interval_errors": ("Advert interval errors", ("interval",)),
+    "keepalived_ip_ttl_errors": ("TTL errors", ("ttl",)),
+    "keepalived_invalid_type_received": ("Invalid type errors", ("type",)),
+    "keepalived_address_list_errors": ("Address list errors", ("addr_list", "addr_count")),
+    "keepalived_authentication_mismatch": ("Authentication type mismatch", ("auth_type",)),
+    "keepalived_authentication_failure": ("Authentication failure", ("auth",)),
+}
 
 
 class SnapshotCollector(Collector):
-    def __init__(self, snapshot: Callable[[], DaemonSnapshot], latencies: ProbeLatencies) -> None:
+    def __init__(self, snapshot: Callable[[], DaemonSnapshot]) -> None:
         self._snapshot = snapshot
-        self._latencies = latencies
 
     def collect(self) -> Iterable[Metric]:
         snap = self._snapshot()
         yield from _daemon(snap)
         yield from _vrrp(snap)
+        yield from _vrrp_errors(snap)
         yield from _checks(snap)
+        yield _latency(snap)
         yield from _real_servers(snap)
         yield from _lvs(snap)
-        yield self._latencies.family()
 
 
-def registry_for(
-    snapshot: Callable[[], DaemonSnapshot], latencies: ProbeLatencies
-) -> CollectorRegistry:
+def registry_for(snapshot: Callable[[], DaemonSnapshot]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot, latencies))
+    registry.register(SnapshotCollector(snapshot))
     return registry
 
 
@@ -130,12 +90,14 @@ def _vrrp(snap: DaemonSnapshot) -> Iterable[Metric]:
                                     labels=labels),
         "sent": CounterMetricFamily("keepalived_advertisements_sent", "Adverts sent",
                                     labels=labels),
-        "become": CounterMetricFamily("keepalived_become_master",
-                                      "Transitions to MASTER (recent transitions kept)",
+        "zero_rcvd": CounterMetricFamily("keepalived_priority_zero_received",
+                                         "Priority 0 adverts received", labels=labels),
+        "zero_sent": CounterMetricFamily("keepalived_priority_zero_sent",
+                                         "Priority 0 adverts sent", labels=labels),
+        "become": CounterMetricFamily("keepalived_become_master", "Transitions to MASTER",
                                       labels=labels),
         "release": CounterMetricFamily("keepalived_release_master",
-                                       "Transitions out of MASTER (recent transitions kept)",
-                                       labels=labels),
+                                       "Transitions out of MASTER", labels=labels),
         "prio": GaugeMetricFamily("pykeepalived_vrrp_priority", "Configured priority",
                                   labels=labels),
         "eprio": GaugeMetricFamily("pykeepalived_vrrp_effective_priority",
@@ -144,7 +106,7 @@ def _vrrp(snap: DaemonSnapshot) -> Iterable[Metric]:
     }  # fmt: skip
     moves = CounterMetricFamily(
         "pykeepalived_vrrp_transitions",
-        "State transitions by old and new state (recent transitions kept)",
+        "State transitions by old and new state, since the daemon started",
         labels=[*labels, "from_state", "to_state"],
     )
     for i in snap.instances:
@@ -154,19 +116,60 @@ def _vrrp(snap: DaemonSnapshot) -> Iterable[Metric]:
             state.add_metric([*base, vip.split("/")[0]], value)
         families["rcvd"].add_metric(base, i.adverts_received)
         families["sent"].add_metric(base, i.adverts_sent)
-        families["become"].add_metric(base, sum(t.new == "MASTER" for t in i.transitions))
-        families["release"].add_metric(base, sum(t.old == "MASTER" for t in i.transitions))
+        families["zero_rcvd"].add_metric(base, i.priority_zero_received)
+        families["zero_sent"].add_metric(base, i.priority_zero_sent)
+        families["become"].add_metric(
+            base, sum(n for _, new, n in i.state_changes if new == "MASTER")
+        )
+        families["release"].add_metric(
+            base, sum(n for old, _, n in i.state_changes if old == "MASTER")
+        )
         families["prio"].add_metric(base, i.priority)
         families["eprio"].add_metric(base, i.effective_priority)
         families["master"].add_metric(base, 1 if i.state == "MASTER" else 0)
-        pairs: dict[tuple[str, str], int] = {}
-        for t in i.transitions:
-            pairs[(t.old, t.new)] = pairs.get((t.old, t.new), 0) + 1
-        for (old, new), n in sorted(pairs.items()):
+        for old, new, n in i.state_changes:
             moves.add_metric([*base, old, new], n)
     yield state
     yield from families.values()
     yield moves
+
+
+def _vrrp_errors(snap: DaemonSnapshot) -> Iterable[Metric]:
+    """Adverts an instance refused: by reason, and as the exporter's per-kind counters."""
+    labels = ["iname", "intf", "vrid"]
+    by_reason = CounterMetricFamily(
+        "pykeepalived_vrrp_instance_packet_errors",
+        "Adverts for this instance it refused, by reason",
+        labels=[*labels, "reason"],
+    )
+    exporter = {
+        name: CounterMetricFamily(name, text, labels=labels)
+        for name, (text, _) in EXPORTER_ERRORS.items()
+    }
+    for i in snap.instances:
+        base = _instance_labels(i)
+        errors = dict(i.packet_errors)
+        for reason, count in i.packet_errors:
+            by_reason.add_metric([*base, reason], count)
+        for name, (_, reasons) in EXPORTER_ERRORS.items():
+            exporter[name].add_metric(base, sum(errors.get(r, 0) for r in reasons))
+    yield by_reason
+    yield from exporter.values()
+
+
+def _latency(snap: DaemonSnapshot) -> HistogramMetricFamily:
+    h = HistogramMetricFamily(
+        "pykeepalived_check_latency_seconds",
+        "Health check probe latency, every probe since the checker started",
+        labels=["virtual_server", "real_server", "checker"],
+    )
+    for vs in snap.virtual_servers:
+        for rs in vs.real_servers:
+            for probe in rs.probes:
+                if probe.latency_buckets:
+                    key = [vs.id, f"{rs.address}:{rs.port}", probe.checker]
+                    h.add_metric(key, list(probe.latency_buckets), probe.latency_sum_s)
+    return h
 
 
 def _checks(snap: DaemonSnapshot) -> Iterable[Metric]:

@@ -3,7 +3,8 @@
 Rules: the dataclasses in ``pykeepalived.state`` are the one source of truth. ``to_json`` walks
 their fields; ``schema_of`` reads their type hints; so a field added to a view appears in the
 API, its OpenAPI document and the dashboard's data without a second list to keep in step.
-The two tuple-of-tuple counters of ``DaemonSnapshot`` become lists of named objects.
+Tuple-of-tuple fields named in ``NAMED_PAIRS`` (counters by reason, histogram buckets) become
+lists of named objects.
 """
 
 import dataclasses
@@ -19,6 +20,8 @@ JsonObject = dict[str, Any]
 NAMED_PAIRS: dict[str, tuple[str, ...]] = {
     "packet_errors": ("reason", "count"),
     "check_results": ("checker", "result", "count"),
+    "latency_buckets": ("le", "count"),
+    "state_changes": ("from_state", "to_state", "count"),
 }
 
 VIEW_TYPES: tuple[type, ...] = (

@@ -37,6 +37,7 @@ import logging
 from collections.abc import Callable, Hashable, Iterable
 
 from pykeepalived.check.hysteresis import Hysteresis
+from pykeepalived.check.latency import ProbeTally
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.check.spec import (
     Abort,
@@ -82,7 +83,7 @@ class _Slot:
 
     __slots__ = (
         "abort", "began", "check", "count", "done", "flight", "last", "live", "name", "poked",
-        "seq", "state", "task", "voids",
+        "seq", "state", "tally", "task", "voids",
     )  # fmt: skip
 
     def __init__(self, check: Check, state: Hysteresis) -> None:
@@ -93,6 +94,7 @@ class _Slot:
         self.task: asyncio.Task[None] | None = None
         self.last: ProbeResult | None = None
         self.count = 0
+        self.tally = ProbeTally()  # every counted result: ok/failed, latency histogram
         self.poked = False  # poked while in flight: probe again on return
         self.live = True  # False once removed
         self.voids = 0  # late failures voided in a row
@@ -147,7 +149,8 @@ class CheckRunner:
         return [
             CheckStatus(
                 key=key, up=slot.state.is_up, phase=slot.state.phase.value, last=slot.last,
-                probes=slot.count,
+                probes=slot.count, probes_failed=slot.tally.failed,
+                latency_sum_s=slot.tally.sum_s, latency_buckets=slot.tally.cumulative(),
             )
             for key, slot in self._slots.items()
         ]  # fmt: skip
@@ -386,6 +389,7 @@ class CheckRunner:
         events = state.record(result, self._clock.now())
         slot.last = result
         slot.count += 1
+        slot.tally.observe(result)
         for event in events:
             self._emit(CheckEvent(key=slot.check.key, event=event, result=result))
         if slot.poked:

@@ -70,6 +70,9 @@ class CheckStatus:
     phase: str
     last: ProbeResult | None
     probes: int
+    probes_failed: int = 0
+    latency_sum_s: float = 0.0
+    latency_buckets: tuple[tuple[str, int], ...] = ()  # (le, probes at most that long), +Inf last
 
 
 def spread_fraction(key: Hashable) -> float:

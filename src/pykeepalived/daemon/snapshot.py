@@ -79,6 +79,7 @@ def _vrrp_extras(snap: InstanceSnapshot | None, stats: InstanceStats | None,
             priority_zero_sent=stats.priority_zero_sent,
             priority_zero_received=stats.priority_zero_received,
             packet_errors=tuple(sorted(stats.errors.items())),
+            state_changes=tuple((o, n, c) for (o, n), c in sorted(stats.transitions.items())),
         )
     if snap is not None and snap.holds:
         hold = snap.holds[0]
@@ -217,6 +218,10 @@ def _probes(lvs: LvsSide) -> dict[RealServerId, tuple[ProbeView, ...]]:
                 ok=last.ok if last else None,
                 reason=last.reason if last else "",
                 latency_s=last.latency_s if last else None,
+                probes_ok=status.probes - status.probes_failed,
+                probes_failed=status.probes_failed,
+                latency_sum_s=status.latency_sum_s,
+                latency_buckets=status.latency_buckets,
             )
         )
     return {k: tuple(v) for k, v in out.items()}
@@ -240,6 +245,7 @@ def build_snapshot(
     taken_at = time.time()
     offset = taken_at - vrrp_now if vrrp_now is not None else 0.0
     views = instances(config, live_instances, recorder, vrrp_stats, lambda t: t + offset)
+    vss = virtual_servers(lvs)
     info = lvs.dataplane.info if lvs is not None else None
     return DaemonSnapshot(
         taken_at=taken_at,
@@ -252,7 +258,20 @@ def build_snapshot(
         backend_notes=info.notes if info else (),
         instances=views,
         sync_groups=sync_groups(config, views),
-        virtual_servers=virtual_servers(lvs),
+        virtual_servers=vss,
         events=events.recent(),
         packet_errors=tuple(sorted(packet_errors.items())),
+        check_results=check_results(vss),
     )
+
+
+def check_results(vss: Iterable[VirtualServerView]) -> tuple[tuple[str, str, int], ...]:
+    """Probe results by checker kind ("HTTP_GET #0" -> HTTP_GET): ok and failed, summed."""
+    totals: dict[tuple[str, str], int] = {}
+    for vs in vss:
+        for rs in vs.real_servers:
+            for probe in rs.probes:
+                kind = probe.checker.split(" #")[0]
+                for result, n in (("ok", probe.probes_ok), ("failed", probe.probes_failed)):
+                    totals[(kind, result)] = totals.get((kind, result), 0) + n
+    return tuple((kind, result, n) for (kind, result), n in sorted(totals.items()))

@@ -86,6 +86,7 @@ class InstanceStats:
     priority_zero_sent: int = 0
     priority_zero_received: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    transitions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (old, new) states
 
 
 async def instance_io(
@@ -268,6 +269,9 @@ class ActionPerformer:
         log.info("%s", change.message)
         if change.resumed:
             return
+        if source in self.io:  # an instance, not a sync group
+            moves = self.stats.setdefault(source, InstanceStats()).transitions
+            moves[(change.old.value, change.new.value)] += 1
         inst = self.io[source].config if source in self.io else None
         group = None if inst is not None else self._group(source)
         holder: VrrpInstance | VrrpSyncGroup | None = inst or group
