@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from pykeepalived.config.checks_bgp import check_bgp
 from pykeepalived.config.checks_lvs import check_lvs
+from pykeepalived.config.checks_strict import check_strict
 from pykeepalived.config.checks_vrrp import check_vrrp
 from pykeepalived.config.diagnostics import Diagnostics, Location
 from pykeepalived.config.environment import Environment
@@ -20,6 +21,7 @@ from pykeepalived.config.model_vrrp import VrrpInstance
 
 def run_checks(config: KeepalivedConfig, diags: Diagnostics, env: Environment | None) -> None:
     check_vrrp(config, diags)
+    check_strict(config, diags)
     check_lvs(config, diags)
     check_bgp(config, diags)
     if env is not None:

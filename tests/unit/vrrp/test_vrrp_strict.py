@@ -67,3 +67,30 @@ def test_strict_mode_resets_what_keepalived_resets() -> None:
     assert loose_params.initial_state is State.MASTER
     assert loose_params.down_timer_adverts == 5
     assert expected(loose.vrrp_instance[0], loose).auth_type is AuthType.PASS
+
+
+def test_strict_diagnostics_are_keepalived_s() -> None:
+    lines = (
+        "state MASTER\npriority 100\nversion 2\nadvert_int 1\npreempt_delay 5\naccept\n"
+        "garp_lower_prio_repeat 2\nauthentication {\n    auth_type PASS\n    auth_pass secret\n}\n"
+        "unicast_src_ip 192.168.88.8\nunicast_peer {\n    192.168.88.9\n}"
+    )
+    text = (
+        "global_defs {\n    vrrp_strict\n}\n"
+        "vrrp_instance VI {\n    interface eth1\n    virtual_router_id 18\n"
+        f"{lines}\n    virtual_ipaddress {{\n        192.168.88.100/24\n    }}\n}}\n"
+    )
+    result = load("test.conf", text=text)
+    errors = [d.message for d in result.diagnostics if d.is_error]
+    warnings = [d.message for d in result.diagnostics if not d.is_error]
+    assert errors == ["(VI) Unicast peers are not supported in strict mode"]
+    for expected_text in (
+        "(VI) Strict mode does not support authentication. Ignoring.",
+        "(VI) State MASTER must match being address owner",
+        "(VI) preempt_delay is incompatible with strict mode - resetting",
+        "(VI) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting",
+        "(VI) Strict mode requires no repeat garps. resetting",
+    ):
+        assert expected_text in warnings
+    assert not [d for d in load("t.conf", text=text.replace("vrrp_strict", "")).diagnostics
+                if "strict" in d.message.lower()]  # fmt: skip
