@@ -119,6 +119,21 @@ def crash(lab: ActiveActive, seconds: float = 8.0, ports: Sequence[int] = STREAM
     return Event(victim, gone, back, Streams(run.result()))
 
 
+def cut_off(lab: ActiveActive, seconds: float = 12.0, ports: Sequence[int] = STREAM_PORTS) -> Event:
+    """A director that goes silent without closing anything (its link down, as a machine that
+    froze or lost power): the router notices after the hold time, or BFD's detection time."""
+    run = lab.start_streams(seconds, ports)
+    time.sleep(1.5)
+    victim = _carrier(lab, ports)
+    start = time.time()
+    lab.state.exec(victim, "ip", "link", "set", "eth1", "down")
+    seen = _until_gone(lab, victim, 15)
+    lab.state.exec(victim, "ip", "link", "set", "eth1", "up")
+    back = lab.wait_paths(ALL, 20)
+    gone = seen - start if seen is not None else None
+    return Event(victim, gone, back, Streams(run.result()))
+
+
 def graceful_stop(lab: ActiveActive, victim: str = "dir-2") -> Event:
     """SIGTERM: the path must leave the router before the director removes its table."""
     run = lab.start_streams(5.0, STREAM_PORTS)
@@ -182,6 +197,14 @@ class ActiveActiveScenario:
         ok &= self._event(
             "{v} killed (SIGKILL): its path leaves; restarted, it rejoins", crash(lab)
         )
+        e = cut_off(lab)
+        bound = 0.5 if lab.bfd else 3.0 + 1.0
+        how = "BFD 100 ms x 3" if lab.bfd else "hold time 3 s"
+        ok &= self.record(Step(f"{e.victim} cut off (link down, nothing closed): its path leaves "
+                               f"after the {how}", e.gone_s is not None and e.gone_s < bound
+                               and e.back_s is not None and not e.streams.broken, e.gone_s,
+                               f"path gone {e.gone_s or 0:.2f} s, back {e.back_s or 0:.2f} s; "
+                               + e.streams.line()))  # fmt: skip
         e = graceful_stop(lab)
         table = e.extra["table_gone_s"]
         good = e.gone_s is not None and table is not None and e.gone_s < table
