@@ -6,11 +6,13 @@ cost on the hot path is one bisect over 13 bounds and two increments.
 """
 
 from bisect import bisect_left
+from itertools import accumulate
 
 from pykeepalived.check.result import ProbeResult
 
 LATENCY_BOUNDS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds (inclusive, Prometheus ``le``) of the latency buckets; one more for +Inf."""
+_LE = (*(repr(b) for b in LATENCY_BOUNDS_S), "+Inf")
 
 
 class ProbeTally:
@@ -32,8 +34,4 @@ class ProbeTally:
 
     def cumulative(self) -> tuple[tuple[str, int], ...]:
         """``(le, count of probes at most that long)`` as Prometheus writes them, +Inf last."""
-        out, total = [], 0
-        for bound, n in zip((*LATENCY_BOUNDS_S, None), self.buckets, strict=True):
-            total += n
-            out.append(("+Inf" if bound is None else repr(bound), total))
-        return tuple(out)
+        return tuple(zip(_LE, accumulate(self.buckets), strict=True))
