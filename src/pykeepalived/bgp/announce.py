@@ -89,13 +89,17 @@ class Announcer:
     _programmed: bool = False
 
     def before_apply(self, quorum_up: Mapping[str, bool], now: float) -> list[Action]:
-        """Withdraw what the new health no longer allows; call before the data plane changes."""
+        """Withdraw what the new health no longer allows; call before the data plane changes.
+        A prefix no longer in ``rules`` (a reload removed it) is withdrawn too."""
         self._track(quorum_up, now)
-        out = []
+        out = [self._step(Verb.WITHDRAW, p, "no longer announced") for p in self._orphans()]
         for rule in self.rules:
             if rule.prefix in self.announced and not rule.holds(quorum_up):
                 out.append(self._step(Verb.WITHDRAW, rule.prefix, "health: gate " + rule.gate))
         return out
+
+    def _orphans(self) -> list[str]:
+        return sorted(self.announced - {rule.prefix for rule in self.rules})
 
     def after_apply(
         self, quorum_up: Mapping[str, bool], now: float, failed: Iterable[str] = ()
@@ -105,7 +109,7 @@ class Announcer:
         self._programmed = True
         self._track(quorum_up, now)
         bad = set(failed)
-        out = []
+        out = [self._step(Verb.WITHDRAW, p, "no longer announced") for p in self._orphans()]
         for rule in self.rules:
             broken = bool(bad.intersection(rule.virtual_servers))
             up = rule.holds(quorum_up) and not broken

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pykeepalived.bgp.announce import Action, Announcer, Verb, rules_from_config
 from pykeepalived.bgp.speaker import Speaker, SpeakerError
@@ -56,6 +56,29 @@ class BgpSide:
     @property
     def prefixes(self) -> list[str]:
         return [rule.prefix for rule in self.core.rules]
+
+    def reload(self, config: KeepalivedConfig) -> str:
+        """New announce rules and gates; the next reconcile applies them (a VIP that left the
+        list is withdrawn then). The engine's own settings need a restart."""
+        new = config.bgp_speaker
+        old = self.config.bgp_speaker
+        assert old is not None
+        if new is None:
+            log.warning("BGP: bgp_speaker removed by a reload: restart to stop announcing")
+            return "; bgp: bgp_speaker removed, restart needed"
+        rules = rules_from_config(config)
+        note = ""
+        if replace(new, announce=None) != replace(old, announce=None):
+            log.warning("BGP: speaker settings changed; they take effect at the next restart")
+            note = " (speaker settings need a restart)"
+        known = set(self.prefixes)
+        if self.speaker.name == "bird" and any(r.prefix not in known for r in rules):
+            log.warning("BGP: BIRD learns new VIPs at the next restart")
+            rules = tuple(r for r in rules if r.prefix in known)
+        self.core.rules = rules
+        self.config = replace(config, bgp_speaker=old)  # the running engine settings
+        self._wake.set()
+        return f"; bgp: {len(rules)} announce rule(s){note}"
 
     async def start(self) -> None:
         await self.speaker.start()

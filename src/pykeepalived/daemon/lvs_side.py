@@ -215,9 +215,11 @@ class LvsSide:
         self.health = {k: v for k, v in self.health.items() if k in known}
         self.overrides = {k: v for k, v in self.overrides.items() if k in known}
         self.config, self.plan = config, plan
+        bgp = self.bgp.reload(config) if self.bgp is not None else ""
         self.poke()
         removed = len(old_checks.keys() - new_checks.keys())
-        return f"checkers: {added} (re)started, {removed} removed, {len(new_checks) - added} kept"
+        kept = len(new_checks) - added
+        return f"checkers: {added} (re)started, {removed} removed, {kept} kept" + bgp
 
     def probe_status(self) -> list[CheckStatus]:
         return self.runner.status() if self.runner is not None else []

@@ -168,3 +168,13 @@ def test_config_errors_are_diagnostics(body: str, message: str) -> None:
     result = load_text(CONF % body)
     assert not result.ok
     assert any(message in d.render() for d in result.errors), [d.render() for d in result.errors]
+
+
+def test_a_prefix_that_left_the_rules_is_withdrawn() -> None:
+    a = announcer()
+    a.after_apply({WEB: True, TLS: True}, 0.0)
+    a.rules = ()
+    assert a.before_apply({WEB: True, TLS: True}, 1.0) == [
+        Action(Verb.WITHDRAW, VIP, "no longer announced")
+    ]
+    assert a.announced == set()

@@ -141,3 +141,30 @@ def test_bgp_side_withdraws_first_retries_a_failed_announce_and_stops_clean() ->
         f"withdraw {VIP}",
         "stop",
     ]
+
+
+def test_bgp_side_reload_swaps_the_rules_and_withdraws_a_vip_that_left() -> None:
+    async def scenario() -> tuple[list[str], str, str]:
+        speaker, stop = RecordingSpeaker(), asyncio.Event()
+        side = BgpSide(config(), speaker, FakeClock())
+        task = asyncio.create_task(side.run(stop))
+        side.after_apply({VS: True})
+        await asyncio.sleep(0.01)
+        gone = config(extra="announce {\n 192.168.99.100 always\n}")
+        text = CONF.replace("192.168.99.100 80", "192.168.99.101 80") % ("exabgp", "")
+        moved = load("bgp.conf", text=text).config
+        assert moved is not None
+        same = side.reload(gone)
+        await side.before_apply({VS: True})
+        changed = side.reload(moved)
+        await side.before_apply({"192.168.99.101:80/TCP": True})
+        side.after_apply({"192.168.99.101:80/TCP": True})
+        await asyncio.sleep(0.01)
+        stop.set()
+        await task
+        return speaker.log, same, changed
+
+    log, same, changed = asyncio.run(scenario())
+    assert same == "; bgp: 1 announce rule(s)"
+    assert changed == "; bgp: 1 announce rule(s)"
+    assert log == [f"announce {VIP}", f"withdraw {VIP}", "announce 192.168.99.101/32"]
