@@ -129,6 +129,18 @@ def nginx_requests() -> int:
     return int(lines[2].split()[2])
 
 
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs from /proc/stat; busy is all but idle and iowait."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def nginx_cpu(master: int) -> float:
+    """utime + stime of nginx's workers (the master's children), in seconds."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return sum(cpu_of(int(pid))[0] for pid in children)
+
+
 def cpu_of(pid: int) -> tuple[float, float]:
     """(utime + stime, stime) of a process (all its threads), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -162,11 +174,35 @@ class Window:
     nginx_requests: int = 0
     haproxy_cpu_s: float = 0.0
     haproxy_sys_s: float = 0.0
+    nginx_cpu_s: float = 0.0
+    busy_cores: float = 0.0  # the whole machine's, every process
 
 
-def _edge(haproxy_pid: int | None) -> tuple[float, int, tuple[float, float]]:
+@dataclass
+class Edge:
+    at: float
+    requests: int
+    haproxy: tuple[float, float]
+    nginx_cpu_s: float
+    busy: tuple[int, int]
+
+
+def _edge(haproxy_pid: int | None) -> Edge:
     cpu = cpu_of(haproxy_pid) if haproxy_pid is not None else (0.0, 0.0)
-    return time.monotonic(), nginx_requests(), cpu
+    nginx = nginx_cpu(NGINX_PID) if NGINX_PID else 0.0
+    return Edge(time.monotonic(), nginx_requests(), cpu, nginx, machine_busy())
+
+
+def _window(e0: Edge, e1: Edge, ours_done: int) -> Window:
+    """The window between two edges; nginx's count less our probes and one status request."""
+    busy = (e1.busy[0] - e0.busy[0]) / max(e1.busy[1] - e0.busy[1], 1) * (os.cpu_count() or 1)
+    return Window(seconds=e1.at - e0.at, nginx_requests=e1.requests - e0.requests - 1 - ours_done,
+                  haproxy_cpu_s=e1.haproxy[0] - e0.haproxy[0],
+                  haproxy_sys_s=e1.haproxy[1] - e0.haproxy[1],
+                  nginx_cpu_s=e1.nginx_cpu_s - e0.nginx_cpu_s, busy_cores=busy)  # fmt: skip
+
+
+NGINX_PID = 0  # set by main: whose workers' CPU the windows sample
 
 
 async def run_ours(
@@ -188,9 +224,10 @@ async def run_ours(
     task = asyncio.create_task(runner.run(stop), name="runner")
     await asyncio.sleep(SETTLE_S)
     runner.stats = RunnerStats()
-    cpu0, (t0, req0, hap0) = _self_cpu(), _edge(haproxy_pid)
+    cpu0, e0 = _self_cpu(), _edge(haproxy_pid)
     await asyncio.sleep(duration)
-    cpu1, (t1, req1, hap1) = _self_cpu(), _edge(haproxy_pid)
+    cpu1, e1 = _self_cpu(), _edge(haproxy_pid)
+    t0, t1 = e0.at, e1.at
     stats = runner.stats
     stop.set()
     await task
@@ -207,10 +244,7 @@ async def run_ours(
         failed=stats.failed,
         max_late_ms=stats.max_lateness_s * 1000,
     )
-    # nginx's count includes our probes and the status request of the first edge
-    window = Window(seconds=t1 - t0, nginx_requests=req1 - req0 - 1 - stats.done,
-                    haproxy_cpu_s=hap1[0] - hap0[0], haproxy_sys_s=hap1[1] - hap0[1])  # fmt: skip
-    return side, window
+    return side, _window(e0, e1, stats.done)
 
 
 def _self_cpu() -> tuple[float, float]:
@@ -268,14 +302,15 @@ def run_haproxy_alone(
 ) -> Side:
     proc = start_haproxy(haproxy, workdir, pairs)
     try:
-        t0, req0, cpu0 = _edge(proc.pid)
+        e0 = _edge(proc.pid)
         time.sleep(duration)
-        t1, req1, cpu1 = _edge(proc.pid)
+        e1 = _edge(proc.pid)
     finally:
         stop(proc)
-    return haproxy_side(Window(seconds=t1 - t0, nginx_requests=req1 - req0 - 1,
-                               haproxy_cpu_s=cpu1[0] - cpu0[0],
-                               haproxy_sys_s=cpu1[1] - cpu0[1]))  # fmt: skip
+    window = _window(e0, e1, 0)
+    print(f"  (HAProxy alone: nginx {window.nginx_cpu_s / window.seconds:.2f} core, machine busy "
+          f"{window.busy_cores:.2f} of {os.cpu_count()} cores)")  # fmt: skip
+    return haproxy_side(window)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -296,7 +331,7 @@ def step(n: int, args: argparse.Namespace, haproxy: str, workdir: Path) -> None:
     print(f"\n== {n} servers, delay_loop/inter 1 s, {args.duration:g} s window, {mode} ==")
     load_before = os.getloadavg()
     if args.sequential:
-        ours, _ = asyncio.run(run_ours(pairs, args.duration))  # on the loop policy chosen
+        ours, window = asyncio.run(run_ours(pairs, args.duration))  # on the loop policy chosen
         theirs = run_haproxy_alone(haproxy, workdir, pairs, args.duration)
     else:
         proc = start_haproxy(haproxy, workdir, pairs)
@@ -316,6 +351,9 @@ def step(n: int, args: argparse.Namespace, haproxy: str, workdir: Path) -> None:
         rate = f"{side.checks_per_s:8.0f} checks/s"
         print(f"  {side.name:13} {rate}  on time {on_time:>6}  {cpu}{extra}")
     ratio = ours.cpu_us_per_check / theirs.cpu_us_per_check
+    alone = " (ours alone)" if args.sequential else ""
+    print(f"  nginx{alone}: {window.nginx_cpu_s / window.seconds:.2f} core; machine busy "
+          f"{window.busy_cores:.2f} of {os.cpu_count()} cores (every process)")  # fmt: skip
     print(f"  CPU per check, ours / HAProxy: {ratio:.2f}x   "
           f"(load average {load_before[0]:.2f} -> {load_after[0]:.2f})")  # fmt: skip
     print(f"  | {n} | {ours.checks_per_s:.0f} | {ours.on_time:.4f} | {ours.max_late_ms:.0f} | "
@@ -349,9 +387,11 @@ def main() -> None:
     haproxy = ensure("haproxy", "haproxy")
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    global NGINX_PID
     with tempfile.TemporaryDirectory(prefix="bench-checks-") as tmp:
         workdir = Path(tmp)
         proc = start_nginx(nginx, workdir, args.nginx_workers)
+        NGINX_PID = proc.pid
         try:
             for n in (int(x) for x in args.servers.split(",")):
                 step(n, args, haproxy, workdir)
