@@ -163,3 +163,60 @@ static_rules {
     (rule,) = result.config.static_rules
     assert (route.dst, route.dev) == (ip_network("192.168.100.0/24"), "eth0")
     assert (rule.table, rule.priority) == (200, 1000)
+
+
+def _vmac_instance(name: str, vmac_lines: str, vrid: int = 51) -> str:
+    return f"""\
+vrrp_instance {name} {{
+    interface eth0
+    virtual_router_id {vrid}
+{vmac_lines}
+    virtual_ipaddress {{
+        192.168.1.10/24
+    }}
+}}
+"""
+
+
+def test_use_vmac_forms() -> None:
+    result = load_text(_vmac_instance("VI_1", "    use_vmac name vmac1 02:11:22:33:44 group 7 "
+                                      "netlink_notify_msg"))  # fmt: skip
+    vmac = only_instance(result).use_vmac
+    assert vmac is not None
+    assert (vmac.ifname, vmac.mac, vmac.group, vmac.netlink_notify_msg) == (
+        "vmac1", "02:11:22:33:44", 7, True)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("use_vmac 01:00:5e:00:00:01", "VMAC MAC address 01:00:5e:00:00:01 is multicast - ignored"),
+        ("use_vmac 00:00:5e:00:01:33", "may not be an RFC 5798 address - ignored"),
+        ("use_vmac 00:zz:5e:00:01:33", "'00:zz:5e:00:01:33' is not a MAC address - ignored"),
+        ("use_vmac averyveryverylongname", "too long or invalid characters - ignored"),
+        ("vmac_xmit_base", "(VI_1) vmac_xmit_base is only valid with a vmac"),
+        ("promote_secondaries\n    use_vmac", "promote_secondaries is automatically set for vmacs"),
+        ("use_vmac\n    unicast_peer {\n        192.168.1.2\n    }",
+         "(VI_1) unicast with use_vmac requires vmac_xmit_base - setting"),
+    ],
+)  # fmt: skip
+def test_use_vmac_adjustments_are_keepalived_s_warnings(line: str, message: str) -> None:
+    result = load_text(_vmac_instance("VI_1", f"    {line}"))
+    assert result.ok, [d.render() for d in result.diagnostics]
+    found = [m for m in messages(result) if m[0] == "warning"]
+    assert any(message in m[2] for m in found), found
+    assert found[0][1] == 4, "reported at the keyword's line"
+
+
+def test_a_vmac_name_used_twice_is_ignored_the_second_time() -> None:
+    text = _vmac_instance("VI_1", "    use_vmac vmac1") + _vmac_instance(
+        "VI_2", "    use_vmac vmac1", vrid=52
+    )
+    result = load_text(text)
+    assert ("warning", 12, "(VI_2) VRRP instance VI_1 is already using vmac1 - ignoring name") in (
+        messages(result)
+    )
+    assert result.config is not None
+    from pykeepalived.vrrp.node_extras import vmac_names
+
+    assert vmac_names(result.config) == {"VI_1": "vmac1", "VI_2": "vrrp.52"}

@@ -25,7 +25,9 @@ def check_vrrp(config: KeepalivedConfig, diags: Diagnostics) -> None:
         _references(inst.track_script, scripts, "vrrp_script", diags)
         _references(inst.track_file, files, "vrrp_track_file", diags)
         _priority(inst, diags)
+        _vmac(inst, config.global_defs.vrrp_strict, diags)
     _duplicate_vrids(config, diags)
+    _vmac_names(config, diags)
     _sync_groups(config, diags)
 
 
@@ -174,3 +176,42 @@ def _sync_groups(config: KeepalivedConfig, diags: Diagnostics) -> None:
         if len(group.group) == 1:
             message = f"sync group {group.name} has only one member"
             diags.warning(_at(group.where.of("group")), message, "sync")
+
+
+def _vmac(inst: VrrpInstance, global_strict: bool, diags: Diagnostics) -> None:
+    """keepalived's adjustments of use_vmac / vmac_xmit_base (vrrp_parser.c vrrp_end_handler,
+    vrrp.c vrrp_complete_instance), applied by ``vrrp.node_extras``."""
+    name, strict = inst.name, global_strict if inst.strict_mode is None else inst.strict_mode
+    if inst.vmac_xmit_base and inst.use_vmac is None:
+        message = f"({name}) vmac_xmit_base is only valid with a vmac"
+        diags.warning(_at(inst.where.of("vmac_xmit_base")), message, "vmac")
+    if inst.use_vmac is None:
+        return
+    where = _at(inst.where.of("use_vmac"))
+    if inst.unicast_peer and not inst.interface:
+        message = f"({name}) Cannot use VMAC with unicast and no interface - clearing use_vmac"
+        diags.warning(where, message, "vmac")
+    elif inst.unicast_peer and not inst.vmac_xmit_base and not strict:
+        message = f"({name}) unicast with use_vmac requires vmac_xmit_base - setting"
+        diags.warning(where, message, "vmac")
+    if strict and inst.vmac_xmit_base:
+        message = f"({name}) xmit_base is incompatible with strict mode - resetting"
+        diags.warning(_at(inst.where.of("vmac_xmit_base")), message, "vmac")
+    if inst.promote_secondaries:
+        message = f"({name}) promote_secondaries is automatically set for vmacs - ignoring"
+        diags.warning(_at(inst.where.of("promote_secondaries")), message, "vmac")
+
+
+def _vmac_names(config: KeepalivedConfig, diags: Diagnostics) -> None:
+    """Two instances may not name the same VMAC (keepalived ignores the second name and
+    makes one up)."""
+    seen: dict[str, str] = {}
+    for inst in config.vrrp_instance:
+        ifname = inst.use_vmac.ifname if inst.use_vmac is not None else None
+        if ifname is None:
+            continue
+        if ifname in seen:
+            message = (f"({inst.name}) VRRP instance {seen[ifname]} is already using {ifname}"
+                       " - ignoring name")  # fmt: skip
+            diags.warning(_at(inst.where.of("use_vmac")), message, "duplicate")
+        seen.setdefault(ifname, inst.name)

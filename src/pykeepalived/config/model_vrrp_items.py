@@ -165,28 +165,64 @@ def garp_extra_if() -> Parse:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Vmac:
-    """``use_vmac [IFNAME] [MAC]``: a macvlan carrying the VRRP MAC; names are keepalived's
-    ``vrrp.<VRID>`` when not given, the MAC 00:00:5e:00:01:<VRID> (02 for IPv6)."""
+    """``use_vmac [[name] IFNAME] [MAC] [netlink_notify_msg] [group N]``: a macvlan carrying
+    the VRRP MAC; keepalived's defaults are the name ``vrrp.<VRID>`` and the MAC
+    00:00:5e:00:01:<VRID> (02 for IPv6). A MAC of five octets is a prefix: the VRID is the
+    sixth. A bad name or MAC is reported and ignored, use_vmac stays on (as keepalived)."""
 
     ifname: str | None = None
     mac: str | None = None
+    netlink_notify_msg: bool = False
+    group: int | None = None
 
 
-_MAC = re.compile(r"^[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){5}$")
+_MAC = re.compile(r"^[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){4,5}:?$")
+
+
+def _vmac_mac(token: Token, ctx: Context) -> str | None:
+    """keepalived's vrrp_vmac_handler checks: hex octets, not multicast, not a VRRP MAC."""
+    octets = [int(o, 16) for o in token.text.split(":") if o] if _MAC.match(token.text) else []
+    if len(octets) not in (5, 6):
+        problem = f"'{token.text}' is not a MAC address"
+    elif octets[0] & 1:
+        problem = f"VMAC MAC address {token.text} is multicast"
+    elif octets[:4] == [0, 0, 0x5E, 0] and octets[4] in (1, 2):
+        problem = f"VMAC MAC address {token.text} may not be an RFC 5798 address"
+    else:
+        return ":".join(f"{o:02x}" for o in octets)
+    ctx.diags.warning(token.location, problem + " - ignored", "value")
+    return None
+
+
+def _vmac_name(token: Token, ctx: Context) -> str | None:
+    """The kernel's dev_name_valid: 1..15 characters, no '/', ':' or space, not . or .."""
+    name = token.text
+    if 0 < len(name) < 16 and name not in (".", "..") and not any(c in "/: \t" for c in name):
+        return name
+    ctx.diags.warning(token.location, f"VMAC interface name '{name}' too long or invalid "
+                    "characters - ignored", "value")  # fmt: skip
+    return None
 
 
 def use_vmac() -> Parse:
     def parse(st: Statement, ctx: Context) -> Vmac:
         no_block(st)
-        fields: dict[str, str] = {}
-        for token in st.args[:2]:
-            if ":" in token.text:  # interface names cannot hold a ':'
-                if not _MAC.match(token.text):
-                    raise BadValue(token, f"'{token.text}' is not a MAC address", "value")
-                fields["mac"] = token.text.lower()
+        fields: dict[str, Any] = {}
+        words = list(st.args)
+        while words:
+            token = words.pop(0)
+            if token.text == "netlink_notify_msg":
+                fields["netlink_notify_msg"] = True
+            elif token.text == "group":
+                if not words:
+                    raise BadValue(token, "'group' needs a value", "missing")
+                fields["group"] = to_int(words.pop(0), 0, (1 << 32) - 1)
+            elif ":" in token.text:  # interface names cannot hold a ':'
+                fields["mac"] = _vmac_mac(token, ctx)
             else:
-                fields["ifname"] = token.text
-        warn_extra(st, ctx, 2)
+                if token.text == "name" and words:
+                    token = words.pop(0)
+                fields["ifname"] = _vmac_name(token, ctx)
         return Vmac(**fields)
 
     return parse

@@ -111,6 +111,7 @@ class VmacSpec:
     mac: str
     family: int
     link_local: IPv6Address | None = None
+    group: int | None = None  # the interface group; None: the base's
 
 
 class VmacPort(Protocol):

@@ -100,7 +100,9 @@ class NetlinkVmacs:
                 return False
             log.info("Removing old VMAC interface %s due to conflicting interface", spec.ifname)
             await ipr.link("del", index=found[0])
-        group = (await ipr.link("get", index=base))[0].get("IFLA_GROUP") or 0
+        group = spec.group
+        if group is None:
+            group = (await ipr.link("get", index=base))[0].get("IFLA_GROUP") or 0
         try:
             await ipr.link("add", ifname=spec.ifname, kind="macvlan", link=base,
                            macvlan_mode="private", address=spec.mac, group=group)  # fmt: skip

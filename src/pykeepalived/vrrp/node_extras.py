@@ -45,10 +45,13 @@ class Extras:
 
 
 def vmac_mac(inst: VrrpInstance, family: int) -> str:
-    """00:00:5e:00:01:VRID (00:00:5e:00:02:VRID for IPv6) unless the config names one."""
+    """00:00:5e:00:01:VRID (00:00:5e:00:02:VRID for IPv6) unless the config names one (five
+    octets: a prefix, the VRID is the sixth)."""
+    vrid = f"{inst.virtual_router_id or 0:02x}"
     if inst.use_vmac is not None and inst.use_vmac.mac:
-        return inst.use_vmac.mac
-    return f"00:00:5e:00:0{2 if family == 6 else 1}:{inst.virtual_router_id or 0:02x}"
+        mac = inst.use_vmac.mac
+        return mac if mac.count(":") == 5 else f"{mac}:{vrid}"
+    return f"00:00:5e:00:0{2 if family == 6 else 1}:{vrid}"
 
 
 def vmac_names(config: KeepalivedConfig) -> dict[str, str]:
@@ -60,6 +63,8 @@ def vmac_names(config: KeepalivedConfig) -> dict[str, str]:
         if inst.use_vmac is None:
             continue
         name = inst.use_vmac.ifname
+        if name in out.values():
+            name = None  # a second instance naming it: keepalived ignores that name
         if not name:
             vrid = inst.virtual_router_id or 0
             numbers = [""] + (["6"] if inst.family == 6 else []) + [str(n) for n in range(1, 99)]
@@ -83,8 +88,8 @@ def extras_of(config: KeepalivedConfig) -> dict[str, Extras]:
         xmit_base = inst.vmac_xmit_base
         if inst.use_vmac is not None and inst.interface:
             family = inst.family or 4
-            vmac = VmacSpec(ifname=names[inst.name], base=inst.interface,
-                            mac=vmac_mac(inst, family), family=family)  # fmt: skip
+            vmac = VmacSpec(ifname=names[inst.name], base=inst.interface, family=family,
+                            mac=vmac_mac(inst, family), group=inst.use_vmac.group)  # fmt: skip
             if inst.unicast_peer:
                 xmit_base = True  # keepalived: "unicast with use_vmac requires vmac_xmit_base"
             if inst.strict_mode if inst.strict_mode is not None else strict:
