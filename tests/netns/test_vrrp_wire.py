@@ -4,6 +4,7 @@ A third namespace (``c``, 192.168.88.2) watches the LAN with tcpdump or sends ha
 packets from a raw socket; the director ``a`` runs alone.
 """
 
+import itertools
 import os
 import re
 import shutil
@@ -107,6 +108,45 @@ def test_gratuitous_arps_count_and_timing(
     assert sizes == [3, 3, 2, 2], (sizes, starts, text)
     for got, want in zip(starts, [0.0, 1.0, 2.0, 4.0], strict=True):
         assert abs(got - want) <= 0.15, (starts, want)
+
+
+ANY_GARP = re.compile(
+    r"^(\d+\.\d+) .*Request who-has (192\.168\.88\.10[01]) (\(\S+\) )?tell 192\.168\.88\.10[01]"
+)
+
+
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="needs tcpdump")
+@pytest.mark.parametrize("impl", ["py", "ka"])
+def test_garp_interval_paces_and_collapses(lab: VrrpLab, tmp_path: Path, impl: str) -> None:
+    """vrrp_garp_interval 0.1 with two VIPs and garp_master_repeat 5: keepalived 2.2.7 sends
+    one GARP at once, and the repeats that find the interface busy collapse into one pending
+    GARP per VIP: VIP1 at 0, VIP1 at 0.1 s, VIP2 at 0.2 s; the same again after
+    garp_master_delay 1. Spacing on the wire >= the interval (5 ms of capture jitter)."""
+    if impl == "ka" and shutil.which(KEEPALIVED) is None:
+        pytest.skip("needs keepalived")
+    vips = (f"{VIP}/24", "192.168.88.101/24")
+    extra = "garp_master_delay 1\ngarp_master_repeat 5"
+    conf = config(instance_conf(priority=100, extra=extra, vips=vips),
+                  global_defs="    vrrp_garp_interval 0.1\n")  # fmt: skip
+    proc, out = capture(lab, tmp_path, "arp")
+    try:
+        lab.start("a", conf, impl=impl)
+        t_vip = lab.watch.wait_for(VIP, "a", timeout=20)
+        wall_vip = t_vip + (time.time() - time.monotonic())
+        time.sleep(max(0.0, t_vip + 1.8 - time.monotonic()))
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    seen = [(float(m[1]) - wall_vip, m[2]) for m in map(ANY_GARP.match,
+            out.read_text().splitlines()) if m]  # fmt: skip
+    print(impl, [(round(t, 3), a[-3:]) for t, a in seen])
+    order = [a[-3:] for _, a in seen]
+    assert order == ["100", "100", "101"] * 2, seen
+    stamps = [t for t, _ in seen]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert all(0.095 <= g <= 0.2 for g in gaps[:2] + gaps[3:]), gaps
+    assert abs(stamps[0]) <= 0.1, stamps
+    assert 0.9 <= stamps[3] - stamps[0] <= 1.15, stamps
 
 
 # -- forged adverts ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from pykeepalived.vrrp.events import (
     StateChanged,
 )
 from pykeepalived.vrrp.from_config import drops_vip_traffic, expected, version_of
+from pykeepalived.vrrp.garp_pacing import GarpPacer, PacedAnnouncer, spacings
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode
 from pykeepalived.vrrp.receive import Expected
@@ -144,6 +145,7 @@ class ActionPerformer:
     log_detail: bool = False
     stats: dict[str, InstanceStats] = field(default_factory=dict)
     extras: "NodeExtras | None" = None  # virtual routes and rules, after the VIPs
+    _paced: PacedAnnouncer | None = None  # GARP/NA pacing, made at the first announcement
 
     async def perform(self, actions: list[Tagged]) -> None:
         for tagged in actions:
@@ -211,6 +213,8 @@ class ActionPerformer:
             await self.extras.apply(io.config.name, add=True, detail=self.log_detail)
 
     async def _remove_vips(self, io: InstanceIO) -> None:
+        if self._paced is not None:
+            self._paced.drop(io.config.name)  # no late GARP for VIPs we no longer hold
         if self.log_detail:
             log.info("(%s) removing VIPs.", io.config.name)
         if self.extras is not None:  # keepalived: rules, routes, then the VIPs
@@ -252,18 +256,21 @@ class ActionPerformer:
                              vip.ifname)  # fmt: skip
 
     def _announce(self, io: InstanceIO, repeat: int) -> None:
+        """keepalived vrrp_send_link_update: ``repeat`` rounds over the VIPs, each paced per
+        interface when vrrp_garp_interval / vrrp_gna_interval / garp_group say so."""
         name = io.config.name
         for vip in io.all_vips:
             if self.log_detail or repeat:
                 kind = "gratuitous ARPs" if vip.address.version == 4 else "unsolicited NAs"
                 log.info("(%s) Sending/queueing %s on %s for %s", name, kind, vip.ifname,
                          vip.address.ip)  # fmt: skip
-            for _ in range(repeat):
-                try:
-                    self.ports.announcer.announce(vip.ifname, vip.address.ip)
-                except KernelError as exc:
-                    log.error("(%s) %s", name, exc)
-                    break
+        if self._paced is None:
+            pacer = GarpPacer(*spacings(self.config))
+            self._paced = PacedAnnouncer(self.ports.announcer, pacer, self.ports.clock.now)
+        rank = list(self.io).index(name)
+        for _ in range(repeat):
+            for n, vip in enumerate(io.all_vips):
+                self._paced.announce(name, vip.ifname, vip.address.ip, (rank, n))
 
     def _state_changed(self, source: str, change: StateChanged) -> None:
         log.info("%s", change.message)
