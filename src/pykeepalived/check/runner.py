@@ -7,9 +7,10 @@ event, in order per checker). It never imports a concrete probe: a ``Check`` car
 zero-argument coroutine function and, for the hot checkers, the same probe in callback form.
 
 Two ways to run a probe: a coroutine probe is its own named task under one TaskGroup, cut
-by the runner's watchdog ``HARD_TIMEOUT_GRACE_S`` after its own timeout; a callback probe
-(``Check.start``, see ``check.spec.Starter``) is started from the scheduler's callback, with
-no task, and the runner aborts it at ``timeout_s`` itself (that is its timeout result).
+by the runner's watchdog (``check.watchdog``) ``HARD_TIMEOUT_GRACE_S`` after its own
+timeout; a callback probe (``Check.start``, see ``check.spec.Starter``) is started from the
+scheduler's callback, with no task, and the runner aborts it at ``timeout_s`` itself (that is
+its timeout result).
 
 Spread: each checker's first probe waits ``start_delay_s + warmup_s * fraction`` where
 ``fraction`` is a stable hash of its key, so 10,000 checkers at delay_loop 1 s start spread
@@ -49,11 +50,12 @@ from pykeepalived.check.spec import (
     Starter,
     spread_fraction,
 )
+from pykeepalived.check.watchdog import HARD_TIMEOUT_GRACE_S, Watchdog
 from pykeepalived.clock import Clock, MonotonicClock
 
 __all__ = [
-    "Abort", "Check", "CheckEvent", "CheckRunner", "CheckStatus", "Done", "RunnerStats",
-    "Starter", "spread_fraction",
+    "HARD_TIMEOUT_GRACE_S", "Abort", "Check", "CheckEvent", "CheckRunner", "CheckStatus", "Done",
+    "RunnerStats", "Starter", "spread_fraction",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -73,9 +75,6 @@ MAX_VOIDS = 3
 MAX_LAUNCH_PER_TICK = 256
 """A backlog (the loop was stalled) starts at most this many probes per tick, so replies are
 read between the bursts of connects; 256 per 5 ms is still 51,200 probes a second."""
-
-HARD_TIMEOUT_GRACE_S = 0.5
-"""Slack over a probe's own timeout before the runner cuts it: a probe bounds itself first."""
 
 
 class _Slot:
@@ -131,9 +130,7 @@ class CheckRunner:
         self._slots: dict[Hashable, _Slot] = {}
         self._heap: list[tuple[float, int, _Slot]] = []
         self._seq = 0
-        # (deadline, seq, task, late-loop second chance already given)
-        self._deadlines: list[tuple[float, int, asyncio.Task[None], bool]] = []
-        self._expired: set[asyncio.Task[None]] = set()  # cut by the watchdog
+        self._watchdog = Watchdog(self._clock, second_chance_s=TICK_S)  # coroutine probes
         self._cuts: list[tuple[float, int, _Slot]] = []  # (deadline, flight, slot): callbacks
         self._ticking = False  # in _tick, which re-arms the timer once at its end
         self._tg: asyncio.TaskGroup | None = None
@@ -255,7 +252,7 @@ class CheckRunner:
             self._ticking = False
         nxt = min(self._heap[0][0] if self._heap else float("inf"),
                   self._cuts[0][0] if self._cuts else float("inf"),
-                  self._deadlines[0][0] if self._deadlines else float("inf"))  # fmt: skip
+                  self._watchdog.next_at())  # fmt: skip
         if nxt < float("inf"):
             self._arm(nxt)
 
@@ -282,26 +279,7 @@ class CheckRunner:
             _, flight, slot = heapq.heappop(cuts)
             if slot.flight == flight:  # else it landed already
                 self._cut(slot, now)
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= now:
-            deadline, _, task, retried = heapq.heappop(deadlines)
-            if task.done():
-                continue
-            # A late loop runs this before the probe's own (earlier) timeout handle: give that
-            # its turn first, so the result says "timeout", not the watchdog's "hard timeout".
-            if not retried and (task.cancelling() or now - deadline > TICK_S):
-                self._seq += 1
-                heapq.heappush(deadlines, (now + TICK_S, self._seq, task, True))
-                continue
-            self._expired.add(task)
-            task.cancel()
-
-    def _watch(self, task: asyncio.Task[None], check: Check) -> None:
-        self._seq += 1
-        deadline = self._clock.now() + check.timeout_s + HARD_TIMEOUT_GRACE_S
-        heapq.heappush(self._deadlines, (deadline, self._seq, task, False))
-        if deadline < self._timer_at:
-            self._arm(deadline)
+        self._watchdog.sweep(now)
 
     # -- one probe -----------------------------------------------------------------------
 
@@ -413,20 +391,7 @@ class CheckRunner:
         return True
 
     async def _bounded(self, task: asyncio.Task[None], check: Check) -> ProbeResult:
-        """The hard timeout; a probe that raises is a bug: logged loudly, counted as failure."""
-        self._watch(task, check)
-        start = self._clock.now()
-        try:
-            return await check.probe()
-        except asyncio.CancelledError:
-            if task not in self._expired:
-                raise  # removed, or the runner stops
-            self._expired.discard(task)
-            task.uncancel()
-            limit = check.timeout_s + HARD_TIMEOUT_GRACE_S
-            # latency_s is the time the cut took, less the grace: "late" means as for the rest
-            late = max(self._clock.now() - start - HARD_TIMEOUT_GRACE_S, 0.0)
-            return ProbeResult(ok=False, reason=f"hard timeout after {limit:g}s", latency_s=late)
-        except Exception as exc:
-            log.exception("probe for %r raised (a bug in the probe)", check.key)
-            return ProbeResult(ok=False, reason=f"probe error: {type(exc).__name__}")
+        deadline = self._watchdog.watch(task, check)
+        if deadline < self._timer_at:
+            self._arm(deadline)
+        return await self._watchdog.bounded(task, check)
