@@ -120,8 +120,13 @@ class NodeExtras:
         if not extras.xmit_base and isinstance(io.src, IPv6Address) and io.src.is_link_local:
             vmac = dataclasses.replace(vmac, link_local=io.src)
             self.extras[name] = dataclasses.replace(extras, vmac=vmac)
-        on_vmac = [v.dev is None for v in io.config.virtual_ipaddress]
-        on_vmac_excluded = [v.dev is None for v in io.config.virtual_ipaddress_excluded]
+        # keepalived: a VIP goes on the VMAC when it names no interface, or the instance's, and
+        # is of the instance's family; the others stay where they are
+        base, family = io.config.interface, io.family
+        on_vmac = [v.dev in (None, base) and v.address.version == family
+                   for v in io.config.virtual_ipaddress]  # fmt: skip
+        on_vmac_excluded = [v.dev in (None, base) and v.address.version == family
+                            for v in io.config.virtual_ipaddress_excluded]  # fmt: skip
         return dataclasses.replace(
             io,
             ifname=io.ifname if extras.xmit_base else vmac.ifname,

@@ -21,6 +21,10 @@ vrrp_instance V4 {
     virtual_ipaddress {
         192.168.88.100/24
         192.168.89.100/24 dev eth2
+        192.168.90.100/24 dev eth1
+    }
+    virtual_ipaddress_excluded {
+        fd00::1/64
     }
     virtual_rules {
         from 192.168.88.100 table 100
@@ -105,7 +109,8 @@ def test_a_vmac_instance_speaks_on_it_and_puts_its_vips_on_it() -> None:
     found = asyncio.run(ios())
     v4, v6, named = found["V4"], found["V6"], found["NAMED"]
     assert v4.ifname == "vrrp.18"  # type: ignore[attr-defined]
-    assert [v.ifname for v in v4.vips] == ["vrrp.18", "eth2"]  # type: ignore[attr-defined]
+    assert [v.ifname for v in v4.vips] == ["vrrp.18", "eth2", "vrrp.18"]  # type: ignore[attr-defined]
+    assert [v.ifname for v in v4.excluded] == ["eth1"], "other family: stays on the base"  # type: ignore[attr-defined]
     assert v4.src == IPv4Address("192.168.88.8")  # type: ignore[attr-defined]
     assert named.ifname == "eth1", "vmac_xmit_base: adverts from the base"  # type: ignore[attr-defined]
     assert [v.ifname for v in named.vips] == ["vmac19"]  # type: ignore[attr-defined]
