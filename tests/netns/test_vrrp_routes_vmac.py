@@ -304,3 +304,25 @@ def test_ipv6_vmac_fails_over_with_its_mac(lab: VrrpLab) -> None:
     a.proc.wait(timeout=10)
     assert resolve(lab, VIP6) == VMAC6
     assert link(lab, "a", "vrrp.18") is None
+
+
+def test_what_a_killed_master_left_is_cleaned_at_its_restart(lab: VrrpLab) -> None:
+    """SIGKILL leaves the VIP (on the VMAC), the routes and rules, and the VMAC behind; the
+    restarted daemon, now a backup, reuses the VMAC and removes the rest before it runs."""
+    start_pair(lab, conf(150, VMAC_CONF), conf(100, VMAC_CONF))
+    wait_entries(lab, "a", routes=3, rules=2)
+    a = lab.daemons[-1]
+    a.kill(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    lab.watch.wait_for(VIP, "b")
+    assert f"{VIP}/24" in run("ip", "-o", "addr", "show", "dev", "vrrp.18", ns=lab.ns["a"])
+    assert len(ours(lab, "a")[0]) == 3, "left by the crash"
+    left = link(lab, "a", "vrrp.18")
+    assert left is not None
+    lab.start("a", conf(50, VMAC_CONF)).wait_log("Entering BACKUP STATE")
+    wait_sole(lab, VIP, "b")
+    assert ours(lab, "a") == ([], [])
+    again = link(lab, "a", "vrrp.18")
+    assert again is not None
+    assert again["ifindex"] == left["ifindex"], "the VMAC is reused"
+    wait_entries(lab, "b", routes=3, rules=2)
