@@ -5,9 +5,11 @@ printed for the same line, and each refused line is one its ``-t`` refused on th
 """
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from syntax_helpers import INSTANCE, load_text, only_instance
 
-from pykeepalived.config.sequence import MAX_VALUES
+from pykeepalived.config.sequence import MAX_VALUES, SequenceError, parse_sequence
 
 VIPS = "    virtual_ipaddress {\n        192.168.1.10/24\n    }"
 
@@ -157,3 +159,20 @@ def test_a_bad_list_is_one_error_under_it(line: str, message: str) -> None:
     (d,) = result.diagnostics
     assert (d.code, d.location.line, d.location.column) == ("sequence", 7, 9)
     assert message in d.message
+
+
+@given(
+    head=st.sampled_from(["~SEQ", "~SEQx", "~LST"]),
+    body=st.text(alphabet="(){},xX -+0123456789abAB_\t$", max_size=40),
+)
+def test_any_sequence_line_gives_values_or_one_sequence_error(head: str, body: str) -> None:
+    line = f"  {head}{body} text"
+    try:
+        seq = parse_sequence(line, lambda params: params)
+    except SequenceError as exc:
+        column = exc.column
+        assert 0 <= column < len(line)
+        return
+    assert 1 <= len(seq.values) <= MAX_VALUES
+    assert all(len(values) == len(seq.names) for values in seq.values)
+    assert 0 < seq.text_column <= len(line)
