@@ -2,10 +2,12 @@
 and diagnostics at the offending token (vrrp_iproute.c alloc_route, vrrp_iprule.c alloc_rule)."""
 
 from ipaddress import ip_address, ip_network
+from pathlib import Path
 
 import pytest
 from tests.config.syntax_helpers import load_text, messages, only_instance
 
+from pykeepalived.config.loader import load_machine
 from pykeepalived.config.model_routes import IpRoute, IpRule, NextHop
 from pykeepalived.config.model_rules import resolve_rule_priorities
 
@@ -220,3 +222,19 @@ def test_a_vmac_name_used_twice_is_ignored_the_second_time() -> None:
     from pykeepalived.vrrp.node_extras import vmac_names
 
     assert vmac_names(result.config) == {"VI_1": "vmac1", "VI_2": "vrrp.52"}
+
+
+def test_route_and_rule_interfaces_are_checked_against_the_machine(tmp_path: Path) -> None:
+    path = tmp_path / "k.conf"
+    path.write_text(
+        _instance(
+            routes="        10.0.0.0/8 via 192.168.1.1 dev nosuch0\n"
+            "        10.1.0.0/16 nexthop via 192.168.1.1 dev nosuch1",
+            rules="        from 10.0.0.0/8 iif nosuch2 table 5 priority 9",
+        )
+        + "static_routes {\n    10.2.0.0/16 dev nosuch3\n}\n"
+    )
+    result = load_machine(str(path))
+    found = [(d.location.line, d.message) for d in result.diagnostics if d.code == "env"]
+    for line, name in ((8, "nosuch0"), (9, "nosuch1"), (12, "nosuch2"), (16, "nosuch3")):
+        assert (line, f"interface '{name}' does not exist on this machine") in found, found

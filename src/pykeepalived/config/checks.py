@@ -16,6 +16,7 @@ from pykeepalived.config.diagnostics import Diagnostics, Location
 from pykeepalived.config.environment import Environment
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_common import Script
+from pykeepalived.config.model_routes import IpRoute, IpRule
 from pykeepalived.config.model_vrrp import VrrpInstance
 
 
@@ -32,6 +33,9 @@ def check_environment(config: KeepalivedConfig, diags: Diagnostics, env: Environ
     g = config.global_defs
     for inst in config.vrrp_instance:
         _check_interfaces(inst, diags, env)
+    for name, where in _route_interfaces(config.static_routes, config.static_rules):
+        if where is not None and not env.has_interface(name):
+            diags.warning(where, f"interface '{name}' does not exist on this machine", "env")
     secure = g.enable_script_security
     for where, script in _scripts(config):
         problem = env.script_problem(script.command, secure=secure)
@@ -47,9 +51,23 @@ def _check_interfaces(inst: VrrpInstance, diags: Diagnostics, env: Environment) 
     names = [(inst.interface, inst.where.of("interface"))]
     names += [(t.name, t.location) for t in inst.track_interface]
     names += [(v.dev, v.location) for v in inst.all_vips if v.dev]
+    names += _route_interfaces(inst.virtual_routes, inst.virtual_rules)
     for name, where in names:
         if name and where is not None and not env.has_interface(name.split(":", 1)[0]):
             diags.warning(where, f"interface '{name}' does not exist on this machine", "env")
+
+
+def _route_interfaces(
+    routes: Iterable[IpRoute], rules: Iterable[IpRule]
+) -> list[tuple[str, Location | None]]:
+    """The interfaces routes and rules name (keepalived: 'interface X for VROUTE doesn't
+    exist' unless dynamic_interfaces)."""
+    out: list[tuple[str, Location | None]] = []
+    for route in routes:
+        out += [(d, route.location) for d in (route.dev, *(h.dev for h in route.nexthops)) if d]
+    for rule in rules:
+        out += [(d, rule.location) for d in (rule.iif, rule.oif) if d]
+    return out
 
 
 def _scripts(config: KeepalivedConfig) -> Iterable[tuple[Location | None, Script]]:
