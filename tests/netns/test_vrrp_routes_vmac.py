@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -326,3 +327,23 @@ def test_what_a_killed_master_left_is_cleaned_at_its_restart(lab: VrrpLab) -> No
     assert again is not None
     assert again["ifindex"] == left["ifindex"], "the VMAC is reused"
     wait_entries(lab, "b", routes=3, rules=2)
+
+
+def test_cleanup_after_sigkill_removes_routes_rules_and_the_vmac(lab: VrrpLab) -> None:
+    """``pykeepalived cleanup`` (systemd's ExecStopPost) after a SIGKILL: the VMAC (with the
+    VIP on it), the routes and rules, and the VMAC's nftables tables are gone."""
+    a = lab.start("a", STATIC + conf(150, VMAC_CONF))
+    wait_sole(lab, VIP, "a")
+    wait_entries(lab, "a", routes=4, rules=3)
+    a.kill(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    assert link(lab, "a", "vrrp.18") is not None
+    assert "pykeepalived_vmac" in run("nft", "list", "tables", ns=lab.ns["a"])
+    out = run(sys.executable, "-m", "pykeepalived", "cleanup", "-f", str(lab.tmp / "a-py-0.conf"),
+              ns=lab.ns["a"])  # fmt: skip
+    assert "removed VMAC vrrp.18 (HA_WebServer)" in out, out
+    assert "removed IpRoute blackhole 10.98.0.0/16 (HA_WebServer)" in out, out
+    assert "removed IpRule from 192.168.88.8/32 table 50 priority 50 (static)" in out, out
+    assert link(lab, "a", "vrrp.18") is None
+    assert ours(lab, "a") == ([], [])
+    assert "pykeepalived_vmac" not in run("nft", "list", "tables", ns=lab.ns["a"])
