@@ -1,4 +1,4 @@
-"""The runner's callback form (``Check.start``): the hot path plain HTTP_GET takes.
+"""The runner's callback form (``Check.start``): the hot path of plain HTTP_GET and TCP_CHECK.
 
 A callback probe has no task and no timer: the runner starts it from its scheduler, cuts it
 at ``timeout_s`` (that is its timeout result) and aborts it on remove and stop. Real servers
@@ -7,6 +7,7 @@ on loopback for the HTTP rows; hand-made starters for the contract's edges.
 
 import asyncio
 import itertools
+import socket
 import time
 from collections.abc import Callable
 
@@ -15,7 +16,7 @@ from test_check_runner import Recorder, fast, running
 
 from pykeepalived.check.catalog import make_check
 from pykeepalived.check.hysteresis import CheckerDown, CheckerUp, HysteresisParams
-from pykeepalived.check.probes import http, http_lean
+from pykeepalived.check.probes import http, http_lean, tcp
 from pykeepalived.check.probes.common import ProbeTarget
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.check.runner import Abort, Check, CheckRunner, Done
@@ -71,6 +72,54 @@ def test_http_up_wrong_status_refused_and_mute_through_the_runner() -> None:
         assert runner.stats.voided == 0
 
     asyncio.run(go())
+
+
+def test_tcp_up_refused_and_unanswered_through_the_runner() -> None:
+    """TCP_CHECK's callback form: connected, refused, and a SYN never answered (a listener
+    whose accept queue is full drops it: the connect stays in progress, the runner cuts it)."""
+    full = socket.socket()
+    full.bind((LOCAL, 0))
+    full.listen(0)  # one queued connection fills it
+    queued = socket.create_connection(full.getsockname())
+
+    async def go() -> None:
+        rec = Recorder()
+        async with stream_server(silent) as port:
+            hy = fast(0.2, retry=0)
+            checks = [
+                tcp_check("up", port, hy),
+                tcp_check("refused", free_tcp_port(), hy),
+                tcp_check("unanswered", full.getsockname()[1], hy),
+            ]
+            assert all(isinstance(c.start, tcp.LeanTcp) for c in checks)
+            runner = CheckRunner(checks, rec)
+
+            async def scenario() -> None:
+                await rec.wait_for("up", CheckerUp, 2.0, since=0)
+                for key in ("refused", "unanswered"):
+                    await rec.wait_for(key, CheckerDown, 2.0, since=0)
+                await asyncio.sleep(0.3)
+
+            await running(runner, scenario)
+        reasons = {e.key: e.result.reason for _, e in rec.events}
+        assert reasons == {
+            "up": "connected",
+            "refused": "connection refused",
+            "unanswered": "timeout after 0.3s",
+        }
+        assert runner.stats.done >= 6
+
+    try:
+        asyncio.run(go())
+    finally:
+        queued.close()
+        full.close()
+
+
+def tcp_check(key: str, port: int, hysteresis: HysteresisParams) -> Check:
+    target = ProbeTarget(connect_ip=LOCAL, connect_port=port, connect_timeout_s=0.3)
+    return make_check(key, "TCP_CHECK", target=target, params=tcp.TcpParams(),
+                      hysteresis=hysteresis)  # fmt: skip
 
 
 class Hung:

@@ -13,7 +13,7 @@ from pykeepalived.check.hysteresis import HysteresisParams, checker_params
 from pykeepalived.check.probes import dns, file, http, http_lean, misc, ping, smtp, tcp, udp
 from pykeepalived.check.probes.common import ProbeTarget
 from pykeepalived.check.result import ProbeResult
-from pykeepalived.check.runner import Check
+from pykeepalived.check.runner import Check, Starter
 
 FILE_READ_TIMEOUT_S = 2.0
 """A tracked file is read in a thread; a hung filesystem fails the check after this."""
@@ -54,9 +54,11 @@ def make_check(
         raise ValueError(f"{kind} needs a target")
     else:
         timeout_s = target.connect_timeout_s
-    start = None
+    start: Starter | None = None  # the same probe in callback form, for the hot checkers
     if isinstance(params, http.HttpParams) and params.status_only and target is not None:
-        start = http_lean.LeanHttp(target, params)  # the same probe, callback form
+        start = http_lean.LeanHttp(target, params)
+    elif isinstance(params, tcp.TcpParams) and target is not None:
+        start = tcp.LeanTcp(target)
     return Check(key=key, probe=partial(probe, target, params), hysteresis=hysteresis,
                  timeout_s=timeout_s, start=start)  # fmt: skip
 

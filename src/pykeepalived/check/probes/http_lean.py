@@ -1,7 +1,7 @@
 """HTTP_GET judged on the status alone, as a callback-driven exchange: the checker's hot path.
 
-Rules: ``start(target, params, done)`` connects, sends keepalived's request and arranges to
-read the reply's header block; it calls ``done(result)`` exactly once, unless the ``abort``
+Rules: ``LeanHttp(target, params)(done)`` connects, sends keepalived's request and arranges
+to read the reply's header block; it calls ``done(result)`` exactly once, unless the ``abort``
 it returns is called first (after which it never calls ``done``). It owns no timer: the
 caller bounds it (the runner's deadline heap, or ``probe`` with ``asyncio.timeout``). Peer
 faults become failed results with the same reasons as the streams path (``guarded``);
@@ -14,8 +14,9 @@ probe is one small object and, on a near server, never touches the selector:
 * the request goes out right after ``connect()`` (on loopback or a near server the
   handshake is done by then; a socket still connecting answers EAGAIN and waits for
   writability as usual);
-* the reply is looked for ``REPLY_BATCH_S`` later, together with every probe sent in the
-  same slice, by one timer; only a probe whose reply is not there yet registers a reader;
+* the reply is looked for ``callback.REPLY_BATCH_S`` later, together with every probe sent
+  in the same slice, by one timer; only a probe whose reply is not there yet registers a
+  reader;
 * the socket is closed with a reset (``SO_LINGER`` 0), as HAProxy closes its checks: no
   FIN exchange, no TIME_WAIT on either side (thousands of checks a second would otherwise
   fill the server's TIME_WAIT table), about 9 us of kernel time less per check here.
@@ -27,9 +28,8 @@ import os
 import socket
 import struct
 import time
-import weakref
-from collections.abc import Callable
 
+from pykeepalived.check.probes.callback import awaited, soon
 from pykeepalived.check.probes.common import ProbeTarget, describe_os_error, make_socket
 from pykeepalived.check.probes.http import (
     _MAX_HEAD,
@@ -39,13 +39,7 @@ from pykeepalived.check.probes.http import (
     build_request,
 )
 from pykeepalived.check.result import ProbeResult
-
-Done = Callable[[ProbeResult], None]
-Abort = Callable[[], None]
-
-REPLY_BATCH_S = 0.002
-"""A probe looks for its reply this long after sending, with every probe sent in the same
-slice: a near server has answered by then, and one wake-up serves them all."""
+from pykeepalived.check.spec import Abort, Done
 
 CLOSED_EARLY = "connection closed early or oversized reply"  # guarded's words
 _HARD_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
@@ -75,17 +69,7 @@ class LeanHttp:
 
 async def probe(target: ProbeTarget, params: HttpParams) -> ProbeResult:
     """The same probe as a coroutine, bounded by ``connect_timeout`` as ``guarded`` does."""
-    began = time.monotonic()
-    fut: asyncio.Future[ProbeResult] = asyncio.get_running_loop().create_future()
-    abort = LeanHttp(target, params)(fut.set_result)
-    try:
-        async with asyncio.timeout(target.connect_timeout_s):
-            return await fut
-    except TimeoutError:
-        reason = f"timeout after {target.connect_timeout_s:g}s"
-        return ProbeResult(ok=False, reason=reason, latency_s=time.monotonic() - began)
-    finally:
-        abort()  # a no-op once done
+    return await awaited(LeanHttp(target, params), target.connect_timeout_s)
 
 
 class _Exchange:
@@ -137,7 +121,7 @@ class _Exchange:
             return
         if self._watching:
             self._unwatch()
-        _batch(self._loop).append(self)
+        soon(self._loop, self)
 
     def _on_writable(self) -> None:
         sock = self._sock
@@ -223,23 +207,3 @@ class _Exchange:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-
-
-# -- the reply batch -------------------------------------------------------------------------
-
-_batches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_Exchange]]"
-_batches = weakref.WeakKeyDictionary()  # a loop closed mid-slice must not be kept alive
-
-
-def _batch(loop: asyncio.AbstractEventLoop) -> list[_Exchange]:
-    """The exchanges to read at the end of the current slice (one timer per slice)."""
-    batch = _batches.get(loop)
-    if batch is None:
-        batch = _batches[loop] = []
-        loop.call_later(REPLY_BATCH_S, _release, loop)
-    return batch
-
-
-def _release(loop: asyncio.AbstractEventLoop) -> None:
-    for exchange in _batches.pop(loop, ()):
-        exchange.read()

@@ -1,0 +1,58 @@
+"""What the callback-form probes share: the reply batch, and their coroutine form.
+
+Rules: a callback-form probe (``check.spec.Starter``: ``start(done) -> abort``) keeps no timer
+and no task. ``soon(loop, exchange)`` has ``exchange.read()`` called at the end of the current
+``REPLY_BATCH_S`` slice, together with every exchange queued in that slice, by one timer;
+``awaited(start, timeout_s)`` runs a starter as a coroutine bounded like ``guarded``.
+"""
+
+import asyncio
+import time
+import weakref
+from typing import Protocol
+
+from pykeepalived.check.result import ProbeResult
+from pykeepalived.check.spec import Starter
+
+REPLY_BATCH_S = 0.002
+"""An exchange looks for its reply (or its connection) this long after sending, with every
+exchange of the same slice: a near server has answered by then, and one wake-up serves them
+all instead of a selector registration and a wake-up each."""
+
+
+class Reads(Protocol):
+    def read(self) -> None: ...
+
+
+_batches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Reads]]"
+_batches = weakref.WeakKeyDictionary()  # a loop closed mid-slice must not be kept alive
+
+
+def soon(loop: asyncio.AbstractEventLoop, exchange: Reads) -> None:
+    """Call ``exchange.read()`` at the end of the current slice (one timer per slice)."""
+    batch = _batches.get(loop)
+    if batch is None:
+        batch = _batches[loop] = []
+        loop.call_later(REPLY_BATCH_S, _release, loop)
+    batch.append(exchange)
+
+
+def _release(loop: asyncio.AbstractEventLoop) -> None:
+    for exchange in _batches.pop(loop, ()):
+        exchange.read()
+
+
+async def awaited(start: Starter, timeout_s: float) -> ProbeResult:
+    """The starter's probe as a coroutine, bounded by ``timeout_s`` as ``guarded`` does;
+    cancelled, it aborts the probe (its socket is closed at once)."""
+    began = time.monotonic()
+    fut: asyncio.Future[ProbeResult] = asyncio.get_running_loop().create_future()
+    abort = start(fut.set_result)
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await fut
+    except TimeoutError:
+        reason = f"timeout after {timeout_s:g}s"
+        return ProbeResult(ok=False, reason=reason, latency_s=time.monotonic() - began)
+    finally:
+        abort()  # a no-op once done
