@@ -125,6 +125,11 @@ class Announcer:
         self.stopped = True
         return [self._step(Verb.WITHDRAW, p, why) for p in sorted(self.announced)]
 
+    def not_announced(self, prefix: str) -> None:
+        """The engine refused or could not take an announcement: count it as withdrawn, so
+        that the next ``after_apply`` tries again (its gate's time is kept)."""
+        self.announced.discard(prefix)
+
     def next_deadline(self, now: float) -> float | None:
         """When a pending announcement's delay ends (call ``after_apply`` again then)."""
         if self.stopped or not self._programmed:

@@ -40,6 +40,8 @@ class BgpSide:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retry_at: float | None = None
     _applied: bool = False  # the data plane has been programmed once
+    _sent: set[str] = field(default_factory=set)  # what the engine was told is announced
+    _why: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         speaker = self.config.bgp_speaker
@@ -102,8 +104,7 @@ class BgpSide:
             self._wake.clear()
             if self._applied:
                 actions = self.core.after_apply(self._quorum, self.clock.now(), self._failed)
-                if actions:
-                    await self._execute(actions)
+                await self._execute(actions)
             await self._sleep(stop)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
@@ -121,11 +122,12 @@ class BgpSide:
     async def stop(self, why: str = "stopping") -> None:
         """Withdraw everything (bounded), then stop the speaker (its sessions close)."""
         actions = self.core.stop(why)
-        if actions:
+        if actions or self._sent:
             await self._bounded(actions)
             # The router needs a moment to move the flows; we forward them meanwhile.
             await asyncio.sleep(STOP_GRACE_S)
         await self.speaker.stop()
+        self._sent.clear()
         self.events.add("bgp", f"{self.speaker.name} stopped ({why})")
 
     async def _bounded(self, actions: Sequence[Action]) -> None:
@@ -137,25 +139,38 @@ class BgpSide:
                       WITHDRAW_TIMEOUT_S)  # fmt: skip
 
     async def _execute(self, actions: Sequence[Action]) -> None:
-        async with self._lock:
-            for action in actions:
-                start = self.clock.now()
-                try:
-                    if action.verb is Verb.ANNOUNCE:
-                        await self.speaker.announce(action.prefix)
-                    else:
-                        await self.speaker.withdraw(action.prefix)
-                except SpeakerError as exc:
-                    self._failed_action(action, exc)
-                    continue
-                ms = (self.clock.now() - start) * 1000
-                message = f"{action.verb.value} {action.prefix} ({action.why}; {ms:.1f} ms)"
-                log.info("BGP: %s", message)
-                self.events.add("bgp", message)
+        """Bring the engine to what the core says is announced; ``actions`` give the reasons.
 
-    def _failed_action(self, action: Action, exc: SpeakerError) -> None:
-        log.error("BGP: %s %s failed: %s", action.verb.value, action.prefix, exc)
-        self.events.add("bgp", f"{action.verb.value} {action.prefix} failed: {exc}")
-        if action.verb is Verb.ANNOUNCE:
-            self.core.announced.discard(action.prefix)  # not announced: try again later
+        The engine follows ``core.announced`` (what was sent is ``_sent``) rather than
+        replaying actions: a withdrawal decided while an announcement was still waiting for
+        the engine is sent right after it, never lost and never overtaken."""
+        self._why.update({a.prefix: a.why for a in actions})
+        async with self._lock:
+            for prefix in sorted(self._sent - self.core.announced):
+                await self._send(Verb.WITHDRAW, prefix)
+            for prefix in sorted(self.core.announced - self._sent):
+                if prefix in self.core.announced:  # it may have changed while we awaited
+                    await self._send(Verb.ANNOUNCE, prefix)
+
+    async def _send(self, verb: Verb, prefix: str) -> None:
+        start = self.clock.now()
+        try:
+            if verb is Verb.ANNOUNCE:
+                await self.speaker.announce(prefix)
+            else:
+                await self.speaker.withdraw(prefix)
+        except SpeakerError as exc:
+            log.error("BGP: %s %s failed: %s", verb.value, prefix, exc)
+            self.events.add("bgp", f"{verb.value} {prefix} failed: {exc}")
+            if verb is Verb.ANNOUNCE:
+                self.core.not_announced(prefix)  # try again later
             self._retry_at = self.clock.now() + RETRY_S
+            return
+        if verb is Verb.ANNOUNCE:
+            self._sent.add(prefix)
+        else:
+            self._sent.discard(prefix)
+        ms = (self.clock.now() - start) * 1000
+        message = f"{verb.value} {prefix} ({self._why.pop(prefix, 'resync')}; {ms:.1f} ms)"
+        log.info("BGP: %s", message)
+        self.events.add("bgp", message)

@@ -168,3 +168,37 @@ def test_bgp_side_reload_swaps_the_rules_and_withdraws_a_vip_that_left() -> None
     assert same == "; bgp: 1 announce rule(s)"
     assert changed == "; bgp: 1 announce rule(s)"
     assert log == [f"announce {VIP}", f"withdraw {VIP}", "announce 192.168.99.101/32"]
+
+
+def test_a_withdraw_decided_while_an_announce_waits_is_sent_after_it() -> None:
+    """ExaBGP still starting: the announcement waits; health is lost meanwhile. The engine must
+    end withdrawn, with the withdrawal after the announcement, not lost behind it."""
+
+    class SlowSpeaker(RecordingSpeaker):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ready = asyncio.Event()
+
+        async def announce(self, prefix: str) -> None:
+            await self.ready.wait()
+            await super().announce(prefix)
+
+    async def scenario() -> tuple[list[str], set[str]]:
+        speaker, stop = SlowSpeaker(), asyncio.Event()
+        side = BgpSide(config(), speaker, FakeClock())
+        task = asyncio.create_task(side.run(stop))
+        side.after_apply({VS: True})
+        await asyncio.sleep(0.01)  # the announcement is waiting for the engine
+        lost = asyncio.create_task(side.before_apply({VS: False}))
+        await asyncio.sleep(0.01)
+        speaker.ready.set()
+        await lost
+        side.after_apply({VS: False})
+        await asyncio.sleep(0.01)
+        stop.set()
+        await task
+        return speaker.log, side._sent
+
+    log, sent = asyncio.run(scenario())
+    assert log == [f"announce {VIP}", f"withdraw {VIP}"]
+    assert sent == set()
