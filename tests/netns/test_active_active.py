@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab.aa_topology import ActiveActive
+from pykeepalived.lab.scenario import PATIENCE
 
 pytestmark = [
     pytest.mark.root,
@@ -62,7 +63,8 @@ def test_a_director_whose_checks_fail_withdraws_and_long_flows_survive(lab: Acti
     assert e.gone_s is not None, "the director's path never left the router"
     after_verdict = e.extra["after_verdict_s"]
     assert after_verdict is not None
-    assert after_verdict < 0.1, f"route changed {after_verdict:.3f} s after the check verdict"
+    bound = 0.1 * PATIENCE
+    assert after_verdict < bound, f"route changed {after_verdict:.3f} s after the check verdict"
     assert e.back_s is not None, "healed, the director did not announce again"
     assert e.streams.broken == [], e.streams.line()
     assert e.streams.longest_stall_s < 0.5, e.streams.line()
@@ -96,9 +98,11 @@ def test_a_graceful_stop_withdraws_before_it_removes_the_data_plane(lab: ActiveA
 
 def test_negative_another_hash_seed_resets_the_flows_that_move(lab: ActiveActive) -> None:
     """The suite can tell a broken setup: with one director hashing differently, flows moved
-    onto it by a withdraw land on another web server, which resets them."""
+    onto it land on the other web server, which resets them."""
     from pykeepalived.lab.aa_scenario import other_seed
 
     e = other_seed(lab)
     print(e)
-    assert e.streams.broken, "no moved flow was reset: the negative case shows nothing"
+    # Every download moves onto the odd director, which picks the other web server for about
+    # half of them (independent hashes over two servers): fewer than 2 of 18 is a 1e-4 chance.
+    assert len(e.streams.broken) >= 2, e.streams.line()
