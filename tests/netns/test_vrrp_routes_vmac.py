@@ -347,3 +347,27 @@ def test_cleanup_after_sigkill_removes_routes_rules_and_the_vmac(lab: VrrpLab) -
     assert link(lab, "a", "vrrp.18") is None
     assert ours(lab, "a") == ([], [])
     assert "pykeepalived_vmac" not in run("nft", "list", "tables", ns=lab.ns["a"])
+
+
+def test_reload_turning_use_vmac_on_and_off_moves_the_vip(lab: VrrpLab) -> None:
+    """A kept MASTER whose reload adds use_vmac gets its VIP on the new VMAC (and off the base);
+    a reload that drops it again deletes the VMAC and puts the VIP back on the base."""
+    a = lab.start("a", conf(150, ""))
+    wait_sole(lab, VIP, "a")
+    path = lab.tmp / "a-py-0.conf"
+
+    def on(ifname: str) -> bool:
+        return f"{VIP}/24" in run("ip", "-o", "addr", "show", "dev", ifname, ns=lab.ns["a"],
+                                  check=False)  # fmt: skip
+
+    for step, (extra, vmac_there) in enumerate((("use_vmac", True), ("", False)), start=1):
+        path.write_text(conf(150, extra))
+        a.kill(signal.SIGHUP)
+        a.wait_log("VRRP: 1 instance(s) kept their state", count=step)
+        deadline = time.monotonic() + 5
+        while on("vrrp.18") != vmac_there and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert on("vrrp.18") == vmac_there
+        assert on("eth1") != vmac_there
+        assert (link(lab, "a", "vrrp.18") is not None) == vmac_there
+    assert a.text().count("Entering MASTER STATE") == 1, "no flap"

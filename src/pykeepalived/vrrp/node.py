@@ -401,18 +401,19 @@ class VrrpNode:
         """Reload: virtual routes, rules and VIPs that left an instance kept in its state go
         now, from the interface they are on (a VMAC's included); the successor adds the rest
         again, idempotently."""
-        if self._extras is not None:
-            successor = NodeExtras(extras_of(new), None, None, static_of(new))
-            await self._extras.release_gone(successor, kept)
-        now = {i.name: {v.address for v in i.all_vips} for i in new.vrrp_instance}
+        successor = NodeExtras(extras_of(new), None, None, static_of(new))
+        now = {i.name: {(v.address, successor.vip_interface(i, v)) for v in i.all_vips}
+               for i in new.vrrp_instance}  # fmt: skip
         for name in kept:
             io = self._io.get(name)
             for vip in io.all_vips if io is not None and name in now else ():
-                if vip.address not in now[name]:
+                if (vip.address, vip.ifname) not in now[name]:  # gone, or moved (use_vmac)
                     try:
                         await self.ports.addresses.remove(vip)
                     except KernelError as exc:
                         log.error("(%s) %s", name, exc)
+        if self._extras is not None:
+            await self._extras.release_gone(successor, kept)
 
     # -- operator commands (the API's release-master / reclaim-master) ----------------------
 

@@ -22,8 +22,9 @@ from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_routes import IpRoute, IpRule, describe
 from pykeepalived.config.model_rules import resolve_rule_priorities
 from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.config.model_vrrp_items import VirtualIp
 from pykeepalived.errors import KernelError
-from pykeepalived.kernel.ports import RoutePort, VipSpec, VmacPort, VmacSpec
+from pykeepalived.kernel.ports import RoutePort, VmacPort, VmacSpec
 
 if TYPE_CHECKING:
     from pykeepalived.vrrp.node_actions import InstanceIO
@@ -120,19 +121,17 @@ class NodeExtras:
         if not extras.xmit_base and isinstance(io.src, IPv6Address) and io.src.is_link_local:
             vmac = dataclasses.replace(vmac, link_local=io.src)
             self.extras[name] = dataclasses.replace(extras, vmac=vmac)
-        # keepalived: a VIP goes on the VMAC when it names no interface, or the instance's, and
-        # is of the instance's family; the others stay where they are
-        base, family = io.config.interface, io.family
-        on_vmac = [v.dev in (None, base) and v.address.version == family
-                   for v in io.config.virtual_ipaddress]  # fmt: skip
-        on_vmac_excluded = [v.dev in (None, base) and v.address.version == family
-                            for v in io.config.virtual_ipaddress_excluded]  # fmt: skip
+        inst = io.config
         return dataclasses.replace(
             io,
             ifname=io.ifname if extras.xmit_base else vmac.ifname,
-            vips=tuple(_move(v, vmac.ifname, m) for v, m in zip(io.vips, on_vmac, strict=True)),
+            vips=tuple(
+                dataclasses.replace(spec, ifname=self.vip_interface(inst, vip))
+                for spec, vip in zip(io.vips, inst.virtual_ipaddress, strict=True)
+            ),
             excluded=tuple(
-                _move(v, vmac.ifname, m) for v, m in zip(io.excluded, on_vmac_excluded, strict=True)
+                dataclasses.replace(spec, ifname=self.vip_interface(inst, vip))
+                for spec, vip in zip(io.excluded, inst.virtual_ipaddress_excluded, strict=True)
             ),
         )
 
@@ -188,6 +187,18 @@ class NodeExtras:
             old, now = self.extras.get(name), new.extras.get(name)
             if old is not None and now is not None:
                 await self._each(name, _minus(old, now), add=False)
+                if old.vmac is not None and self.vmacs is not None and not _same(old, now):
+                    await self.vmacs.remove(old.vmac)  # use_vmac off, or another VMAC now
+
+    def vip_interface(self, inst: VrrpInstance, vip: VirtualIp) -> str:
+        """Where ``vip`` lives: keepalived's rule (on the VMAC when it names no interface or
+        the instance's, and is of the instance's family; else its dev or the interface)."""
+        extras = self.extras.get(inst.name)
+        vmac = extras.vmac if extras is not None else None
+        family = inst.family or 4
+        if vmac is not None and vip.dev in (None, inst.interface) and vip.address.version == family:
+            return vmac.ifname
+        return vip.dev or inst.interface or ""
 
     async def stop(self, handover: Collection[str] = (), *, keep_static: bool = False) -> None:
         """Delete the VMACs, except those of instances a successor node carries on; remove the
@@ -212,10 +223,12 @@ def static_of(config: KeepalivedConfig) -> Extras:
     return Extras(routes=config.static_routes, rules=tuple(rules))
 
 
+def _same(old: Extras, new: Extras) -> bool:
+    return new.vmac is not None and old.vmac is not None and (
+        (new.vmac.ifname, new.vmac.mac, new.vmac.base) == (old.vmac.ifname, old.vmac.mac,
+                                                            old.vmac.base))  # fmt: skip
+
+
 def _minus(old: Extras, new: Extras) -> Extras:
     return Extras(routes=tuple(r for r in old.routes if r not in new.routes),
                   rules=tuple(r for r in old.rules if r not in new.rules))  # fmt: skip
-
-
-def _move(vip: VipSpec, ifname: str, move: bool) -> VipSpec:
-    return dataclasses.replace(vip, ifname=ifname) if move else vip
