@@ -60,9 +60,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.005
+TICK_S = 0.01
 """The scheduler wakes at most this often: probes due within a tick start together, up to
-5 ms late, and 10,000 probes a second cost 200 wake-ups instead of 10,000."""
+10 ms late, and 10,000 probes a second cost 100 wake-ups instead of 10,000. A wake-up costs
+~50-100 us here (epoll_wait, the loop's turn): 5 ms ticks cost 6-12 us more per check at
+1,000 checks a second (bench/checks.py, load 5)."""
 
 LATE_VERDICT_S = 0.25
 """A failed probe that took this much longer than its own timeout was timed by a loop running
@@ -74,7 +76,7 @@ MAX_VOIDS = 3
 
 MAX_LAUNCH_PER_TICK = 256
 """A backlog (the loop was stalled) starts at most this many probes per tick, so replies are
-read between the bursts of connects; 256 per 5 ms is still 51,200 probes a second."""
+read between the bursts of connects; 256 per 10 ms is still 25,600 probes a second."""
 
 
 class _Slot:
