@@ -6,17 +6,18 @@ Usage: ``.venv/bin/python bench/failover.py [--runs 20] [--impl py,ka] [--modes 
 Two directors (``tests/netns/vrrplab.py``: namespaces with a random prefix on one bridge) run
 the seed's vrrp_instance (priorities 100 / 99, VRID 18, VIP 192.168.88.100/24) with the same
 implementation on both sides. Each run: the master (priority 100) gets SIGTERM or SIGKILL;
-the failover time is from the signal to the backup's rtnetlink RTM_NEWADDR of the VIP
-(timestamped as it arrives, ``AddrWatch``). The signal is sent at a fixed phase of the
-advert cycle: ``--phase`` of an interval after the backup saw the master's advert
-(``AdvertWatch``, a packet socket in the backup's namespace), so both implementations face
-the same timer (with a random phase, a SIGKILL takeover varies by a whole interval, and p95
-over 20 runs compared luck). ``lag`` is the part that is the implementation's own: from the
-instant its timer was due (priority 0 advert seen + skew time for SIGTERM, last advert seen
-+ master-down interval for SIGKILL) to the VIP on the backup. Then the master is restarted
-and the lab waits until it holds the VIP alone again (preempt) before the next run. For
-keepalived, SIGKILL goes to its VRRP child first (then the parent), so that no priority 0
-advert is sent.
+the failover time is from the signal to the backup's first gratuitous ARP for the VIP (sent
+right after the VIP is added, by both implementations; the instant the LAN learns of the
+takeover), stamped by the kernel as it passed the backup's link (``Wire``: a packet socket
+with SO_TIMESTAMPNS, so the bench's own scheduling delays on a loaded machine stay out).
+The signal is sent at a fixed phase of the advert cycle: ``--phase`` of an interval after
+the backup saw the master's advert, so both implementations face the same timer (with a
+random phase, a SIGKILL takeover varies by a whole interval, and p95 over 20 runs compared
+luck). ``lag`` is the part that is the implementation's own: from the instant its timer was
+due (priority 0 advert seen + skew time for SIGTERM, last advert seen + master-down
+interval for SIGKILL) to the gratuitous ARP. Then the master is restarted and the lab waits
+until it holds the VIP alone again (preempt) before the next run. For keepalived, SIGKILL
+goes to its VRRP child first (then the parent), so that no priority 0 advert is sent.
 
 Idle cost: with the master holding the VIP, the CPU time (utime + stime from /proc, all of
 keepalived's processes) over ``--idle`` seconds, and the RSS (VmRSS, summed).
@@ -31,6 +32,7 @@ import os
 import signal
 import socket
 import statistics
+import struct
 import sys
 import threading
 import time
@@ -54,47 +56,65 @@ from tests.netns.vrrplab import (
     wait_sole,
 )
 
+SO_TIMESTAMPNS = 35  # also the SCM type of the ancillary timestamp
+PACKET_OUTGOING = 4
+ETH_P_ALL, ETH_P_IP, ETH_P_ARP = 0x0003, 0x0800, 0x0806
+
 
 @dataclass
-class AdvertWatch:
-    """VRRP adverts seen on one host's eth1, (monotonic time, source, priority), from a
-    packet socket read by a thread (the same clock as ``AddrWatch``)."""
+class Wire:
+    """What one host's eth1 carries, stamped by the kernel as the packet passed
+    (SO_TIMESTAMPNS, moved to the monotonic clock): VRRP adverts seen (source, priority) and
+    gratuitous ARPs the host sent (the VIP announced: the instant clients learn of the
+    takeover). Kernel stamps keep the bench's own scheduling delays (a loaded machine) out of
+    the figures; a packet socket read by a thread."""
 
     ns: str
-    seen: list[tuple[float, str, int]] = field(default_factory=list)
+    adverts: list[tuple[float, str, int]] = field(default_factory=list)
+    garps: list[tuple[float, str]] = field(default_factory=list)
     _stop: bool = False
 
     def __post_init__(self) -> None:
         with inside(self.ns):
-            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self._sock.bind(("eth1", 0))
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._sock.settimeout(0.2)
         self._cond = threading.Condition()
-        threading.Thread(target=self._loop, name="advertwatch", daemon=True).start()
+        threading.Thread(target=self._loop, name="wire", daemon=True).start()
 
     def _loop(self) -> None:
         while not self._stop:
             try:
-                frame = self._sock.recv(2048)
+                frame, ancillary, _, address = self._sock.recvmsg(2048, 64)
             except TimeoutError:
                 continue
             except OSError:
                 return  # closed
-            now = time.monotonic()
-            ip = frame[14:]
-            if len(ip) < 24 or ip[9] != 112:
-                continue
-            vrrp = ip[(ip[0] & 15) * 4 :]
-            with self._cond:
-                self.seen.append((now, socket.inet_ntoa(ip[12:16]), vrrp[2]))
-                self._cond.notify_all()
+            stamp = time.monotonic()
+            for level, kind, data in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("=qq", data[:16])
+                    stamp += sec + nsec / 1e9 - time.time()
+            self._record(stamp, frame, outgoing=address[2] == PACKET_OUTGOING)
+
+    def _record(self, stamp: float, frame: bytes, *, outgoing: bool) -> None:
+        ethertype = int.from_bytes(frame[12:14], "big")
+        body = frame[14:]
+        with self._cond:
+            if ethertype == ETH_P_IP and len(body) >= 24 and body[9] == 112:
+                vrrp = body[(body[0] & 15) * 4 :]
+                self.adverts.append((stamp, socket.inet_ntoa(body[12:16]), vrrp[2]))
+            elif ethertype == ETH_P_ARP and outgoing and len(body) >= 28:
+                self.garps.append((stamp, socket.inet_ntoa(body[14:18])))
+            self._cond.notify_all()
 
     def next_from(self, src: str, timeout: float = 10.0) -> float:
         """Wait for the next advert from ``src``; its time."""
         start, deadline = time.monotonic(), time.monotonic() + timeout
         with self._cond:
             while True:
-                for t, s, _ in reversed(self.seen):
+                for t, s, _ in reversed(self.adverts):
                     if t >= start and s == src:
                         return t
                 if not self._cond.wait(deadline - time.monotonic()):
@@ -102,15 +122,26 @@ class AdvertWatch:
 
     def first(self, src: str, after: float, priority: int | None = None) -> float | None:
         with self._cond:
-            for t, s, p in self.seen:
+            for t, s, p in self.adverts:
                 if t >= after and s == src and (priority is None or p == priority):
                     return t
         return None
 
     def last(self, src: str, before: float) -> float | None:
         with self._cond:
-            found = [t for t, s, _ in self.seen if t < before and s == src]
+            found = [t for t, s, _ in self.adverts if t < before and s == src]
         return found[-1] if found else None
+
+    def garp(self, vip: str, after: float, timeout: float = 5.0) -> float:
+        """The first gratuitous ARP for ``vip`` this host sent after ``after``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for t, address in self.garps:
+                    if t >= after and address == vip:
+                        return t
+                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                    raise TimeoutError(f"no gratuitous ARP for {vip} within {timeout}s")
 
     def close(self) -> None:
         self._stop = True
@@ -163,7 +194,7 @@ def measure(impl: str, version: int, adv: float, sig: signal.Signals, runs: int,
     out: list[Run] = []
     cost = None
     with vrrp_lab() as lab:
-        adverts = AdvertWatch(lab.ns["b"])
+        adverts = Wire(lab.ns["b"])
         try:
             start_pair(lab, conf_a, conf_b, impl_a=impl, impl_b=impl, detail=False)
             a = lab.daemons[-1]
@@ -179,14 +210,15 @@ def measure(impl: str, version: int, adv: float, sig: signal.Signals, runs: int,
     return out, cost
 
 
-def one_run(lab: VrrpLab, adverts: AdvertWatch, master: Daemon, sig: signal.Signals,
+def one_run(lab: VrrpLab, adverts: Wire, master: Daemon, sig: signal.Signals,
             mode: tuple[int, float], phase: float) -> Run:  # fmt: skip
     version, adv = mode
     seen = adverts.next_from(ADDRESSES["a"])
     time.sleep(max(0.0, seen + phase * adv - time.monotonic()))
     t0 = time.monotonic()
     master.kill(sig)
-    taken = lab.watch.wait_for(VIP, "b", after=t0, timeout=30)
+    lab.watch.wait_for(VIP, "b", after=t0, timeout=30)  # rtnetlink: the VIP is on b
+    taken = adverts.garp(VIP, t0)  # and announced: b's first gratuitous ARP, kernel time
     if sig == signal.SIGTERM:
         zero = adverts.first(ADDRESSES["a"], t0, priority=0)
         due = zero + skew_s(version, 99, adv) if zero is not None else float("nan")

@@ -1,7 +1,7 @@
 """Virtual addresses and link state through real rtnetlink, in a namespace of the test's own."""
 
 import asyncio
-from ipaddress import ip_interface
+from ipaddress import ip_address, ip_interface
 
 import pytest
 from tests.kernel.nsutil import Lan, inside, run
@@ -49,6 +49,34 @@ def test_interface_recreated_is_looked_up_again(lan: Lan) -> None:
         return steps
 
     assert asyncio.run(scenario()) == [True, True, True, True]
+
+
+def test_vip_options_reach_the_kernel(lan: Lan) -> None:
+    """The hand-made RTM_NEWADDR (``rtaddr``) carries scope, broadcast, peer and flags."""
+    ns = lan.host("dir", "192.168.88.8/24")
+    vips = [
+        VipSpec(address=ip_interface("10.2.2.100/24"), ifname="eth1", scope="link",
+                broadcast=ip_address("10.2.2.255")),
+        VipSpec(address=ip_interface("10.1.1.1/32"), ifname="eth1",
+                peer=ip_interface("10.1.1.2/32")),
+        VipSpec(address=ip_interface("192.168.89.1/24"), ifname="eth1", noprefixroute=True),
+    ]  # fmt: skip
+
+    async def scenario() -> str:
+        with inside(ns):
+            port = NetlinkAddresses()
+            for vip in vips:
+                assert await port.add(vip)
+            shown = run("ip", "-4", "-o", "addr", "show", "dev", "eth1", ns=ns)
+            for vip in vips:
+                assert await port.remove(vip)
+            await port.close()
+        return shown
+
+    shown = asyncio.run(scenario())
+    assert "inet 10.2.2.100/24 brd 10.2.2.255 scope link" in shown
+    assert "inet 10.1.1.1 peer 10.1.1.2/32" in shown
+    assert "192.168.89.1/24 scope global noprefixroute" in shown
 
 
 def test_ipv6_vip_with_nodad(lan: Lan) -> None:

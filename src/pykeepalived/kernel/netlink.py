@@ -1,10 +1,12 @@
 """Netlink adapters (pyroute2's asyncio IPRoute): virtual addresses and link state.
 
-Rules: the only module that talks rtnetlink for VRRP. Idempotent where the kernel lets us be:
+Rules: with ``rtaddr`` (the VIP add, on the takeover path), the only module that talks
+rtnetlink for VRRP. Idempotent where the kernel lets us be:
 adding an address that is there, or removing one that is gone, is reported (False), not
 raised. Any other netlink error becomes a ``KernelError`` naming the address and interface.
 """
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,15 +16,10 @@ from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import IPInterface, LinkState, VipSpec
+from pykeepalived.kernel.rtaddr import RtnlSocket
 
 EEXIST, EADDRNOTAVAIL, ENODEV = 17, 99, 19
 IFF_UP = 0x1
-SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_NOPREFIXROUTE = 0x02, 0x10, 0x200
-
-
-def _family_of(address: IPInterface) -> int:
-    return 2 if address.version == 4 else 10
 
 
 class NetlinkAddresses:
@@ -33,6 +30,7 @@ class NetlinkAddresses:
         # ifname -> ifindex: pyroute2's lookup is a link dump (~0.5 ms), paid on the takeover
         # path otherwise; an entry is dropped when the kernel says the index is gone.
         self._index: dict[str, int] = {}
+        self._rtnl = RtnlSocket()
 
     async def _route(self) -> AsyncIPRoute:
         if self._ipr is None:
@@ -52,26 +50,30 @@ class NetlinkAddresses:
         return int(found[0])
 
     async def add(self, vip: VipSpec) -> bool:
-        ipr = await self._route()
-        args = await self._args(vip)
+        """On the takeover path: one hand-made RTM_NEWADDR (``rtaddr``), not pyroute2."""
+        index = await self.index(vip.ifname)
         try:
-            await ipr.addr("add", **args)
-        except NetlinkError as exc:
-            if exc.code == EEXIST:
-                return False
-            if exc.code == ENODEV and self._index.pop(vip.ifname, None) is not None:
-                return await self.add(vip)  # the interface was re-created: look it up again
+            code = self._rtnl.request((vip, index))
+        except OSError as exc:
             raise KernelError(f"cannot add {vip.address} on {vip.ifname}: {exc}") from exc
+        if code == EEXIST:
+            return False
+        if code == ENODEV and self._index.pop(vip.ifname, None) is not None:
+            return await self.add(vip)  # the interface was re-created: look it up again
+        if code:
+            reason = os.strerror(code)
+            raise KernelError(f"cannot add {vip.address} on {vip.ifname}: {reason}")
         return True
 
     async def remove(self, vip: VipSpec) -> bool:
         ipr = await self._route()
         index = await self.index(vip.ifname)
         address = vip.address
+        args: dict[str, Any] = {"address": str(address.ip)}
+        if vip.peer is not None:  # a peer address is known to the kernel by its peer
+            args = {"local": str(address.ip), "address": str(vip.peer.ip)}
         try:
-            await ipr.addr(
-                "del", index=index, address=str(address.ip), prefixlen=address.network.prefixlen
-            )
+            await ipr.addr("del", index=index, prefixlen=address.network.prefixlen, **args)
         except NetlinkError as exc:
             if exc.code == ENODEV and self._index.pop(vip.ifname, None) is not None:
                 return await self.remove(vip)
@@ -90,29 +92,8 @@ class NetlinkAddresses:
             found.add(ip_interface(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}"))
         return found
 
-    async def _args(self, vip: VipSpec) -> dict[str, Any]:
-        address = vip.address
-        args: dict[str, Any] = {
-            "index": await self.index(vip.ifname),
-            "address": str(address.ip),
-            "prefixlen": address.network.prefixlen,
-            "family": _family_of(address),
-        }
-        if vip.label:
-            args["label"] = vip.label
-        if vip.scope:
-            args["scope"] = SCOPES[vip.scope]
-        if vip.broadcast is not None:
-            args["broadcast"] = str(vip.broadcast)
-        if vip.peer is not None:
-            args["local"], args["address"] = str(address.ip), str(vip.peer.ip)
-        flags = (IFA_F_NODAD if vip.nodad else 0) | (IFA_F_HOMEADDRESS if vip.home else 0)
-        flags |= IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0
-        if flags:
-            args["flags"] = flags
-        return args
-
     async def close(self) -> None:
+        self._rtnl.close()
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None

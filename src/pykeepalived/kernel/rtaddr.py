@@ -1,0 +1,82 @@
+"""RTM_NEWADDR by hand: the VIP add on the takeover path, without pyroute2's machinery.
+
+Rules: ``newaddr`` is pure (bytes out); ``RtnlSocket`` sends one request and reads its
+acknowledgement. rtnetlink handles RTM_NEWADDR synchronously inside ``send``, so the ack is
+already queued when ``recv`` runs: a blocking socket costs the event loop ~0.1 ms, where the
+asyncio pyroute2 round trip took 0.5-4 ms on a loaded machine (measured on a takeover).
+
+Message (include/uapi/linux/if_addr.h)::
+
+    nlmsghdr | ifaddrmsg (family u8, prefixlen u8, flags u8, scope u8, index u32)
+    IFA_LOCAL (our address, IPv4) | IFA_ADDRESS (the address, or the peer) | IFA_LABEL
+    (asciiz) | IFA_BROADCAST | IFA_FLAGS (u32: nodad, home, noprefixroute)
+"""
+
+import itertools
+import socket
+import struct
+
+from pykeepalived.kernel.ports import VipSpec
+
+RTM_NEWADDR = 20
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+NLMSG_ERROR = 2
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
+SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_NOPREFIXROUTE = 0x02, 0x10, 0x200
+
+
+def _attr(kind: int, value: bytes) -> bytes:
+    raw = struct.pack("=HH", 4 + len(value), kind) + value
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def newaddr(vip: VipSpec, index: int, seq: int) -> bytes:
+    """RTM_NEWADDR for ``vip`` on interface ``index`` (create, fail if it exists)."""
+    address = vip.address
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    flags = (IFA_F_NODAD if vip.nodad else 0) | (IFA_F_HOMEADDRESS if vip.home else 0)
+    flags |= IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0
+    scope = SCOPES[vip.scope] if vip.scope else 0
+    head = struct.pack("=BBBBI", family, address.network.prefixlen, flags & 0xFF, scope, index)
+    peer = vip.peer.ip if vip.peer is not None else address.ip
+    attrs = _attr(IFA_LOCAL, address.ip.packed) + _attr(IFA_ADDRESS, peer.packed)
+    if vip.label and family == socket.AF_INET:
+        attrs += _attr(IFA_LABEL, vip.label.encode() + b"\0")
+    if vip.broadcast is not None:
+        attrs += _attr(IFA_BROADCAST, vip.broadcast.packed)
+    if flags:
+        attrs += _attr(IFA_FLAGS, struct.pack("=I", flags))
+    body = head + attrs
+    nl_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    return struct.pack("=IHHII", 16 + len(body), RTM_NEWADDR, nl_flags, seq, 0) + body
+
+
+class RtnlSocket:
+    """One rtnetlink socket of our own (opened lazily) for requests answered at once."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._seq = itertools.count(1)
+
+    def request(self, build: "tuple[VipSpec, int]") -> int:
+        """Send RTM_NEWADDR for (vip, ifindex); the errno of the answer (0: done)."""
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+            self._sock.bind((0, 0))
+            self._sock.settimeout(5.0)
+        seq = next(self._seq)
+        self._sock.send(newaddr(build[0], build[1], seq))
+        while True:
+            data = self._sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, kind, _, got, _ = struct.unpack_from("=IHHII", data, offset)
+                if kind == NLMSG_ERROR and got == seq:
+                    return -int(struct.unpack_from("=i", data, offset + 16)[0])
+                offset += max(16, (length + 3) & ~3)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
