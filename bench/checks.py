@@ -377,22 +377,12 @@ def main() -> None:
         default="asyncio",
         help="our side's event loop (uvloop: if installed; not a dependency)",
     )
-    parser.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        help="run everything (us, nginx, HAProxy) at this niceness; -5 keeps the other jobs of "
-        "a shared machine from starving both sides alike",
-    )
     args = parser.parse_args()
-    if args.nice:
-        os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # nginx and HAProxy inherit it
     if args.loop == "uvloop":
         import uvloop  # optional, only here
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    print(f"our loop: {args.loop}; nice {os.getpriority(os.PRIO_PROCESS, 0)}; "
-          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(f"our loop: {args.loop}; load average {os.getloadavg()[0]:.2f}")
     nginx = ensure("nginx", "nginx-light")
     haproxy = ensure("haproxy", "haproxy")
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
