@@ -298,6 +298,7 @@ def test_ipv6_vmac_fails_over_with_its_mac(lab: VrrpLab) -> None:
     addresses = run("ip", "-6", "-o", "addr", "show", "dev", "vrrp.18", ns=lab.ns["a"])
     assert f"{VIP6}/64" in addresses
     assert " fe80::" in addresses, "the base's link-local, to send adverts from"
+    assert "tentative" not in addresses, "VIPs are added without DAD, as keepalived's"
     assert resolve(lab, VIP6) == VMAC6
     a = lab.daemons[-1]
     a.kill(signal.SIGTERM)

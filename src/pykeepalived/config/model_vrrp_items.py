@@ -43,7 +43,7 @@ class VirtualIp:
     peer: IPInterface | None = None
     use_vmac: bool = False
     home: bool = False
-    nodad: bool = False
+    nodad: bool = False  # '-nodad': keepalived then keeps DAD on; IPv6 VIPs are NODAD otherwise
     mngtmpaddr: bool = False
     noprefixroute: bool = False
     autojoin: bool = False

@@ -130,7 +130,9 @@ def _vip_spec(vip: VirtualIp, default_ifname: str) -> VipSpec:
         broadcast=vip.brd if not isinstance(vip.brd, str) else None,
         peer=vip.peer,
         noprefixroute=vip.noprefixroute,
-        nodad=vip.nodad,
+        # keepalived adds IPv6 VIPs without DAD (usable at once after a takeover, never
+        # 'dadfailed' after a split brain); '-nodad' in the config asks for DAD instead.
+        nodad=vip.address.version == 6 and not vip.nodad,
         home=vip.home,
     )
 
