@@ -100,3 +100,31 @@ def test_gratuitous_arp_and_na_are_on_the_wire(lan: Lan) -> None:
     assert "Request who-has 192.168.88.100 (ff:ff:ff:ff:ff:ff) tell 192.168.88.100" in out
     assert "neighbor advertisement" in out
     assert "tgt is fd00::100" in out
+
+
+def test_arrival_is_the_kernel_s_not_the_reader_s(lan: Lan) -> None:
+    """A datagram read 0.2 s late still carries when it came in (SO_TIMESTAMPNS): the VRRP
+    timers run from there, not from when a busy process got to it."""
+    a = lan.host("a", "192.168.88.8/24")
+    b = lan.host("b", "192.168.88.9/24")
+
+    async def scenario() -> tuple[float, Received, float]:
+        with inside(b):
+            receiver = VrrpSocket("eth1", ip_address("192.168.88.9"), group=MCAST_V4)
+        with inside(a):
+            sender = VrrpSocket("eth1", ip_address("192.168.88.8"), group=None)
+        try:
+            await asyncio.sleep(0.05)
+            sent = time.monotonic()
+            sender.send(b"\x31\x12\x64\x01hello", MCAST_V4)
+            time.sleep(0.2)  # noqa: ASYNC251 (the loop is busy: nothing is read meanwhile)
+            got = await asyncio.wait_for(receiver.receive(), 3)
+            return sent, got, time.monotonic()
+        finally:
+            sender.close()
+            receiver.close()
+
+    sent, got, read = asyncio.run(scenario())
+    assert got.arrived is not None
+    assert sent - 0.005 <= got.arrived <= sent + 0.05
+    assert read - got.arrived >= 0.19

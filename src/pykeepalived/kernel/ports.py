@@ -24,6 +24,7 @@ class Received:
 
     ``data`` starts with the IPv4 header when ``has_ip_header`` (IPv4 raw sockets deliver it);
     IPv6 raw sockets deliver the payload only, with the hop limit from ancillary data.
+    ``arrived``: when the kernel queued it, on the ``time.monotonic()`` scale (None: unknown).
     """
 
     data: bytes
@@ -31,6 +32,7 @@ class Received:
     dst: IPAddress | None
     ttl: int | None
     has_ip_header: bool
+    arrived: float | None = None
 
 
 class VrrpTransport(Protocol):

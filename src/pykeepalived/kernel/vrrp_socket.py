@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+import time
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
@@ -26,6 +27,7 @@ IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
 IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
 IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 MAX_DATAGRAM = 2048
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # also the SCM type of the stamp
 
 
 class VrrpSocket:
@@ -58,6 +60,7 @@ class VrrpSocket:
         sock = socket.socket(self.family, socket.SOCK_RAW, IPPROTO_VRRP)
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # when each advert came in
         if self.family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
@@ -129,16 +132,28 @@ class VrrpSocket:
             src = ip_address(str(address[0]).split("%", 1)[0])
         except ValueError:
             return None
+        arrived = _arrival(ancillary)
         if self.family == socket.AF_INET:
-            return Received(data=data, src=src, dst=None, ttl=None, has_ip_header=True)
+            return Received(data=data, src=src, dst=None, ttl=None, has_ip_header=True,
+                            arrived=arrived)  # fmt: skip
         hop_limit, dst = _ipv6_ancillary(ancillary)
-        return Received(data=data, src=src, dst=dst, ttl=hop_limit, has_ip_header=False)
+        return Received(data=data, src=src, dst=dst, ttl=hop_limit, has_ip_header=False,
+                        arrived=arrived)  # fmt: skip
 
     def close(self) -> None:
         with contextlib.suppress(ValueError, RuntimeError):
             self._loop.remove_reader(self._rx.fileno())
         self._rx.close()
         self._tx.close()
+
+
+def _arrival(ancillary: Sequence[tuple[int, int, bytes]]) -> float | None:
+    """The kernel's receive stamp (wall clock), moved to ``time.monotonic()``."""
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = struct.unpack("@qq", value[:16])
+            return float(time.monotonic() - (time.time() - (sec + nsec / 1e9)))
+    return None
 
 
 def _ipv6_ancillary(

@@ -48,6 +48,7 @@ from pykeepalived.vrrp.units import Solo, Unit
 log = logging.getLogger("pykeepalived.vrrp")
 OPEN_ATTEMPTS = 10
 EPOLL_GRAIN_S = 0.001
+MAX_BACKDATE_S = 1.0  # an advert older than this when read is taken as read now
 
 OpenTransport = Callable[[str, IPAddress, IPAddress | None], VrrpTransport]
 
@@ -97,6 +98,7 @@ class VrrpNode:
     _performer: ActionPerformer | None = None
     _extras: NodeExtras | None = None
     _stopped: bool = False
+    _last_now: float = float("-inf")  # the latest instant given to the cores
     _disabled: set[str] = field(default_factory=set)  # vrrp_scripts keepalived would drop
 
     # -- building ---------------------------------------------------------------------------
@@ -269,7 +271,7 @@ class VrrpNode:
                 if 0 < left <= EPOLL_GRAIN_S:
                     time.sleep(left)  # noqa: ASYNC251 (sub-millisecond, on purpose)
             async with self._lock:
-                now = self.ports.clock.now()
+                now = self._last_now = self.ports.clock.now()
                 for unit in self._units.values():
                     timer = unit.get_timer()
                     if timer is not None and timer <= now:
@@ -292,8 +294,18 @@ class VrrpNode:
             return
         async with self._lock:
             unit = self._unit_of[name]
-            await self._perform(unit.handle_advert(name, advert_in, self.ports.clock.now()))
+            await self._perform(unit.handle_advert(name, advert_in, self._arrival(rx)))
         self._wake.set()
+
+    def _arrival(self, rx: Received) -> float:
+        """When the advert came in, on our clock: a skew or master-down timer runs from the
+        packet's arrival (the kernel's stamp), not from when a loaded machine let us read it;
+        never before an instant the cores have already been given."""
+        now = self.ports.clock.now()
+        if rx.arrived is not None:
+            now -= min(max(0.0, time.monotonic() - rx.arrived), MAX_BACKDATE_S)
+        self._last_now = max(self._last_now, now)
+        return self._last_now
 
     def _decode(
         self, key: tuple[str, int, IPAddress, bool], rx: Received
