@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Callable
 
+import pytest
 from loopback_servers import LOCAL, HttpRoute, free_tcp_port, http_server, silent, stream_server
 from test_check_runner import Recorder, fast, running
 
@@ -219,6 +220,31 @@ def test_a_starter_that_raises_is_a_failure_and_the_runner_goes_on() -> None:
         assert rec.events[0][1].result.reason == "probe error: TypeError"
 
     asyncio.run(go())
+
+
+def test_an_emit_that_raises_does_not_stop_the_schedule(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug in what ``emit`` runs is logged with its traceback; the probes go on."""
+
+    async def go() -> None:
+        starts: list[float] = []
+
+        def quick(done: Done) -> Abort:
+            starts.append(time.monotonic())
+            done(ProbeResult(ok=True))  # lands inside the scheduler's tick
+            return lambda: None
+
+        def emit(event: object) -> None:
+            raise RuntimeError("a bug downstream")
+
+        check = Check(key="q", probe=never, start=quick, hysteresis=fast(0.02), timeout_s=1)
+        runner = CheckRunner([check], emit)
+        await running(runner, lambda: _until(lambda: len(starts) >= 5, 2.0))
+
+    asyncio.run(go())
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1  # the first result's CheckerUp only
+    assert errors[0].exc_info is not None
+    assert errors[0].exc_info[0] is RuntimeError
 
 
 def test_a_stalled_loop_voids_the_cut_instead_of_failing_a_healthy_server() -> None:

@@ -250,13 +250,13 @@ class CheckRunner:
             now = self._clock.now()
             self._launch_due(now)
             self._cut_overdue(now)
-        finally:
+        finally:  # even if emit raised (the loop logs it): the schedule must go on
             self._ticking = False
-        nxt = min(self._heap[0][0] if self._heap else float("inf"),
-                  self._cuts[0][0] if self._cuts else float("inf"),
-                  self._watchdog.next_at())  # fmt: skip
-        if nxt < float("inf"):
-            self._arm(nxt)
+            nxt = min(self._heap[0][0] if self._heap else float("inf"),
+                      self._cuts[0][0] if self._cuts else float("inf"),
+                      self._watchdog.next_at())  # fmt: skip
+            if nxt < float("inf"):
+                self._arm(nxt)
 
     def _launch_due(self, now: float) -> None:
         tg = self._tg
@@ -322,7 +322,8 @@ class CheckRunner:
         try:
             abort = start(done)
         except Exception as exc:
-            log.exception("probe for %r raised (a bug in the probe)", slot.check.key)
+            log.exception("probe for %r raised (a bug in it or in what its result ran)",
+                          slot.check.key)  # fmt: skip
             done(ProbeResult(ok=False, reason=f"probe error: {type(exc).__name__}"))
             return
         if slot.flight == flight:  # still in flight (else it landed within start)
@@ -353,7 +354,7 @@ class CheckRunner:
     # -- what a result means -------------------------------------------------------------
 
     def _judge(self, slot: _Slot, result: ProbeResult) -> None:
-        """Void a late failure, or count the result, feed the hysteresis, emit, re-arm."""
+        """Void a late failure, or count the result, feed the hysteresis, re-arm, emit."""
         stats = self.stats
         if self._late_failure(slot, result):
             stats.voided += 1
@@ -370,12 +371,12 @@ class CheckRunner:
         slot.last = result
         slot.count += 1
         slot.tally.observe(result)
-        for event in events:
-            self._emit(CheckEvent(key=slot.check.key, event=event, result=result))
         if slot.poked:
             slot.poked = False
             state.expedite(self._clock.now())
-        self._push(slot)
+        self._push(slot)  # before emitting: a bug in what emit runs must not lose the slot
+        for event in events:
+            self._emit(CheckEvent(key=slot.check.key, event=event, result=result))
 
     def _late_failure(self, slot: _Slot, result: ProbeResult) -> bool:
         if result.ok or result.latency_s <= slot.check.timeout_s + LATE_VERDICT_S:

@@ -7,12 +7,15 @@ and no task. ``soon(loop, exchange)`` has ``exchange.read()`` called at the end 
 """
 
 import asyncio
+import logging
 import time
 import weakref
 from typing import Protocol
 
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.check.spec import Starter
+
+log = logging.getLogger(__name__)
 
 REPLY_BATCH_S = 0.002
 """An exchange looks for its reply (or its connection) this long after sending, with every
@@ -39,7 +42,10 @@ def soon(loop: asyncio.AbstractEventLoop, exchange: Reads) -> None:
 
 def _release(loop: asyncio.AbstractEventLoop) -> None:
     for exchange in _batches.pop(loop, ()):
-        exchange.read()
+        try:
+            exchange.read()
+        except Exception:  # a bug (in a probe, or in what its done callback ran): the rest
+            log.exception("reply batch: an exchange raised")  # of the batch still runs
 
 
 async def awaited(start: Starter, timeout_s: float) -> ProbeResult:
