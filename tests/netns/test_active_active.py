@@ -106,3 +106,18 @@ def test_negative_another_hash_seed_resets_the_flows_that_move(lab: ActiveActive
     # Every download moves onto the odd director, which picks the other web server for about
     # half of them (independent hashes over two servers): fewer than 2 of 18 is a 1e-4 chance.
     assert len(e.streams.broken) >= 2, e.streams.line()
+
+
+def test_an_exabgp_that_dies_is_restarted_and_announces_again(lab: ActiveActive) -> None:
+    import os
+    import signal
+    import subprocess
+
+    pattern = f"exabgp server {lab.state.dir}/dir-1/"
+    pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    assert len(pids) == 1, pids
+    all_three = {"dir-1", "dir-2", "dir-3"}
+    assert lab.wait_paths(all_three, 20) is not None
+    os.kill(int(pids[0]), signal.SIGKILL)
+    assert lab.wait_paths({"dir-2", "dir-3"}, 10) is not None, "the session did not drop"
+    assert lab.wait_paths(all_three, 20) is not None, "ExaBGP was not restarted"

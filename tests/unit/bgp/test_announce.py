@@ -178,3 +178,23 @@ def test_a_prefix_that_left_the_rules_is_withdrawn() -> None:
         Action(Verb.WITHDRAW, VIP, "no longer announced")
     ]
     assert a.announced == set()
+
+
+def test_config_check_warns_when_an_announced_service_is_not_hashed() -> None:
+    text = (CONF % SPEAKER).replace("    lb_algo mh\n    mh-port\n", "    lb_algo wlc\n")
+    text = text.replace(
+        "    protocol TCP\n    real_server 192.168.88.10 80 {\n    }",
+        "    protocol TCP\n    lb_algo mh\n    real_server 192.168.88.10 80 {\n    }",
+    )
+    result = load_text(text)
+    assert result.ok
+    warnings = [d.render() for d in result.diagnostics if not d.is_error]
+    assert any("lb_algo wlc" in w and "need 'lb_algo mh'" in w for w in warnings), warnings
+    assert any("without mh-port" in w for w in warnings), warnings
+
+
+def test_config_check_warns_about_an_announce_line_with_no_service() -> None:
+    text = SPEAKER + "    announce {\n        10.9.9.9\n    }\n"
+    result = load_text(CONF % text)
+    warnings = [d.render() for d in result.diagnostics if not d.is_error]
+    assert any("announce 10.9.9.9: no virtual_server" in w for w in warnings), warnings
