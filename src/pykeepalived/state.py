@@ -109,6 +109,17 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BgpPrefixView:
+    """A VIP this director announces over BGP when its gate holds (``bgp_speaker``)."""
+
+    prefix: str  # "192.168.99.100/32"
+    gate: str  # "all", "any" or "always"
+    virtual_servers: tuple[str, ...]  # VirtualServerView.id of the services that gate it
+    announced: bool  # the engine was told to announce it (and acknowledged)
+    speaker: str  # "exabgp" or "bird"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DaemonSnapshot:
     taken_at: float
     version: str
@@ -124,6 +135,7 @@ class DaemonSnapshot:
     events: tuple[Event, ...]
     packet_errors: tuple[tuple[str, int], ...] = ()  # (reason, count)
     check_results: tuple[tuple[str, str, int], ...] = ()  # (checker kind, result, count)
+    bgp: tuple[BgpPrefixView, ...] = ()  # active-active: the VIPs and their announcement
 
 
 class EventLog:

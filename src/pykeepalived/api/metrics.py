@@ -47,6 +47,7 @@ class SnapshotCollector(Collector):
         yield _latency(snap)
         yield from _real_servers(snap)
         yield from _lvs(snap)
+        yield from _bgp(snap)
 
 
 def registry_for(snapshot: Callable[[], DaemonSnapshot]) -> CollectorRegistry:
@@ -256,6 +257,17 @@ def _lvs(snap: DaemonSnapshot) -> Iterable[Metric]:
         for key, counters in _counter_rows(snap, "rs"):
             gauge.add_metric(key, getattr(counters, f"{kind}_connections"))
         yield gauge
+
+
+def _bgp(snap: DaemonSnapshot) -> Iterable[Metric]:
+    announced = GaugeMetricFamily(
+        "pykeepalived_bgp_announced",
+        "1 while this director announces the prefix over BGP (bgp_speaker), else 0",
+        labels=["prefix", "speaker"],
+    )
+    for view in snap.bgp:
+        announced.add_metric([view.prefix, view.speaker], int(view.announced))
+    yield announced
 
 
 def _counter_rows(snap: DaemonSnapshot, scope: str) -> Iterable[tuple[list[str], CountersView]]:

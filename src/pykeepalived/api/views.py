@@ -33,6 +33,7 @@ VIEW_TYPES: tuple[type, ...] = (
     state.RealServerView,
     state.VirtualServerView,
     state.Event,
+    state.BgpPrefixView,
     state.DaemonSnapshot,
 )
 

@@ -19,7 +19,7 @@ from pykeepalived.bgp.announce import Action, Announcer, Verb, rules_from_config
 from pykeepalived.bgp.speaker import Speaker, SpeakerError
 from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
-from pykeepalived.state import EventLog
+from pykeepalived.state import BgpPrefixView, EventLog
 
 log = logging.getLogger("pykeepalived.bgp")
 WITHDRAW_TIMEOUT_S = 2.0
@@ -81,6 +81,13 @@ class BgpSide:
         self.config = replace(config, bgp_speaker=old)  # the running engine settings
         self._wake.set()
         return f"; bgp: {len(rules)} announce rule(s){note}"
+
+    def views(self) -> tuple[BgpPrefixView, ...]:
+        return tuple(
+            BgpPrefixView(prefix=r.prefix, gate=r.gate, virtual_servers=r.virtual_servers,
+                          announced=r.prefix in self._sent, speaker=self.speaker.name)
+            for r in self.core.rules
+        )  # fmt: skip
 
     async def start(self) -> None:
         await self.speaker.start()

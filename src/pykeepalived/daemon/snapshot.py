@@ -262,6 +262,7 @@ def build_snapshot(
         events=events.recent(),
         packet_errors=tuple(sorted(packet_errors.items())),
         check_results=check_results(vss),
+        bgp=lvs.bgp.views() if lvs is not None and lvs.bgp is not None else (),
     )
 
 

@@ -202,3 +202,32 @@ def test_a_withdraw_decided_while_an_announce_waits_is_sent_after_it() -> None:
     log, sent = asyncio.run(scenario())
     assert log == [f"announce {VIP}", f"withdraw {VIP}"]
     assert sent == set()
+
+
+def test_views_and_metric_follow_what_the_engine_acknowledged() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from pykeepalived.api.metrics import _bgp
+
+    async def scenario() -> tuple[Any, Any]:
+        speaker, stop = RecordingSpeaker(), asyncio.Event()
+        side = BgpSide(config(), speaker, FakeClock())
+        before = side.views()
+        task = asyncio.create_task(side.run(stop))
+        side.after_apply({VS: True})
+        await asyncio.sleep(0.01)
+        stop.set()
+        await task
+        return before, side.views()
+
+    before, after = asyncio.run(scenario())
+    assert [(v.prefix, v.gate, v.announced, v.speaker) for v in before] == [
+        (VIP, "all", False, "recording")
+    ]
+    assert after[0].announced
+    assert after[0].virtual_servers == (VS,)
+    family = next(iter(_bgp(SimpleNamespace(bgp=after))))  # type: ignore[arg-type]
+    assert [(s.labels, s.value) for s in family.samples] == [
+        ({"prefix": VIP, "speaker": "recording"}, 1.0)
+    ]
