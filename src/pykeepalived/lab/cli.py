@@ -83,9 +83,13 @@ def status() -> int:
         _print("no lab is up")
         return 0
     _print(f"lab {state.prefix}: namespaces {', '.join(state.namespaces)}")
-    for director in DIRECTORS:
-        vip = "holds the VIP" if has_vip(state, director) else "no VIP"
-        _print(f"  {director}: {vip}")
+    if aa_topology.is_active_active(state):
+        paths = sorted(aa_topology.ActiveActive(state).paths())
+        _print(f"  router: {aa_topology.VIP} via {', '.join(paths) or 'nobody'}")
+    else:
+        for director in DIRECTORS:
+            vip = "holds the VIP" if has_vip(state, director) else "no VIP"
+            _print(f"  {director}: {vip}")
     for name, pid in sorted(state.pids.items()):
         _print(f"  {name}: pid {pid}")
     return 0
