@@ -18,6 +18,10 @@ def check_bgp(config: KeepalivedConfig, diags: Diagnostics) -> None:
     if bgp is None:
         return
     vips = {vs.ip for vs in config.virtual_server if vs.ip is not None}
+    if not config.virtual_server:
+        message = "bgp_speaker without any virtual_server: nothing is announced (the BGP side "
+        diags.warning(bgp.where.block or UNKNOWN, message + "runs with the LVS side)", "bgp")
+        return
     for line in bgp.announce or ():
         if line.gate != "always" and line.vip not in vips:
             message = f"announce {line.vip}: no virtual_server has this address; never announced"

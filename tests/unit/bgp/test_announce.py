@@ -198,3 +198,9 @@ def test_config_check_warns_about_an_announce_line_with_no_service() -> None:
     result = load_text(CONF % text)
     warnings = [d.render() for d in result.diagnostics if not d.is_error]
     assert any("announce 10.9.9.9: no virtual_server" in w for w in warnings), warnings
+
+
+def test_config_check_warns_about_a_speaker_with_no_virtual_server() -> None:
+    result = load_text("bgp_speaker {\n" + SPEAKER + "}\n")
+    warnings = [d.render() for d in result.diagnostics if not d.is_error]
+    assert any("without any virtual_server" in w for w in warnings), warnings
