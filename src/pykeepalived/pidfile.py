@@ -82,7 +82,7 @@ def running_pid(paths: Sequence[str]) -> int | None:
         pid = pid_in(path)
         if pid is not None and pid != os.getpid() and _alive(pid):
             return pid
-        log.info("Remove a zombie pid file %s", path)
+        log.warning("Remove a zombie pid file %s", path)  # logging is not set up yet: stderr
         remove([path])
     return None
 
