@@ -38,9 +38,9 @@ from pykeepalived.check.result import ProbeResult
 from pykeepalived.errors import RemoteProtocolError
 
 HTTP_PROTOCOLS = ("1.0", "1.0C", "1.1")
-_STATUS_LINE = re.compile(rb"HTTP/\d\.\d\s+(\d{3})")
-_READ_CHUNK = 64 * 1024
-_MAX_HEAD = 64 * 1024  # as asyncio's StreamReader limit on the streams path
+STATUS_LINE = re.compile(rb"HTTP/\d\.\d\s+(\d{3})")
+READ_CHUNK = 64 * 1024
+MAX_HEAD = 64 * 1024  # as asyncio's StreamReader limit on the streams path
 _MAX_REGEX_BODY = 1024 * 1024  # the regex sees at most this much of the body
 _REGEX_OPTIONS = {
     "caseless": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL,
@@ -214,7 +214,7 @@ def build_request(target: ProbeTarget, params: HttpParams, url: Url) -> bytes:
 
 def parse_head(head: bytes) -> tuple[int, int | None]:
     """Status code and Content-Length (None when absent) from a response header block."""
-    match = _STATUS_LINE.match(head)
+    match = STATUS_LINE.match(head)
     if match is None:
         raise RemoteProtocolError("bad_status_line", repr(head[:40]))
     content_length = None
@@ -237,7 +237,7 @@ async def read_body(
     kept = bytearray()
     left = content_length
     while left is None or left > 0:
-        chunk = await reader.read(_READ_CHUNK if left is None else min(left, _READ_CHUNK))
+        chunk = await reader.read(READ_CHUNK if left is None else min(left, READ_CHUNK))
         if not chunk:
             break
         md5.update(chunk)

@@ -32,9 +32,9 @@ import time
 from pykeepalived.check.probes.callback import awaited, soon
 from pykeepalived.check.probes.common import ProbeTarget, describe_os_error, make_socket
 from pykeepalived.check.probes.http import (
-    _MAX_HEAD,
-    _READ_CHUNK,
-    _STATUS_LINE,
+    MAX_HEAD,
+    READ_CHUNK,
+    STATUS_LINE,
     HttpParams,
     build_request,
 )
@@ -142,10 +142,10 @@ class _Exchange:
             return  # aborted meanwhile
         try:
             while (end := self._head.find(b"\r\n\r\n")) < 0:
-                if len(self._head) > _MAX_HEAD:
-                    self._fail("oversized_head", f"no header end in {_MAX_HEAD} bytes")
+                if len(self._head) > MAX_HEAD:
+                    self._fail("oversized_head", f"no header end in {MAX_HEAD} bytes")
                     return
-                chunk = sock.recv(_READ_CHUNK)
+                chunk = sock.recv(READ_CHUNK)
                 if not chunk:
                     self._finish(False, CLOSED_EARLY)
                     return
@@ -158,13 +158,13 @@ class _Exchange:
         except OSError as exc:
             self._finish(False, describe_os_error(exc))
             return
-        if end > _MAX_HEAD:
-            self._fail("oversized_head", f"no header end in {_MAX_HEAD} bytes")
+        if end > MAX_HEAD:
+            self._fail("oversized_head", f"no header end in {MAX_HEAD} bytes")
         else:
             self._judge()
 
     def _judge(self) -> None:
-        match = _STATUS_LINE.match(self._head)
+        match = STATUS_LINE.match(self._head)
         if match is None:
             self._fail("bad_status_line", repr(self._head[:40]))
             return
