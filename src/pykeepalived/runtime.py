@@ -34,7 +34,6 @@ from pykeepalived.kernel.vip_firewall import NftVipFirewall
 from pykeepalived.kernel.vmac import NetlinkVmacs
 from pykeepalived.kernel.vrrp_socket import VrrpSocket
 from pykeepalived.notify import ScriptRunner
-from pykeepalived.vrrp.from_config import drops_vip_traffic
 from pykeepalived.vrrp.node import VrrpPorts
 
 
@@ -59,9 +58,7 @@ def open_transport(ifname: str, src: IPAddress, group: IPAddress | None) -> Vrrp
 
 
 def vrrp_ports(config: KeepalivedConfig, scripts: ScriptRunner) -> VrrpPorts:
-    # keepalived: "use_vmac or no_accept/strict specified, but no firewall configured - using
-    # nftables"; our table exists only while a VIP of such an instance is held.
-    drops = any(drops_vip_traffic(inst, config) for inst in config.vrrp_instance)
+    del config
     return VrrpPorts(
         addresses=NetlinkAddresses(),
         announcer=PacketAnnouncer(),
@@ -70,7 +67,7 @@ def vrrp_ports(config: KeepalivedConfig, scripts: ScriptRunner) -> VrrpPorts:
         primary_address=primary_address,
         scripts=scripts,
         clock=MonotonicClock(),
-        firewall=NftVipFirewall() if drops else None,
+        firewall=NftVipFirewall(),  # idle (no table) unless an instance drops VIP traffic
         routes=NetlinkRoutes(),
         vmacs=NetlinkVmacs(),
     )

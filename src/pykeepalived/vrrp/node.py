@@ -30,7 +30,13 @@ from pykeepalived.kernel.ports import (
 )
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.vrrp.events import AddVips, AdvertReceived, InstanceSnapshot, RemoveVips
-from pykeepalived.vrrp.from_config import instance_params, tracks, used_files, used_scripts
+from pykeepalived.vrrp.from_config import (
+    drops_vip_traffic,
+    instance_params,
+    tracks,
+    used_files,
+    used_scripts,
+)
 from pykeepalived.vrrp.group import SyncGroup, Tagged
 from pykeepalived.vrrp.hold import Hold, HoldOutcome
 from pykeepalived.vrrp.instance import Instance
@@ -48,6 +54,7 @@ from pykeepalived.vrrp.units import Solo, Unit
 log = logging.getLogger("pykeepalived.vrrp")
 OPEN_ATTEMPTS = 10
 EPOLL_GRAIN_S = 0.001
+POLL_SLACK = 0.0011  # the kernel's select/poll timer slack: 0.1% of the timeout, and margin
 MAX_BACKDATE_S = 1.0  # an advert older than this when read is taken as read now
 
 OpenTransport = Callable[[str, IPAddress, IPAddress | None], VrrpTransport]
@@ -187,7 +194,7 @@ class VrrpNode:
         if self._extras is not None:
             await self._extras.start(keep=self.resume)  # VMACs first: sockets open on them
         await self._performer.remove_stale_vips(keep=self.resume)
-        if self.ports.firewall is not None:
+        if self.ports.firewall is not None and self._drops_vip_traffic():
             try:
                 await self.ports.firewall.prepare()  # no_accept: a takeover only adds elements
             except KernelError as exc:
@@ -210,6 +217,12 @@ class VrrpNode:
             pass
         finally:
             await self._shutdown()
+
+    def _drops_vip_traffic(self) -> bool:
+        """keepalived: "use_vmac or no_accept/strict specified, but no firewall configured -
+        using nftables"; the ports of a reload are the first node's, so the firewall adapter
+        is always there and idle (no table) unless this config needs it."""
+        return any(drops_vip_traffic(i, self.config) for i in self.config.vrrp_instance)
 
     def _start_unit(self, unit: Unit, now: float) -> list[Tagged]:
         """Start, or resume what a predecessor ran (keepalived ``restore_vrrp_state``): a
@@ -259,23 +272,33 @@ class VrrpNode:
     async def _timers(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             timers = [t for t in (u.get_timer() for u in self._units.values()) if t is not None]
-            delay = max(0.0, min(timers) - self.ports.clock.now()) if timers else 1.0
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, delay - EPOLL_GRAIN_S)):
-                    await self._wake.wait()
-            if timers and not self._wake.is_set():
-                # epoll sleeps whole milliseconds, rounded up (0.5 ms late on average, on
-                # every takeover): we woke up to one early; the rest is a precise sleep.
-                left = min(timers) - self.ports.clock.now()
-                if 0 < left <= EPOLL_GRAIN_S:
-                    time.sleep(left)  # noqa: ASYNC251 (sub-millisecond, on purpose)
+            await self._sleep_until(min(timers) if timers else None)
             async with self._lock:
                 now = self._last_now = self.ports.clock.now()
                 for unit in self._units.values():
                     timer = unit.get_timer()
                     if timer is not None and timer <= now:
                         await self._perform(unit.handle_timer(now))
+
+    async def _sleep_until(self, deadline: float | None) -> None:
+        """Until ``deadline`` (our clock) or a wake-up, on time. epoll sleeps whole
+        milliseconds rounded up, and the kernel lets a poll timeout run 0.1% late (3.6 ms on a
+        VRRPv2 master-down interval; keepalived's timerfd has no such slack): wait in asyncio
+        until that much before, again while more than 1 ms is left, then sleep the rest
+        precisely (blocking, under a millisecond)."""
+        for _ in range(3):  # the second wait is short, so its slack is tiny
+            left = 1.0 if deadline is None else deadline - self.ports.clock.now()
+            if deadline is not None and left <= EPOLL_GRAIN_S:
+                if left > 0:
+                    time.sleep(left)  # noqa: ASYNC251 (sub-millisecond, on purpose)
+                return
+            early = 0.0 if deadline is None else EPOLL_GRAIN_S + left * POLL_SLACK
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left - early):
+                    await self._wake.wait()
+            if self._wake.is_set() or deadline is None:
+                return
 
     async def _receiver(
         self, key: tuple[str, int, IPAddress, bool], sock: VrrpTransport, stop: asyncio.Event
