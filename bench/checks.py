@@ -122,6 +122,15 @@ http {{
     raise RuntimeError("nginx did not come up")
 
 
+def pin(nginx_pid: int) -> None:
+    """nginx (master and workers) on CPU 0; this process, and so HAProxy, on CPU 1."""
+    children = Path(f"/proc/{nginx_pid}/task/{nginx_pid}/children").read_text().split()
+    for pid in (nginx_pid, *map(int, children)):
+        os.sched_setaffinity(pid, {0})
+    os.sched_setaffinity(0, {1})
+    print("pinned: nginx on CPU 0, the checkers on CPU 1")
+
+
 def nginx_requests() -> int:
     """Total requests nginx has served (stub_status), the status request itself included."""
     with urllib.request.urlopen(f"http://127.0.0.1:{STATUS_PORT}/", timeout=2) as reply:
@@ -219,7 +228,7 @@ async def run_ours(
         if type(event.event).__name__ == "CheckerDown":
             downs.append(event)
 
-    runner = CheckRunner(plan.checks, emit)
+    runner = CheckRunner(plan.checks, emit, freeze_gc=True)  # as the daemon's (lvs_side)
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop), name="runner")
     await asyncio.sleep(SETTLE_S)
@@ -377,6 +386,13 @@ def main() -> None:
         default="asyncio",
         help="our side's event loop (uvloop: if installed; not a dependency)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="nginx on CPU 0, the checker side (us, HAProxy) on CPU 1, so nginx's wake-ups do "
+        "not preempt the checker; meant with --sequential (side by side both checkers would "
+        "share CPU 1)",
+    )
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop  # optional, only here
@@ -392,6 +408,8 @@ def main() -> None:
         workdir = Path(tmp)
         proc = start_nginx(nginx, workdir, args.nginx_workers)
         NGINX_PID = proc.pid
+        if args.pin:
+            pin(proc.pid)
         try:
             for n in (int(x) for x in args.servers.split(",")):
                 step(n, args, haproxy, workdir)

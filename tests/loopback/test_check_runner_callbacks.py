@@ -6,6 +6,7 @@ on loopback for the HTTP rows; hand-made starters for the contract's edges.
 """
 
 import asyncio
+import gc
 import itertools
 import socket
 import time
@@ -245,6 +246,41 @@ def test_an_emit_that_raises_does_not_stop_the_schedule(caplog: pytest.LogCaptur
     assert len(errors) == 1  # the first result's CheckerUp only
     assert errors[0].exc_info is not None
     assert errors[0].exc_info[0] is RuntimeError
+
+
+def test_freeze_gc_after_start_and_after_a_reloads_adds() -> None:
+    """The daemon's ``freeze_gc``: long-lived state leaves the collector's full passes."""
+
+    def quick(done: Done) -> Abort:
+        done(ProbeResult(ok=True))
+        return lambda: None
+
+    def check(key: str) -> Check:
+        return Check(key=key, probe=never, start=quick, hysteresis=fast(10), timeout_s=1)
+
+    async def go(freeze: bool) -> list[int]:
+        counts = []
+        runner = CheckRunner([check("a")], lambda e: None, freeze_gc=freeze)
+
+        async def scenario() -> None:
+            await asyncio.sleep(0.02)
+            counts.append(gc.get_freeze_count())
+            gc.unfreeze()
+            runner.add(check("b"))
+            await asyncio.sleep(0)
+            counts.append(gc.get_freeze_count())
+
+        await running(runner, scenario)
+        return counts
+
+    assert gc.get_freeze_count() == 0
+    try:
+        assert asyncio.run(go(freeze=False)) == [0, 0]
+        after_start, after_add = asyncio.run(go(freeze=True))
+        assert after_start > 0
+        assert after_add > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_a_stalled_loop_voids_the_cut_instead_of_failing_a_healthy_server() -> None:

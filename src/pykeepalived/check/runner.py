@@ -12,20 +12,18 @@ timeout; a callback probe (``Check.start``, see ``check.spec.Starter``) is start
 scheduler's callback, with no task, and the runner aborts it at ``timeout_s`` itself (that is
 its timeout result).
 
-Spread: each checker's first probe waits ``start_delay_s + warmup_s * fraction`` where
-``fraction`` is a stable hash of its key, so 10,000 checkers at delay_loop 1 s start spread
-over the second, deterministically (same keys, same schedule, run after run); afterwards each
-re-arms from its own completion time, so the spread persists.
+Spread: each checker's first probe waits ``start_delay_s + warmup_s * fraction``, ``fraction``
+a stable hash of its key: 10,000 checkers at delay_loop 1 s start spread over the second,
+the same way run after run; each re-arms from its own completion, so the spread persists.
 
-Cost (10,000 probes a second is the goal): the scheduler is a timer callback, not a task, so
-a finished probe costs a heap push and no wake-up; timeouts are heaps of deadlines swept by
-that callback, not a timer per probe; a callback probe costs no task, coroutine or future;
-the hot path holds a checker's slot, never hashes its key (a dataclass key hashes in Python).
+Cost (10,000 probes a second is the goal): the scheduler is one timer callback; a finished
+probe costs a heap push, no wake-up; timeouts are deadline heaps swept by that callback; a
+callback probe costs no task, coroutine or future; the hot path reaches a checker's slot
+without hashing its key; ``freeze_gc`` keeps long-lived state out of full collections.
 
-Stats: ``stats`` counts probes started, how many started more than ``late_after_s`` after
-their due time (measured when the probe's task first runs, or when the scheduler starts a
-callback probe, so loop lag counts), finished and failed: the figures a metrics page and
-the bench need.
+Stats: ``stats`` counts probes started, started more than ``late_after_s`` after their due
+time (when the task first runs, or the scheduler starts a callback probe: loop lag counts),
+finished, failed and voided: the figures a metrics page and the bench need.
 
 Shutdown: set the ``stop`` event; in-flight probes are cancelled or aborted (MISC_CHECK kills
 its process group on cancel) and ``run`` returns once they are gone.
@@ -33,13 +31,14 @@ its process group on cancel) and ``run`` returns once they are gone.
 
 import asyncio
 import functools
+import gc
 import heapq
 import logging
 from collections.abc import Callable, Hashable, Iterable
 
 from pykeepalived.check.hysteresis import Hysteresis
-from pykeepalived.check.latency import ProbeTally
 from pykeepalived.check.result import ProbeResult
+from pykeepalived.check.slot import Slot
 from pykeepalived.check.spec import (
     Abort,
     Check,
@@ -79,34 +78,6 @@ MAX_LAUNCH_PER_TICK = 256
 read between the bursts of connects; 256 per 10 ms is still 25,600 probes a second."""
 
 
-class _Slot:
-    """One checker's runtime state; heap entries point here, so the hot path never hashes."""
-
-    __slots__ = (
-        "abort", "began", "check", "count", "done", "flight", "last", "live", "name", "poked",
-        "seq", "state", "tally", "task", "voids",
-    )  # fmt: skip
-
-    def __init__(self, check: Check, state: Hysteresis) -> None:
-        self.check = check
-        self.state = state
-        self.name = f"check:{check.key!r}"
-        self.seq = 0  # of its live heap entry; 0: none
-        self.task: asyncio.Task[None] | None = None
-        self.last: ProbeResult | None = None
-        self.count = 0
-        self.tally = ProbeTally()  # every counted result: ok/failed, latency histogram
-        self.poked = False  # poked while in flight: probe again on return
-        self.live = True  # False once removed
-        self.voids = 0  # late failures voided in a row
-        # callback form (Check.start): the probe in flight, its abort, its start time, and
-        # the one ``done`` callback of this slot (built once, not per probe)
-        self.flight = 0  # token of the callback probe in flight; 0: none
-        self.abort: Abort | None = None
-        self.began = 0.0
-        self.done: Done | None = None
-
-
 class CheckRunner:
     """Runs checks until ``stop``; see the module rules."""
 
@@ -118,6 +89,7 @@ class CheckRunner:
         clock: Clock | None = None,
         max_in_flight: int | None = None,
         late_after_s: float = 0.1,
+        freeze_gc: bool = False,
     ) -> None:
         self._clock = clock or MonotonicClock()
         self.stats = RunnerStats()
@@ -129,16 +101,18 @@ class CheckRunner:
                 raise ValueError(f"duplicate check key {check.key!r}")
             self._checks[check.key] = check
         self._limit = asyncio.Semaphore(max_in_flight) if max_in_flight else None
-        self._slots: dict[Hashable, _Slot] = {}
-        self._heap: list[tuple[float, int, _Slot]] = []
+        self._slots: dict[Hashable, Slot] = {}
+        self._heap: list[tuple[float, int, Slot]] = []
         self._seq = 0
         self._watchdog = Watchdog(self._clock, second_chance_s=TICK_S)  # coroutine probes
-        self._cuts: list[tuple[float, int, _Slot]] = []  # (deadline, flight, slot): callbacks
+        self._cuts: list[tuple[float, int, Slot]] = []  # (deadline, flight, slot): callbacks
         self._ticking = False  # in _tick, which re-arms the timer once at its end
         self._tg: asyncio.TaskGroup | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
         self._warned_at = float("-inf")
+        self._freeze_gc = freeze_gc
+        self._freeze_pending = False
 
     def initial_states(self) -> dict[Hashable, bool]:
         """Each checker's state before any probe (alpha: down), for the aggregators."""
@@ -161,6 +135,7 @@ class CheckRunner:
         self._checks[check.key] = check
         if self._tg is not None:
             self._start(check, self._clock.now())
+            self._freeze_soon()
 
     def remove(self, key: Hashable) -> None:
         """Forget a checker (reload): its probe in flight is cancelled, its events stop.
@@ -198,6 +173,7 @@ class CheckRunner:
                 now = self._clock.now()
                 for check in self._checks.values():
                     self._start(check, now)
+                self._freeze_soon()
                 await stop.wait()
                 self._tg = None
                 self._disarm()
@@ -210,15 +186,26 @@ class CheckRunner:
             for slot in self._slots.values():
                 self._abort(slot)
 
+    def _freeze_soon(self) -> None:
+        """``freeze_gc``: after start, or a reload's adds, ``gc.freeze()`` everything (why:
+        docs/health-checks.md, "Cost": full collections of 200-350 ms made probes late)."""
+        if self._freeze_gc and not self._freeze_pending:
+            self._freeze_pending = True
+            asyncio.get_running_loop().call_soon(self._freeze)
+
+    def _freeze(self) -> None:
+        self._freeze_pending = False
+        gc.freeze()  # O(1): the collector's lists are spliced, nothing is walked
+
     # -- scheduling ----------------------------------------------------------------------
 
     def _start(self, check: Check, now: float) -> None:
         h = Hysteresis(check.hysteresis, now=now, warmup_fraction=spread_fraction(check.key))
-        slot = self._slots[check.key] = _Slot(check, h)
+        slot = self._slots[check.key] = Slot(check, h)
         slot.done = functools.partial(self._landed, slot)
         self._push(slot)
 
-    def _push(self, slot: _Slot) -> None:
+    def _push(self, slot: Slot) -> None:
         self._seq += 1
         slot.seq = self._seq
         due = slot.state.next_due()
@@ -294,7 +281,7 @@ class CheckRunner:
         if late > stats.max_lateness_s:
             stats.max_lateness_s = late
 
-    async def _probe_once(self, slot: _Slot, due: float) -> None:
+    async def _probe_once(self, slot: Slot, due: float) -> None:
         self._started(due)
         task = slot.task
         assert task is not None
@@ -311,7 +298,7 @@ class CheckRunner:
 
     # -- one probe, callback form (Check.start) ------------------------------------------
 
-    def _launch(self, slot: _Slot, due: float, now: float) -> None:
+    def _launch(self, slot: Slot, due: float, now: float) -> None:
         self._started(due)
         self._seq += 1
         flight = slot.flight = self._seq
@@ -330,7 +317,7 @@ class CheckRunner:
             slot.abort = abort
             heapq.heappush(self._cuts, (now + slot.check.timeout_s, flight, slot))
 
-    def _landed(self, slot: _Slot, result: ProbeResult) -> None:
+    def _landed(self, slot: Slot, result: ProbeResult) -> None:
         """A callback probe's ``done``."""
         if not slot.flight:
             return  # called twice or after abort: the probe's bug, and nothing to do
@@ -338,14 +325,14 @@ class CheckRunner:
         if slot.live:
             self._judge(slot, result)
 
-    def _cut(self, slot: _Slot, now: float) -> None:
+    def _cut(self, slot: Slot, now: float) -> None:
         """A callback probe reached its timeout: abort it, and that is its result."""
         self._abort(slot)
         if slot.live:
             reason = f"timeout after {slot.check.timeout_s:g}s"
             self._judge(slot, ProbeResult(ok=False, reason=reason, latency_s=now - slot.began))
 
-    def _abort(self, slot: _Slot) -> None:
+    def _abort(self, slot: Slot) -> None:
         abort = slot.abort
         slot.flight, slot.abort = 0, None
         if abort is not None:
@@ -353,7 +340,7 @@ class CheckRunner:
 
     # -- what a result means -------------------------------------------------------------
 
-    def _judge(self, slot: _Slot, result: ProbeResult) -> None:
+    def _judge(self, slot: Slot, result: ProbeResult) -> None:
         """Void a late failure, or count the result, feed the hysteresis, re-arm, emit."""
         stats = self.stats
         if self._late_failure(slot, result):
@@ -378,7 +365,7 @@ class CheckRunner:
         for event in events:
             self._emit(CheckEvent(key=slot.check.key, event=event, result=result))
 
-    def _late_failure(self, slot: _Slot, result: ProbeResult) -> bool:
+    def _late_failure(self, slot: Slot, result: ProbeResult) -> bool:
         if result.ok or result.latency_s <= slot.check.timeout_s + LATE_VERDICT_S:
             return False
         if slot.voids >= MAX_VOIDS:
