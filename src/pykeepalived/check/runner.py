@@ -149,6 +149,7 @@ class CheckRunner:
             return
         slot.live = False
         self._abort(slot)
+        slot.done = None  # slot -> done -> slot: no cycle left for a frozen collector to keep
         if slot.task is not None:
             slot.task.cancel()
 
