@@ -1,8 +1,10 @@
 """keepalived checker type name -> probe, and the one way to turn a checker into a ``Check``.
 
-Rules: no logic of its own; it only binds a probe to its target and params and picks the
-timeout the runner must enforce (connect_timeout for network probes, misc_timeout for
-MISC_CHECK, a short bound for FILE_CHECK's read), so the daemon cannot get that wrong.
+Rules: no logic of its own; it only binds a probe to its target and params, adds the same
+probe in callback form where there is one (plain HTTP_GET, TCP_CHECK: the runner's hot path)
+and picks the timeout the runner must enforce (connect_timeout for network probes,
+misc_timeout for MISC_CHECK, a short bound for FILE_CHECK's read), so the daemon cannot get
+that wrong.
 """
 
 from collections.abc import Awaitable, Callable, Hashable

@@ -25,8 +25,9 @@ class Check:
     """One checker: its identity, how to probe, its hysteresis, its own timeout.
 
     ``start``, when set, is the same probe in callback form (``Starter``): the runner then
-    runs it without a task, a coroutine or a timer of its own (the hot path: plain HTTP
-    judged on the status); ``probe`` stays the reference form, used under ``max_in_flight``.
+    runs it without a task, a coroutine or a timer of its own (the hot path: HTTP_GET judged
+    on the status, TCP_CHECK); ``probe`` stays the reference form, used under
+    ``max_in_flight``.
     """
 
     key: Hashable
