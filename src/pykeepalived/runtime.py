@@ -11,10 +11,8 @@ import sys
 from collections.abc import Callable
 from ipaddress import ip_address
 
-from pyroute2 import AsyncIPRoute
+from pyroute2.iproute.linux import AsyncIPRoute
 
-from pykeepalived.bgp.bird import BirdSpeaker
-from pykeepalived.bgp.exabgp import ExabgpSpeaker
 from pykeepalived.bgp.speaker import Speaker
 from pykeepalived.clock import MonotonicClock
 from pykeepalived.config.loader import load_machine
@@ -24,10 +22,7 @@ from pykeepalived.errors import KernelError
 from pykeepalived.kernel.announce import PacketAnnouncer
 from pykeepalived.kernel.backend import choose_backend, ipvs_present
 from pykeepalived.kernel.dataplane import DataPlane
-from pykeepalived.kernel.ipvs import IpvsDataPlane
 from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
-from pykeepalived.kernel.nft_rules import DEFAULT_SEED
-from pykeepalived.kernel.nftables import NftablesDataPlane
 from pykeepalived.kernel.ports import IPAddress, VrrpTransport
 from pykeepalived.kernel.routes import NetlinkRoutes
 from pykeepalived.kernel.vip_firewall import NftVipFirewall
@@ -79,10 +74,16 @@ def dataplane_factory(requested: str | None) -> Callable[[KeepalivedConfig], Dat
     info = choose_backend(requested, ipvs_present=ipvs_present())
 
     def make(config: KeepalivedConfig) -> DataPlane:
+        # Imported here, when the LVS half starts (after VRRP's), and only the one in use.
         if info.name == "ipvs":
+            from pykeepalived.kernel.ipvs import IpvsDataPlane
+
             if config.bgp_speaker is not None:
                 _sloppy_tcp()
             return IpvsDataPlane(reason=info.reason)
+        from pykeepalived.kernel.nft_rules import DEFAULT_SEED
+        from pykeepalived.kernel.nftables import NftablesDataPlane
+
         devices = sorted({i.interface for i in config.vrrp_instance if i.interface})
         seed = config.global_defs.lvs_hash_seed
         return NftablesDataPlane(
@@ -109,7 +110,11 @@ def speaker_factory(config: KeepalivedConfig, prefixes: list[str]) -> Speaker:
     bgp = config.bgp_speaker
     assert bgp is not None
     if bgp.speaker == "bird":
+        from pykeepalived.bgp.bird import BirdSpeaker
+
         return BirdSpeaker(bgp, prefixes)
+    from pykeepalived.bgp.exabgp import ExabgpSpeaker
+
     return ExabgpSpeaker(bgp)
 
 

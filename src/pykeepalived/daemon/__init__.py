@@ -10,6 +10,7 @@ too (``Adapters.companions``), since the API sits above the daemon.
 
 import asyncio
 import gc
+import importlib
 import json
 import logging
 import signal
@@ -17,17 +18,14 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from ipaddress import ip_address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykeepalived import sdnotify
 from pykeepalived.bgp.speaker import NoSpeaker, Speaker
 from pykeepalived.clock import Clock
-from pykeepalived.config.dump import to_data
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
-from pykeepalived.daemon.bgp_side import BgpSide
-from pykeepalived.daemon.lvs_side import LvsSide
 from pykeepalived.daemon.snapshot import TransitionRecorder, build_snapshot
 from pykeepalived.daemon.vrrp_reload import kept_instances
 from pykeepalived.kernel.dataplane import DataPlane
@@ -37,6 +35,10 @@ from pykeepalived.notify import ScriptRunner
 from pykeepalived.state import Command, CommandKind, CommandResult, DaemonSnapshot, EventLog
 from pykeepalived.vrrp.from_config import version_of
 from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
+
+if TYPE_CHECKING:  # imported when the LVS half starts (Daemon._start_lvs), not before VRRP
+    from pykeepalived.daemon.bgp_side import BgpSide
+    from pykeepalived.daemon.lvs_side import LvsSide
 
 log = logging.getLogger("pykeepalived")
 _NO_SPEAKER = NoSpeaker()
@@ -85,6 +87,7 @@ class Daemon:
         self._tg: asyncio.TaskGroup | None = None
         self._vrrp_stop = asyncio.Event()
         self._vrrp_task: asyncio.Task[None] | None = None
+        self._lvs_started = asyncio.Event()  # the LVS half exists (or is not configured here)
 
     async def run(self) -> int:
         result = self.adapters.load()
@@ -111,12 +114,9 @@ class Daemon:
                     self.vrrp = VrrpNode(self.config, ports, log_detail=self.options.log_detail)
                     self._vrrp_task = tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")
                 if self.options.run_checkers and self.config.virtual_server:
-                    dataplane = self.adapters.dataplane(self.config)
-                    self.lvs = LvsSide(self.config, dataplane, scripts, self.adapters.clock,
-                                       events=self.events)  # fmt: skip
-                    self.lvs.bgp = self._bgp_side(self.config)
-                    self.recorder.listeners.append(self.lvs.sync.on_transition)
-                    tg.create_task(self.lvs.run(self.stop_event), name="lvs")
+                    tg.create_task(self._start_lvs(scripts), name="lvs")
+                else:
+                    self._lvs_started.set()
                 for companion in self.adapters.companions:
                     tg.create_task(companion(self, self.stop_event), name="companion")
                 tg.create_task(self._announce_ready(), name="sd-notify")
@@ -128,7 +128,28 @@ class Daemon:
         log.info("Stopped pykeepalived")
         return 0
 
-    def _bgp_side(self, config: KeepalivedConfig) -> BgpSide | None:
+    async def _start_lvs(self, scripts: ScriptRunner) -> None:
+        """The checker + LVS half. Its modules (checkers, probes, the IPVS messages) are
+        imported in a worker thread while the VRRP node, created just before, opens its
+        sockets and starts its timers: under the IPVS VM's emulation these imports take
+        seconds, which VRRP's start (a restarted master's preemption) no longer waits for."""
+        try:
+            name = "pykeepalived.daemon.lvs_side"
+            lvs_side = await asyncio.to_thread(importlib.import_module, name)
+            assert self.config is not None
+            dataplane = self.adapters.dataplane(self.config)
+            lvs: LvsSide = lvs_side.LvsSide(self.config, dataplane, scripts, self.adapters.clock,
+                                            events=self.events)  # fmt: skip
+            lvs.bgp = self._bgp_side(self.config)
+            self.recorder.listeners.append(lvs.sync.on_transition)
+            self.lvs = lvs
+        finally:
+            self._lvs_started.set()
+        await lvs.run(self.stop_event)
+
+    def _bgp_side(self, config: KeepalivedConfig) -> "BgpSide | None":
+        from pykeepalived.daemon.bgp_side import BgpSide
+
         if config.bgp_speaker is None:
             return None
         if self.adapters.speaker is None:
@@ -140,6 +161,7 @@ class Daemon:
     async def _announce_ready(self) -> None:
         """Tell systemd we are up once every part has had a turn on the loop."""
         await asyncio.sleep(0.2)
+        await self._lvs_started.wait()
         # What start-up built (config model, adapters, imported modules) lives as long as the
         # process: frozen out of the cyclic GC, a full collection no longer walks it (~10 ms
         # that could land on a VRRP takeover).
@@ -182,6 +204,8 @@ class Daemon:
         asyncio.get_running_loop().create_task(self.reload(), name="reload")
 
     def _dump(self, path: str, kind: str) -> None:
+        from pykeepalived.config.dump import to_data
+
         snapshot = self.snapshot()
         data = to_data(snapshot)
         try:
@@ -321,6 +345,7 @@ class Daemon:
             return CommandResult(ok=False, message=message)
         new, old = result.config, self.config
         assert old is not None
+        await self._lvs_started.wait()  # a reload in the first moments reaches the LVS half too
         parts = []
         if self.lvs is not None:
             parts.append(self.lvs.reload(new))
@@ -341,6 +366,8 @@ def _identity(inst: VrrpInstance, config: KeepalivedConfig) -> tuple[object, ...
 
 
 def _vrrp_part(config: KeepalivedConfig) -> object:
+    from pykeepalived.config.dump import to_data
+
     return to_data((config.vrrp_instance, config.vrrp_sync_group, config.vrrp_script,
                     config.vrrp_track_file))  # fmt: skip
 

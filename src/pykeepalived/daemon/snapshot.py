@@ -12,12 +12,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykeepalived import __version__
-from pykeepalived.check.from_config import CheckerKey, RealServerKey
 from pykeepalived.config.model import KeepalivedConfig
-from pykeepalived.daemon.lvs_side import LvsSide
 from pykeepalived.lvs.desired import RealServerId
 from pykeepalived.lvs.table import Counters, DestKey, ServiceKey
 from pykeepalived.state import (
@@ -33,6 +31,10 @@ from pykeepalived.state import (
 from pykeepalived.vrrp.events import InstanceSnapshot
 from pykeepalived.vrrp.from_config import version_of
 from pykeepalived.vrrp.node_actions import InstanceStats
+
+if TYPE_CHECKING:  # the LVS half's modules load after VRRP's start (daemon._start_lvs)
+    from pykeepalived.check.from_config import RealServerKey
+    from pykeepalived.daemon.lvs_side import LvsSide
 
 _ENTERING = re.compile(r"^\((?P<name>[^)]+)\) Entering (?P<state>[A-Z]+) STATE(?P<rest>.*)$")
 
@@ -139,7 +141,7 @@ def sync_groups(
     return tuple(out)
 
 
-def virtual_servers(lvs: LvsSide | None) -> tuple[VirtualServerView, ...]:
+def virtual_servers(lvs: "LvsSide | None") -> tuple[VirtualServerView, ...]:
     if lvs is None or lvs.state is None:
         return ()
     probes = _probes(lvs)
@@ -168,7 +170,7 @@ def virtual_servers(lvs: LvsSide | None) -> tuple[VirtualServerView, ...]:
 
 
 def _real_server(
-    lvs: LvsSide,
+    lvs: "LvsSide",
     rid: RealServerId,
     keys: tuple[ServiceKey, ...],
     weight: int,
@@ -202,7 +204,9 @@ def _real_server(
     )
 
 
-def _probes(lvs: LvsSide) -> dict[RealServerId, tuple[ProbeView, ...]]:
+def _probes(lvs: "LvsSide") -> dict[RealServerId, tuple[ProbeView, ...]]:
+    from pykeepalived.check.from_config import CheckerKey  # loaded, since lvs exists
+
     out: dict[RealServerId, list[ProbeView]] = {}
     for status in lvs.probe_status():
         key = status.key
@@ -235,7 +239,7 @@ def build_snapshot(
     reloads: int,
     live_instances: Iterable[InstanceSnapshot],
     recorder: TransitionRecorder,
-    lvs: LvsSide | None,
+    lvs: "LvsSide | None",
     events: EventLog,
     packet_errors: dict[str, int],
     vrrp_stats: Mapping[str, InstanceStats] | None = None,

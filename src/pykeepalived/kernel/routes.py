@@ -13,7 +13,7 @@ import glob
 import os
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
+from pyroute2.iproute.linux import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.config.model_routes import ROUTE_TYPES, IpRoute, IpRule, describe

@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Iterable
 from ipaddress import IPv6Address
 
-from pyroute2 import AsyncIPRoute
+from pyroute2.iproute.linux import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.errors import KernelError
