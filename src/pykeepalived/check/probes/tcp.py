@@ -4,9 +4,10 @@ Rules: connect, then close at once (keepalived sends nothing). No options of its
 ``LeanTcp`` is the probe in callback form (a runner ``Starter``, as ``http_lean.LeanHttp``):
 a non-blocking connect whose outcome is looked at in the next reply batch, and only a
 connection still in progress registers with the selector. ``probe`` is the same exchange as
-a coroutine. The close is an ordinary one (FIN), as keepalived's: we close first, so a reset
-would reach the server's application as an error (HTTP's lean path resets only after the
-server has closed).
+a coroutine. The close is an ordinary one (FIN), as keepalived's: the server's application
+is waiting to read, so a reset would reach it as an error (HTTP's lean path resets once the
+reply's header block is in: the server has answered, and a close with unread data resets
+anyway).
 """
 
 import asyncio
