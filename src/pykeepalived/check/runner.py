@@ -135,7 +135,7 @@ class CheckRunner:
         self._checks[check.key] = check
         if self._tg is not None:
             self._start(check, self._clock.now())
-            self._freeze_soon()
+            self.freeze_soon()
 
     def remove(self, key: Hashable) -> None:
         """Forget a checker (reload): its probe in flight is cancelled, its events stop.
@@ -174,7 +174,7 @@ class CheckRunner:
                 now = self._clock.now()
                 for check in self._checks.values():
                     self._start(check, now)
-                self._freeze_soon()
+                self.freeze_soon()
                 await stop.wait()
                 self._tg = None
                 self._disarm()
@@ -187,10 +187,11 @@ class CheckRunner:
             for slot in self._slots.values():
                 self._abort(slot)
 
-    def _freeze_soon(self) -> None:
-        """``freeze_gc``: after start, or a reload's adds, ``gc.freeze()`` everything (why:
-        docs/health-checks.md, "Cost": full collections of 200-350 ms made probes late)."""
-        if self._freeze_gc and not self._freeze_pending:
+    def freeze_soon(self) -> None:
+        """``freeze_gc``: ``gc.freeze()`` everything once the current changes are done; the
+        runner calls it after start and ``add``, the daemon after a reload swapped its config
+        (why: docs/health-checks.md, "Cost": full collections of 200-350 ms made probes late)."""
+        if self._freeze_gc and not self._freeze_pending and self._tg is not None:
             self._freeze_pending = True
             asyncio.get_running_loop().call_soon(self._freeze)
 

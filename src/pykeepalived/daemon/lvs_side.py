@@ -218,6 +218,7 @@ class LvsSide:
         self.health = {k: v for k, v in self.health.items() if k in known}
         self.overrides = {k: v for k, v in self.overrides.items() if k in known}
         self.config, self.plan = config, plan
+        self.runner.freeze_soon()  # the new config model too, once this reload is done
         bgp = self.bgp.reload(config) if self.bgp is not None else ""
         self.poke()
         removed = len(old_checks.keys() - new_checks.keys())
