@@ -14,8 +14,12 @@ per check (ours: ``getrusage(RUSAGE_SELF)``, user + system; HAProxy: utime + sti
 process from /proc/PID/stat); the ratio ours / HAProxy. By default both sides run at once
 and are measured over the same window, so a busy machine weighs on both alike (HAProxy's
 rate is nginx's count less ours); ``--sequential`` runs them one after the other instead.
+Also per window: nginx's CPU and how busy the whole machine was (every process, /proc/stat),
+so a side that fell behind for want of CPU shows it. ``--pin`` puts nginx on CPU 0 and the
+checker side (this process, and HAProxy, which inherits it) on CPU 1.
 
-Usage: .venv/bin/python bench/checks.py --servers 1000,3000,10000 --duration 20
+Usage: .venv/bin/python bench/checks.py --servers 1000,3000,10000 --duration 15
+       .venv/bin/python bench/checks.py --servers 10000 --duration 15 --sequential --pin
 Not part of the test suite.
 """
 
