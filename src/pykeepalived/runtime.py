@@ -11,14 +11,13 @@ import sys
 from collections.abc import Callable
 from ipaddress import ip_address
 
-from pyroute2.iproute.linux import AsyncIPRoute
-
 from pykeepalived.bgp.speaker import Speaker
 from pykeepalived.clock import MonotonicClock
 from pykeepalived.config.loader import load_machine
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.daemon import Adapters
 from pykeepalived.errors import KernelError
+from pykeepalived.kernel import rtquery
 from pykeepalived.kernel.announce import PacketAnnouncer
 from pykeepalived.kernel.backend import choose_backend, ipvs_present
 from pykeepalived.kernel.dataplane import DataPlane
@@ -35,12 +34,14 @@ from pykeepalived.vrrp.node import VrrpPorts
 async def primary_address(ifname: str, family: int) -> IPAddress:
     """The address our adverts come from: the interface's first IPv4 address, or for IPv6 its
     link-local address (RFC 5798 5.1.2.1), as keepalived picks them."""
-    async with AsyncIPRoute() as ipr:
-        found = await ipr.link_lookup(ifname=ifname)
-        if not found:
-            raise KernelError(f"interface {ifname} does not exist")
-        dump = await ipr.addr("dump", index=found[0], family=2 if family == 4 else 10)
-        addresses = [ip_address(m.get("IFA_ADDRESS")) async for m in dump]
+    index = rtquery.index_of(ifname)
+    if index is None:
+        raise KernelError(f"interface {ifname} does not exist")
+    try:
+        records = rtquery.addresses(index, family=2 if family == 4 else 10)
+    except OSError as exc:
+        raise KernelError(f"cannot list the addresses of {ifname}: {exc}") from exc
+    addresses = [ip_address(a.address) for a in records]
     if family == 6:
         addresses = [a for a in addresses if a.is_link_local] or addresses
     if not addresses:

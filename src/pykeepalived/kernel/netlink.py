@@ -1,25 +1,32 @@
-"""Netlink adapters (pyroute2's asyncio IPRoute): virtual addresses and link state.
+"""Netlink adapters: virtual addresses and link state.
 
-Rules: with ``rtaddr`` (the VIP add, on the takeover path), the only module that talks
-rtnetlink for VRRP. Idempotent where the kernel lets us be:
+Rules: with ``rtaddr`` (the VIP add, on the takeover path) and ``rtquery`` (what VRRP's start
+asks: an interface's index, addresses and state), the only module that talks rtnetlink for
+VRRP. pyroute2's asyncio IPRoute (heavy to import) serves the rest: removing an address and
+the stream of link changes, imported when first needed. Idempotent where the kernel lets us be:
 adding an address that is there, or removing one that is gone, is reported (False), not
 raised. Any other netlink error becomes a ``KernelError`` naming the address and interface.
 """
 
+import asyncio
+import importlib
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from ipaddress import ip_address, ip_interface
+from typing import TYPE_CHECKING, Any
 
-from pyroute2.iproute.linux import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from pykeepalived.errors import KernelError
+from pykeepalived.kernel import rtquery
 from pykeepalived.kernel.ports import IPInterface, LinkState, VipSpec
 from pykeepalived.kernel.rtaddr import RtnlSocket
 
+if TYPE_CHECKING:
+    from pyroute2.iproute.linux import AsyncIPRoute
+
 EEXIST, EADDRNOTAVAIL, ENODEV = 17, 99, 19
-IFF_UP = 0x1
+RTMGRP_LINK = 0x1
 
 
 class NetlinkAddresses:
@@ -27,14 +34,14 @@ class NetlinkAddresses:
 
     def __init__(self) -> None:
         self._ipr: AsyncIPRoute | None = None
-        # ifname -> ifindex: pyroute2's lookup is a link dump (~0.5 ms), paid on the takeover
-        # path otherwise; an entry is dropped when the kernel says the index is gone.
+        # ifname -> ifindex: a lookup would be paid on the takeover path otherwise; an entry
+        # is dropped when the kernel says the index is gone.
         self._index: dict[str, int] = {}
         self._rtnl = RtnlSocket()
 
-    async def _route(self) -> AsyncIPRoute:
+    async def _route(self) -> "AsyncIPRoute":
         if self._ipr is None:
-            self._ipr = AsyncIPRoute()
+            self._ipr = (await _iproute_class())()
             await self._ipr.setup_endpoint()
         return self._ipr
 
@@ -42,12 +49,11 @@ class NetlinkAddresses:
         cached = self._index.get(ifname)
         if cached is not None:
             return cached
-        ipr = await self._route()
-        found = await ipr.link_lookup(ifname=ifname)
-        if not found:
+        found = rtquery.index_of(ifname)
+        if found is None:
             raise KernelError(f"interface {ifname} does not exist")
-        self._index[ifname] = int(found[0])
-        return int(found[0])
+        self._index[ifname] = found
+        return found
 
     async def add(self, vip: VipSpec) -> bool:
         """On the takeover path: one hand-made RTM_NEWADDR (``rtaddr``), not pyroute2."""
@@ -83,14 +89,12 @@ class NetlinkAddresses:
         return True
 
     async def addresses(self, ifname: str) -> set[IPInterface]:
-        from ipaddress import ip_interface
-
-        ipr = await self._route()
         index = await self.index(ifname)
-        found: set[IPInterface] = set()
-        async for msg in await ipr.addr("dump", index=index):
-            found.add(ip_interface(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}"))
-        return found
+        try:
+            records = rtquery.addresses(index)
+        except OSError as exc:
+            raise KernelError(f"cannot list the addresses of {ifname}: {exc}") from exc
+        return {ip_interface(f"{ip_address(a.address)}/{a.prefixlen}") for a in records}
 
     async def close(self) -> None:
         self._rtnl.close()
@@ -103,15 +107,17 @@ class NetlinkLinks:
     """``LinkPort`` over rtnetlink: the state now, and a stream of changes."""
 
     async def is_up(self, ifname: str) -> bool:
-        async with AsyncIPRoute() as ipr:
-            found = await ipr.link_lookup(ifname=ifname)
-            if not found:
-                return False
-            msgs = await ipr.link("get", index=found[0])
-            return any(_is_up(msg) for msg in msgs)
+        index = rtquery.index_of(ifname)
+        if index is None:
+            return False
+        try:
+            state = rtquery.link_state(index)
+        except OSError as exc:
+            raise KernelError(f"cannot read the state of {ifname}: {exc}") from exc
+        return state is not None and rtquery.link_is_up(*state)
 
     async def watch(self) -> AsyncIterator[LinkState]:
-        async with AsyncIPRoute() as ipr:
+        async with (await _iproute_class())() as ipr:
             await ipr.bind(groups=RTMGRP_LINK)
             while True:
                 async for msg in ipr.get():
@@ -124,4 +130,12 @@ class NetlinkLinks:
 
 def _is_up(msg: Any) -> bool:
     """Administratively up and carrier present (operstate UP, or UNKNOWN for lo/tun)."""
-    return bool(msg["flags"] & IFF_UP) and msg.get("IFLA_OPERSTATE") in ("UP", "UNKNOWN")
+    return bool(msg["flags"] & rtquery.IFF_UP) and msg.get("IFLA_OPERSTATE") in ("UP", "UNKNOWN")
+
+
+async def _iproute_class() -> "type[AsyncIPRoute]":
+    """pyroute2's AsyncIPRoute, its module imported in a worker thread the first time (~1 s
+    under the IPVS VM's emulation: the event loop, VRRP's timers included, runs meanwhile)."""
+    module = await asyncio.to_thread(importlib.import_module, "pyroute2.iproute.linux")
+    cls: type[AsyncIPRoute] = module.AsyncIPRoute
+    return cls

@@ -11,13 +11,15 @@ Table names are resolved from iproute2's ``rt_tables`` files.
 
 import glob
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyroute2.iproute.linux import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.config.model_routes import ROUTE_TYPES, IpRoute, IpRule, describe
 from pykeepalived.errors import KernelError
+
+if TYPE_CHECKING:
+    from pyroute2.iproute.linux import AsyncIPRoute
 
 EEXIST, ENOENT, ESRCH, ENODEV, EADDRNOTAVAIL = 17, 2, 3, 19, 99
 RTNH_F_ONLINK = 0x4
@@ -53,8 +55,10 @@ class NetlinkRoutes:
     def __init__(self) -> None:
         self._ipr: AsyncIPRoute | None = None
 
-    async def _route(self) -> AsyncIPRoute:
+    async def _route(self) -> "AsyncIPRoute":
         if self._ipr is None:
+            from pyroute2.iproute.linux import AsyncIPRoute  # heavy: only once routes are used
+
             self._ipr = AsyncIPRoute()
             await self._ipr.setup_endpoint()
         return self._ipr

@@ -22,12 +22,24 @@ import os
 import shutil
 from collections.abc import Iterable
 from ipaddress import IPv6Address
+from typing import TYPE_CHECKING
 
-from pyroute2.iproute.linux import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import VmacSpec
+
+if TYPE_CHECKING:
+    from pyroute2.iproute.linux import AsyncIPRoute
+
+
+def _iproute() -> "AsyncIPRoute":
+    """pyroute2's IPRoute, imported when a VMAC is first handled (heavy: ~1 s under the IPVS
+    VM's emulation, which VRRP's start does not wait for unless it has VMACs)."""
+    from pyroute2.iproute.linux import AsyncIPRoute
+
+    return AsyncIPRoute()
+
 
 log = logging.getLogger("pykeepalived.vrrp")
 ENODEV = 19
@@ -67,7 +79,7 @@ class NetlinkVmacs:
 
     async def create(self, spec: VmacSpec) -> bool:
         """Make ``spec`` exist as described; True when a link was created (False: reused)."""
-        async with AsyncIPRoute() as ipr:
+        async with _iproute() as ipr:
             base = await _index(ipr, spec.base)
             created = await self._ensure_link(ipr, spec, base)
             index = await _index(ipr, spec.ifname)
@@ -83,7 +95,7 @@ class NetlinkVmacs:
         await self._sync_nft()
         return created
 
-    async def _ensure_link(self, ipr: AsyncIPRoute, spec: VmacSpec, base: int) -> bool:
+    async def _ensure_link(self, ipr: "AsyncIPRoute", spec: VmacSpec, base: int) -> bool:
         found = await ipr.link_lookup(ifname=spec.ifname)
         if found:
             msg = (await ipr.link("get", index=found[0]))[0]
@@ -153,7 +165,7 @@ class NetlinkVmacs:
         if spec.family == 4:
             self._release_base(spec.base)
         removed = False
-        async with AsyncIPRoute() as ipr:
+        async with _iproute() as ipr:
             found = await ipr.link_lookup(ifname=spec.ifname)
             if found:
                 try:
@@ -206,7 +218,7 @@ class NetlinkVmacs:
                 write_sysctl(4, name, "rp_filter", value)
 
 
-async def _index(ipr: AsyncIPRoute, ifname: str) -> int:
+async def _index(ipr: "AsyncIPRoute", ifname: str) -> int:
     found = await ipr.link_lookup(ifname=ifname)
     if not found:
         raise KernelError(f"interface {ifname} does not exist")
@@ -218,7 +230,7 @@ def _write_v6(ifname: str, name: str, value: int) -> None:
         write_sysctl(6, ifname, name, value)
 
 
-async def _add_link_local(ipr: AsyncIPRoute, index: int, address: IPv6Address) -> None:
+async def _add_link_local(ipr: "AsyncIPRoute", index: int, address: IPv6Address) -> None:
     """keepalived sends a VMAC's IPv6 adverts from the base's link-local address."""
     try:
         await ipr.addr("add", index=index, address=str(address), prefixlen=64, family=10,

@@ -1,0 +1,60 @@
+"""rtquery (VRRP's start-up questions by hand) against what iproute2 shows, in a namespace."""
+
+import asyncio
+import socket
+from ipaddress import ip_address, ip_interface
+
+import pytest
+from tests.kernel.nsutil import Lan, inside, run
+
+from pykeepalived.errors import KernelError
+from pykeepalived.kernel import rtquery
+from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
+from pykeepalived.runtime import primary_address
+
+pytestmark = pytest.mark.root
+
+
+def test_addresses_state_and_primary_address_match_iproute2(lan: Lan) -> None:
+    ns = lan.host("dir", "192.168.88.8/24")
+    run("ip", "addr", "add", "192.168.88.50/32", "dev", "eth1", ns=ns)
+    run("ip", "addr", "add", "10.9.0.1", "peer", "10.9.0.2/32", "dev", "eth1", ns=ns)
+    run("ip", "addr", "add", "fd00::8/64", "dev", "eth1", "nodad", ns=ns)
+    run("ip", "link", "add", "dum0", "type", "veth", "peer", "name", "dum1", ns=ns)  # down
+    shown = run("ip", "-o", "addr", "show", "dev", "eth1", ns=ns)
+    expected = {ip_interface(line.split()[3]) for line in shown.splitlines()}
+    expected = {ip_interface("10.9.0.2/32") if a.ip == ip_address("10.9.0.1") else a
+                for a in expected}  # fmt: skip  # IFA_ADDRESS of a peer address is the peer
+
+    async def scenario() -> list[object]:
+        with inside(ns):
+            port, links = NetlinkAddresses(), NetlinkLinks()
+            out: list[object] = [await port.addresses("eth1") == expected]
+            out += [await links.is_up("eth1"), await links.is_up("dum0"),
+                    await links.is_up("lo"), await links.is_up("nosuch0")]  # fmt: skip
+            out += [
+                await primary_address("eth1", 4),
+                (await primary_address("eth1", 6)).is_link_local,
+            ]
+            with pytest.raises(KernelError, match="does not exist"):
+                await primary_address("nosuch0", 4)
+            with pytest.raises(KernelError, match="no IPv6 address"):
+                await primary_address("dum0", 6)
+            out.append(rtquery.link_state(9999))
+            await port.close()
+        return out
+
+    got = asyncio.run(scenario())
+    assert got == [True, True, False, True, False, ip_address("192.168.88.8"), True, None]
+
+
+def test_parsers_skip_what_they_do_not_know() -> None:
+    assert list(rtquery.parse_addresses(b"")) == []
+    assert rtquery.parse_link(b"\x10\x00\x00\x00\x03\x00" + bytes(10)) is None  # NLMSG_DONE
+    attr = b"\x05\x00\x10\x00\x06\x00\x00\x00"  # IFLA_OPERSTATE = UP
+    body = bytes([socket.AF_UNSPEC, 0]) + bytes(6) + (1).to_bytes(4, "little") + bytes(4) + attr
+    msg = (16 + len(body)).to_bytes(4, "little") + (16).to_bytes(2, "little") + bytes(10) + body
+    assert rtquery.parse_link(msg) == (1, 6)
+    assert rtquery.link_is_up(1, 6)
+    assert rtquery.link_is_up(1, 0)
+    assert not rtquery.link_is_up(0, 6)
