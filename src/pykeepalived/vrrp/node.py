@@ -107,6 +107,9 @@ class VrrpNode:
     _stopped: bool = False
     _last_now: float = float("-inf")  # the latest instant given to the cores
     _disabled: set[str] = field(default_factory=set)  # vrrp_scripts keepalived would drop
+    # Set once every unit has started (sockets open, timers armed): the daemon starts its
+    # LVS half's imports only then, so they do not slow this start (docs/benchmarks.md).
+    started: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -205,6 +208,7 @@ class VrrpNode:
             now = self.ports.clock.now()
             for unit in self._units.values():
                 await self._perform(self._start_unit(unit, now))
+        self.started.set()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._timers(stop), name="vrrp-timers")
