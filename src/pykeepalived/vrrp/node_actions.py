@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pykeepalived.vrrp.node_extras import NodeExtras
 
 log = logging.getLogger("pykeepalived.vrrp")
+UNSOLICITED_NA = "Unsolicited Neighbour Adverts"  # keepalived's words (vrrp_send_update)
 NOTIFY_BY_STATE = {
     State.MASTER: "notify_master",
     State.BACKUP: "notify_backup",
@@ -274,8 +275,8 @@ class ActionPerformer:
         interface when vrrp_garp_interval / vrrp_gna_interval / garp_group say so."""
         name = io.config.name
         for vip in io.all_vips:
-            if self.log_detail or repeat:
-                kind = "gratuitous ARPs" if vip.address.version == 4 else "unsolicited NAs"
+            if self.log_detail and repeat:  # keepalived: with -D only, before the first round
+                kind = "gratuitous ARPs" if vip.address.version == 4 else UNSOLICITED_NA
                 log.info("(%s) Sending/queueing %s on %s for %s", name, kind, vip.ifname,
                          vip.address.ip)  # fmt: skip
         if self._paced is None:
