@@ -2,48 +2,35 @@
 
 Rules: with ``rtaddr`` (the VIP add, on the takeover path) and ``rtquery`` (what VRRP's start
 asks: an interface's index, addresses and state), the only module that talks rtnetlink for
-VRRP. pyroute2's asyncio IPRoute (heavy to import) serves the rest: removing an address and
-the stream of link changes, imported when first needed. Idempotent where the kernel lets us be:
+VRRP, by hand: pyroute2's IPRoute took ~1 s to import under the IPVS VM's emulation, before
+VRRP could start. Idempotent where the kernel lets us be:
 adding an address that is there, or removing one that is gone, is reported (False), not
 raised. Any other netlink error becomes a ``KernelError`` naming the address and interface.
 """
 
 import asyncio
-import importlib
+import errno
 import os
+import socket
 from collections.abc import AsyncIterator
 from ipaddress import ip_address, ip_interface
-from typing import TYPE_CHECKING, Any
-
-from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel import rtquery
 from pykeepalived.kernel.ports import IPInterface, LinkState, VipSpec
 from pykeepalived.kernel.rtaddr import RtnlSocket
 
-if TYPE_CHECKING:
-    from pyroute2.iproute.linux import AsyncIPRoute
-
 EEXIST, EADDRNOTAVAIL, ENODEV = 17, 99, 19
-RTMGRP_LINK = 0x1
 
 
 class NetlinkAddresses:
     """``AddressPort`` over rtnetlink."""
 
     def __init__(self) -> None:
-        self._ipr: AsyncIPRoute | None = None
         # ifname -> ifindex: a lookup would be paid on the takeover path otherwise; an entry
         # is dropped when the kernel says the index is gone.
         self._index: dict[str, int] = {}
         self._rtnl = RtnlSocket()
-
-    async def _route(self) -> "AsyncIPRoute":
-        if self._ipr is None:
-            self._ipr = (await _iproute_class())()
-            await self._ipr.setup_endpoint()
-        return self._ipr
 
     async def index(self, ifname: str) -> int:
         cached = self._index.get(ifname)
@@ -72,20 +59,19 @@ class NetlinkAddresses:
         return True
 
     async def remove(self, vip: VipSpec) -> bool:
-        ipr = await self._route()
+        """One hand-made RTM_DELADDR (``rtaddr``): at start, for every configured VIP."""
         index = await self.index(vip.ifname)
-        address = vip.address
-        args: dict[str, Any] = {"address": str(address.ip)}
-        if vip.peer is not None:  # a peer address is known to the kernel by its peer
-            args = {"local": str(address.ip), "address": str(vip.peer.ip)}
         try:
-            await ipr.addr("del", index=index, prefixlen=address.network.prefixlen, **args)
-        except NetlinkError as exc:
-            if exc.code == ENODEV and self._index.pop(vip.ifname, None) is not None:
-                return await self.remove(vip)
-            if exc.code in (EADDRNOTAVAIL, ENODEV):
-                return False
-            raise KernelError(f"cannot remove {address} from {vip.ifname}: {exc}") from exc
+            code = self._rtnl.request((vip, index), delete=True)
+        except OSError as exc:
+            raise KernelError(f"cannot remove {vip.address} from {vip.ifname}: {exc}") from exc
+        if code == ENODEV and self._index.pop(vip.ifname, None) is not None:
+            return await self.remove(vip)  # the interface was re-created: look it up again
+        if code in (EADDRNOTAVAIL, ENODEV):
+            return False
+        if code:
+            reason = os.strerror(code)
+            raise KernelError(f"cannot remove {vip.address} from {vip.ifname}: {reason}")
         return True
 
     async def addresses(self, ifname: str) -> set[IPInterface]:
@@ -98,9 +84,6 @@ class NetlinkAddresses:
 
     async def close(self) -> None:
         self._rtnl.close()
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None
 
 
 class NetlinkLinks:
@@ -117,25 +100,20 @@ class NetlinkLinks:
         return state is not None and rtquery.link_is_up(*state)
 
     async def watch(self) -> AsyncIterator[LinkState]:
-        async with (await _iproute_class())() as ipr:
-            await ipr.bind(groups=RTMGRP_LINK)
+        """RTMGRP_LINK's notifications, read by hand (``rtquery.link_events``)."""
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        try:
+            sock.setblocking(False)
+            sock.bind((0, rtquery.RTMGRP_LINK))
+            loop = asyncio.get_running_loop()
             while True:
-                async for msg in ipr.get():
-                    name = msg.get("IFLA_IFNAME")
-                    if name is None:
+                try:
+                    data = await loop.sock_recv(sock, 1 << 16)
+                except OSError as exc:
+                    if exc.errno == errno.ENOBUFS:  # the kernel dropped some: read on
                         continue
-                    up = msg["event"] != "RTM_DELLINK" and _is_up(msg)
-                    yield LinkState(ifname=str(name), up=up)
-
-
-def _is_up(msg: Any) -> bool:
-    """Administratively up and carrier present (operstate UP, or UNKNOWN for lo/tun)."""
-    return bool(msg["flags"] & rtquery.IFF_UP) and msg.get("IFLA_OPERSTATE") in ("UP", "UNKNOWN")
-
-
-async def _iproute_class() -> "type[AsyncIPRoute]":
-    """pyroute2's AsyncIPRoute, its module imported in a worker thread the first time (~1 s
-    under the IPVS VM's emulation: the event loop, VRRP's timers included, runs meanwhile)."""
-    module = await asyncio.to_thread(importlib.import_module, "pyroute2.iproute.linux")
-    cls: type[AsyncIPRoute] = module.AsyncIPRoute
-    return cls
+                    raise KernelError(f"link notifications: {exc}") from exc
+                for name, up in rtquery.link_events(data):
+                    yield LinkState(ifname=name, up=up)
+        finally:
+            sock.close()

@@ -1,4 +1,5 @@
-"""RTM_NEWADDR by hand: the VIP add on the takeover path, without pyroute2's machinery.
+"""RTM_NEWADDR by hand: the VIP add on the takeover path, without pyroute2's machinery;
+RTM_DELADDR too (VRRP's start removes every configured VIP that a crash may have left).
 
 Rules: ``newaddr`` is pure (bytes out); ``RtnlSocket`` sends one request and reads its
 acknowledgement. rtnetlink handles RTM_NEWADDR synchronously inside ``send``, so the ack is
@@ -18,7 +19,7 @@ import struct
 
 from pykeepalived.kernel.ports import VipSpec
 
-RTM_NEWADDR = 20
+RTM_NEWADDR, RTM_DELADDR = 20, 21
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLMSG_ERROR = 2
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
@@ -31,8 +32,9 @@ def _attr(kind: int, value: bytes) -> bytes:
     return raw + b"\0" * (-len(raw) % 4)
 
 
-def newaddr(vip: VipSpec, index: int, seq: int) -> bytes:
-    """RTM_NEWADDR for ``vip`` on interface ``index`` (create, fail if it exists)."""
+def newaddr(vip: VipSpec, index: int, seq: int, *, delete: bool = False) -> bytes:
+    """RTM_NEWADDR for ``vip`` on interface ``index`` (create, fail if it exists); with
+    ``delete``, the RTM_DELADDR that removes it (matched on local, address and prefix)."""
     address = vip.address
     family = socket.AF_INET if address.version == 4 else socket.AF_INET6
     flags = (IFA_F_NODAD if vip.nodad else 0) | (IFA_F_HOMEADDRESS if vip.home else 0)
@@ -41,6 +43,10 @@ def newaddr(vip: VipSpec, index: int, seq: int) -> bytes:
     head = struct.pack("=BBBBI", family, address.network.prefixlen, flags & 0xFF, scope, index)
     peer = vip.peer.ip if vip.peer is not None else address.ip
     attrs = _attr(IFA_LOCAL, address.ip.packed) + _attr(IFA_ADDRESS, peer.packed)
+    if delete:
+        body = head + attrs
+        nl = struct.pack("=IHHII", 16 + len(body), RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, 0)
+        return nl + body
     if vip.label and family == socket.AF_INET:
         attrs += _attr(IFA_LABEL, vip.label.encode() + b"\0")
     if vip.broadcast is not None:
@@ -59,14 +65,15 @@ class RtnlSocket:
         self._sock: socket.socket | None = None
         self._seq = itertools.count(1)
 
-    def request(self, build: "tuple[VipSpec, int]") -> int:
-        """Send RTM_NEWADDR for (vip, ifindex); the errno of the answer (0: done)."""
+    def request(self, build: "tuple[VipSpec, int]", *, delete: bool = False) -> int:
+        """Send RTM_NEWADDR (RTM_DELADDR with ``delete``) for (vip, ifindex); the errno of
+        the answer (0: done)."""
         if self._sock is None:
             self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
             self._sock.bind((0, 0))
             self._sock.settimeout(5.0)
         seq = next(self._seq)
-        self._sock.send(newaddr(build[0], build[1], seq))
+        self._sock.send(newaddr(build[0], build[1], seq, delete=delete))
         while True:
             data = self._sock.recv(65536)
             offset = 0

@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR = 16, 18, 20, 22
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR = 16, 17, 18, 20, 22
+RTMGRP_LINK = 0x1
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 IFA_ADDRESS = 1
-IFLA_OPERSTATE = 16
+IFLA_IFNAME, IFLA_OPERSTATE = 3, 16
 IFF_UP = 0x1
 # RFC 2863 operstates as the kernel numbers them (IF_OPER_*)
 OPER_UNKNOWN, OPER_UP = 0, 6
@@ -79,6 +80,23 @@ def parse_link(data: bytes) -> tuple[int, int | None] | None:
                 oper = value[0]
         return flags, oper
     return None
+
+
+def link_events(data: bytes) -> Iterator[tuple[str, bool]]:
+    """(name, up) of each RTM_NEWLINK / RTM_DELLINK in a buffer read from RTMGRP_LINK (a
+    deleted link is down); messages without a name are skipped."""
+    for kind, offset, end in _messages(data):
+        if kind not in (RTM_NEWLINK, RTM_DELLINK) or offset + 16 > end:
+            continue
+        flags = struct.unpack_from("=I", data, offset + 8)[0]
+        name, oper = None, None
+        for attr, value in attributes(data, offset + 16, end):
+            if attr == IFLA_IFNAME:
+                name = value.split(b"\0", 1)[0].decode(errors="replace")
+            elif attr == IFLA_OPERSTATE and value:
+                oper = value[0]
+        if name is not None:
+            yield name, kind == RTM_NEWLINK and link_is_up(flags, oper)
 
 
 def link_is_up(flags: int, operstate: int | None) -> bool:
