@@ -86,6 +86,13 @@ class GarpPacer:
                 out.append(item)
         return out
 
+    def sent(self, ifname: str, address: IPAddress, now: float) -> None:
+        """The announcement left at ``now``: the spacing counts from there (keepalived sets
+        its next time after the send)."""
+        spacing = self._spacing(ifname, address)
+        if spacing:
+            self._next[(ifname, address.version)] = now + spacing
+
     def next_time(self) -> float | None:
         times = [self._next.get((i, a.version), 0.0) for _, i, a in self._pending]
         return min(times) if times else None
@@ -126,6 +133,7 @@ class PacedAnnouncer:
             self.port.announce(ifname, address)
         except KernelError as exc:
             log.error("(%s) %s", instance, exc)
+        self.pacer.sent(ifname, address, self.now())
 
     async def close(self) -> None:
         if self._task is not None:

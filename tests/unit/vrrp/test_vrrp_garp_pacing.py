@@ -25,12 +25,13 @@ def test_no_interval_sends_every_repeat_round_robin() -> None:
 
 
 def test_interval_collapses_repeats_into_one_pending_per_vip() -> None:
-    pacer = GarpPacer(default=Spacing(garp_s=0.1))
+    pacer = GarpPacer(default=Spacing(garp_s=0.25))
     assert burst(pacer, 0.0, 5) == [str(V1)]
-    assert pacer.next_time() == 0.1
-    assert pacer.due(0.05) == []
-    assert [a for _, _, a in pacer.due(0.1)] == [V1]  # config order: VIP1 first
-    assert [a for _, _, a in pacer.due(0.2)] == [V2]
+    pacer.sent("eth1", V1, 0.125)  # it left after the request: the spacing counts from there
+    assert pacer.next_time() == 0.375
+    assert pacer.due(0.25) == []
+    assert [a for _, _, a in pacer.due(0.375)] == [V1]  # config order: VIP1 first
+    assert [a for _, _, a in pacer.due(0.625)] == [V2]
     assert pacer.next_time() is None
 
 
