@@ -58,7 +58,7 @@ def test_new_connections_spread_over_every_director_and_web_server(lab: ActiveAc
 def test_a_director_whose_checks_fail_withdraws_and_long_flows_survive(lab: ActiveActive) -> None:
     from pykeepalived.lab.aa_scenario import health_withdraw
 
-    e = health_withdraw(lab, seconds=10.0)
+    e = health_withdraw(lab, seconds=16.0)  # the 16 s stream across the event
     print(e)
     assert e.gone_s is not None, "the director's path never left the router"
     after_verdict = e.extra["after_verdict_s"]
