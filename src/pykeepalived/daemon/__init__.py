@@ -27,11 +27,10 @@ from pykeepalived.clock import Clock
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
-from pykeepalived.daemon.snapshot import TransitionRecorder, build_snapshot
+from pykeepalived.daemon.transitions import TransitionRecorder
 from pykeepalived.daemon.vrrp_reload import kept_instances
 from pykeepalived.kernel.dataplane import DataPlane
 from pykeepalived.kernel.ports import VipSpec
-from pykeepalived.lvs.desired import RealServerId
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.state import Command, CommandKind, CommandResult, DaemonSnapshot, EventLog
 from pykeepalived.vrrp.from_config import version_of
@@ -40,6 +39,7 @@ from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
 if TYPE_CHECKING:  # imported when the LVS half starts (Daemon._start_lvs), not before VRRP
     from pykeepalived.daemon.bgp_side import BgpSide
     from pykeepalived.daemon.lvs_side import LvsSide
+    from pykeepalived.lvs.desired import RealServerId
 
 log = logging.getLogger("pykeepalived")
 _NO_SPEAKER = NoSpeaker()
@@ -229,6 +229,8 @@ class Daemon:
     # -- readers and commands -------------------------------------------------------------
 
     def snapshot(self) -> DaemonSnapshot:
+        from pykeepalived.daemon.snapshot import build_snapshot  # for readers, not the start
+
         assert self.config is not None
         return build_snapshot(
             config=self.config,
@@ -287,7 +289,9 @@ class Daemon:
         log.info("API: %s", message)
         return CommandResult(ok=True, message=message)
 
-    def _find_real_server(self, command: Command) -> RealServerId | None:
+    def _find_real_server(self, command: Command) -> "RealServerId | None":
+        from pykeepalived.lvs.desired import RealServerId  # loaded: the LVS half runs
+
         assert self.lvs is not None
         try:
             address = ip_address(command.address or "")

@@ -6,16 +6,14 @@ runs one thing at a time). VRRP transitions are collected from keepalived-worded
 the VRRP driver and the API shows exactly what the log says.
 """
 
-import logging
-import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived import __version__
 from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.daemon.transitions import TransitionRecorder
 from pykeepalived.lvs.desired import RealServerId
 from pykeepalived.lvs.table import Counters, DestKey, ServiceKey
 from pykeepalived.state import (
@@ -25,7 +23,6 @@ from pykeepalived.state import (
     ProbeView,
     RealServerView,
     SyncGroupView,
-    Transition,
     VirtualServerView,
 )
 from pykeepalived.vrrp.events import InstanceSnapshot
@@ -35,35 +32,6 @@ from pykeepalived.vrrp.node_actions import InstanceStats
 if TYPE_CHECKING:  # the LVS half's modules load after VRRP's start (daemon._start_lvs)
     from pykeepalived.check.from_config import RealServerKey
     from pykeepalived.daemon.lvs_side import LvsSide
-
-_ENTERING = re.compile(r"^\((?P<name>[^)]+)\) Entering (?P<state>[A-Z]+) STATE(?P<rest>.*)$")
-
-
-class TransitionRecorder(logging.Handler):
-    """A log handler: VRRP state lines become transitions and events."""
-
-    def __init__(self, events: EventLog, keep: int = 20) -> None:
-        super().__init__(level=logging.INFO)
-        self.listeners: list[Callable[[str, str], None]] = []
-        self.events = events
-        self.keep = keep
-        self.transitions: dict[str, deque[Transition]] = {}
-        self.current: dict[str, str] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        self.events.add("vrrp", message, at=record.created)
-        match = _ENTERING.match(message)
-        if match is None:
-            return
-        name, state = match["name"], match["state"]
-        old = self.current.get(name, "INIT")
-        self.current[name] = state
-        reason = match["rest"].strip(" ()") or "election"
-        ring = self.transitions.setdefault(name, deque(maxlen=self.keep))
-        ring.append(Transition(at=record.created, old=old, new=state, reason=reason))
-        for listener in self.listeners:
-            listener(name, state)
 
 
 def _counters(c: Counters | None) -> Counters:
