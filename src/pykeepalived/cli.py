@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pykeepalived import __version__, pidfile
+from pykeepalived import __version__, lazy_pyroute2, pidfile
 from pykeepalived.config.dump import dump_json
 from pykeepalived.config.loader import LoadResult, load_machine
 
@@ -73,6 +73,9 @@ SUBCOMMANDS = ("lab", "realserver", "cleanup", "status")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before anything imports pyroute2: its package __init__ imports the whole library, which
+    # the daemon's start does not need (docs/benchmarks.md, "Seed scenario in the IPVS VM").
+    lazy_pyroute2.install()
     words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0] in SUBCOMMANDS:
         return _subcommand(words[0], words[1:])

@@ -31,8 +31,9 @@ def lab() -> Iterator[VrrpLab]:
 
 def conf(priority: int, *names: str) -> str:
     blocks = [
-        instance_conf(name=n, vrid=VRIDS[n], priority=priority, advert_int=ADVERT,
-                      vips=(f"{VIPS[n]}/24",))  # fmt: skip
+        instance_conf(
+            name=n, vrid=VRIDS[n], priority=priority, advert_int=ADVERT, vips=(f"{VIPS[n]}/24",)
+        )
         for n in names
     ]
     group = "vrrp_sync_group G {\n    group {\n" + "".join(f"        {n}\n" for n in names)
