@@ -17,19 +17,15 @@ import itertools
 import socket
 import struct
 
+from pykeepalived.kernel.nlwire import attr as _attr
+from pykeepalived.kernel.nlwire import message, wait_ack
 from pykeepalived.kernel.ports import VipSpec
 
 RTM_NEWADDR, RTM_DELADDR = 20, 21
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
-NLMSG_ERROR = 2
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_NOPREFIXROUTE = 0x02, 0x10, 0x200
-
-
-def _attr(kind: int, value: bytes) -> bytes:
-    raw = struct.pack("=HH", 4 + len(value), kind) + value
-    return raw + b"\0" * (-len(raw) % 4)
 
 
 def newaddr(vip: VipSpec, index: int, seq: int, *, delete: bool = False) -> bytes:
@@ -44,18 +40,15 @@ def newaddr(vip: VipSpec, index: int, seq: int, *, delete: bool = False) -> byte
     peer = vip.peer.ip if vip.peer is not None else address.ip
     attrs = _attr(IFA_LOCAL, address.ip.packed) + _attr(IFA_ADDRESS, peer.packed)
     if delete:
-        body = head + attrs
-        nl = struct.pack("=IHHII", 16 + len(body), RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, 0)
-        return nl + body
+        return message(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, head + attrs)
     if vip.label and family == socket.AF_INET:
         attrs += _attr(IFA_LABEL, vip.label.encode() + b"\0")
     if vip.broadcast is not None:
         attrs += _attr(IFA_BROADCAST, vip.broadcast.packed)
     if flags:
         attrs += _attr(IFA_FLAGS, struct.pack("=I", flags))
-    body = head + attrs
     nl_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    return struct.pack("=IHHII", 16 + len(body), RTM_NEWADDR, nl_flags, seq, 0) + body
+    return message(RTM_NEWADDR, nl_flags, seq, head + attrs)
 
 
 class RtnlSocket:
@@ -74,14 +67,7 @@ class RtnlSocket:
             self._sock.settimeout(5.0)
         seq = next(self._seq)
         self._sock.send(newaddr(build[0], build[1], seq, delete=delete))
-        while True:
-            data = self._sock.recv(65536)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, kind, _, got, _ = struct.unpack_from("=IHHII", data, offset)
-                if kind == NLMSG_ERROR and got == seq:
-                    return -int(struct.unpack_from("=i", data, offset + 16)[0])
-                offset += max(16, (length + 3) & ~3)
+        return wait_ack(self._sock, seq)
 
     def close(self) -> None:
         if self._sock is not None:

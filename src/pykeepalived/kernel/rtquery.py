@@ -21,7 +21,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-NLMSG_ERROR, NLMSG_DONE = 2, 3
+from pykeepalived.kernel import nlwire
+
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR = 16, 17, 18, 20, 22
 RTMGRP_LINK = 0x1
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
@@ -106,13 +107,8 @@ def link_is_up(flags: int, operstate: int | None) -> bool:
 
 def _messages(data: bytes) -> Iterator[tuple[int, int, int]]:
     """(type, payload offset, payload end) of each netlink message in ``data``."""
-    offset = 0
-    while offset + 16 <= len(data):
-        length, kind = struct.unpack_from("=IH", data, offset)
-        if length < 16:
-            return
-        yield kind, offset + 16, min(offset + length, len(data))
-        offset += (length + 3) & ~3
+    for kind, _, offset, end in nlwire.messages(data):
+        yield kind, offset, end
 
 
 _seq = itertools.count(1)
@@ -124,7 +120,7 @@ def _query(kind: int, flags: int, body: bytes) -> Iterator[bytes]:
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
         sock.settimeout(TIMEOUT_S)
         sock.bind((0, 0))
-        sock.send(struct.pack("=IHHII", 16 + len(body), kind, flags, seq, 0) + body)
+        sock.send(nlwire.message(kind, flags, seq, body))
         while True:
             try:
                 data = sock.recv(1 << 16)
@@ -132,12 +128,12 @@ def _query(kind: int, flags: int, body: bytes) -> Iterator[bytes]:
                 raise RtQueryError(f"no answer from the kernel to rtnetlink {kind}") from exc
             done = False
             for got, offset, _ in _messages(data):
-                if got == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", data, offset)[0]
+                if got == nlwire.NLMSG_ERROR:
+                    code = nlwire.error_code(data, offset)
                     if code:
                         raise RtQueryError(code, f"rtnetlink {kind}: error {code}")
                     done = True
-                elif got == NLMSG_DONE or not flags & NLM_F_DUMP:
+                elif got == nlwire.NLMSG_DONE or not flags & NLM_F_DUMP:
                     done = True
             yield data
             if done:

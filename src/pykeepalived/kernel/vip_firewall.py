@@ -24,6 +24,8 @@ from collections.abc import Collection, Iterable
 from ipaddress import IPv4Address, ip_address
 
 from pykeepalived.errors import KernelError
+from pykeepalived.kernel.nlwire import attr as _attr
+from pykeepalived.kernel.nlwire import message, wait_ack
 from pykeepalived.kernel.ports import VipSpec
 
 TABLE = "pykeepalived_vrrp"
@@ -31,7 +33,7 @@ NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, NFPROTO_INET = 12, 10, 1
 NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 0x10, 0x11
 NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM = 12, 14
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_CREATE = 0x1, 0x4, 0x400
-NLMSG_ERROR, NLA_F_NESTED, IFNAMSIZ = 2, 0x8000, 16
+NLA_F_NESTED, IFNAMSIZ = 0x8000, 16
 NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS = 1, 2, 3
 NFTA_LIST_ELEM, NFTA_SET_ELEM_KEY, NFTA_DATA_VALUE = 1, 1, 1
 CHAIN_PRIORITY = -1  # keepalived's default vrrp_nf_chain_priority: before the filter tables
@@ -84,14 +86,8 @@ def key_bytes(vip: VipSpec) -> bytes:
     return packed
 
 
-def _attr(kind: int, value: bytes) -> bytes:
-    raw = struct.pack("=HH", 4 + len(value), kind) + value
-    return raw + b"\0" * (-len(raw) % 4)
-
-
 def _message(kind: int, flags: int, seq: int, family: int, res_id: int, body: bytes) -> bytes:
-    head = struct.pack("=IHHII", 16 + 4 + len(body), kind, flags, seq, 0)
-    return head + struct.pack("!BBH", family, 0, res_id) + body
+    return message(kind, flags, seq, struct.pack("!BBH", family, 0, res_id) + body)
 
 
 def setelem_batch(table: str, set_name: str, keys: Iterable[bytes], *, add: bool,
@@ -163,7 +159,7 @@ class NftVipFirewall:
         seq = next(self._seq)
         try:
             self._sock.send(setelem_batch(self._table, set_name, [key], add=add, seq=seq))
-            code = self._ack(seq + 1)
+            code = wait_ack(self._sock, seq + 1)
         except OSError as exc:
             raise KernelError(f"nfnetlink (VIP firewall): {exc}") from exc
         if code and not (code == errno.ENOENT and not add):
@@ -172,17 +168,6 @@ class NftVipFirewall:
             raise KernelError(
                 f"cannot {verb} {what} in the VIP firewall: {errno.errorcode.get(code, code)}"
             )
-
-    def _ack(self, seq: int) -> int:
-        assert self._sock is not None
-        while True:
-            data = self._sock.recv(65536)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, kind, _, got, _ = struct.unpack_from("=IHHII", data, offset)
-                if kind == NLMSG_ERROR and got == seq:
-                    return -int(struct.unpack_from("=i", data, offset + 16)[0])
-                offset += max(16, (length + 3) & ~3)
 
     async def close(self) -> None:
         """Delete our table; nothing of ours stays in the ruleset."""
