@@ -13,7 +13,7 @@ import weakref
 from typing import Protocol
 
 from pykeepalived.check.result import ProbeResult
-from pykeepalived.check.spec import Starter
+from pykeepalived.check.spec import Done, Starter
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,30 @@ REPLY_BATCH_S = 0.002
 """An exchange looks for its reply (or its connection) this long after sending, with every
 exchange of the same slice: a near server has answered by then, and one wake-up serves them
 all instead of a selector registration and a wake-up each."""
+
+
+class Attempt:
+    """One probe's connection, ended once: by ``_finish`` (``done`` called with the outcome)
+    or by ``abort`` (no call). Subclasses set ``_done``/``_began`` and close in ``_close``."""
+
+    __slots__ = ("_began", "_done")
+
+    def __init__(self, done: Done) -> None:
+        self._done: Done | None = done
+        self._began = time.monotonic()
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def _finish(self, ok: bool, reason: str) -> None:
+        done, self._done = self._done, None
+        self._close()
+        if done is not None:
+            done(ProbeResult(ok=ok, reason=reason, latency_s=time.monotonic() - self._began))
+
+    def abort(self) -> None:
+        self._done = None
+        self._close()
 
 
 class Reads(Protocol):

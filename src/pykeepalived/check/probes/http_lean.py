@@ -29,9 +29,8 @@ import errno
 import os
 import socket
 import struct
-import time
 
-from pykeepalived.check.probes.callback import awaited, soon
+from pykeepalived.check.probes.callback import Attempt, awaited, soon
 from pykeepalived.check.probes.common import ProbeTarget, describe_os_error, make_socket
 from pykeepalived.check.probes.http import (
     MAX_HEAD,
@@ -74,17 +73,15 @@ async def probe(target: ProbeTarget, params: HttpParams) -> ProbeResult:
     return await awaited(LeanHttp(target, params), target.connect_timeout_s)
 
 
-class _Exchange:
+class _Exchange(Attempt):
     """One probe: the urls in turn, one connection each, read up to the header block's end."""
 
-    __slots__ = ("_began", "_done", "_head", "_index", "_loop", "_pending", "_probe", "_sock",
-                 "_watching")  # fmt: skip
+    __slots__ = ("_head", "_index", "_loop", "_pending", "_probe", "_sock", "_watching")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, probe: LeanHttp, done: Done) -> None:
         self._loop = loop
         self._probe = probe
-        self._done: Done | None = done
-        self._began = time.monotonic()
+        super().__init__(done)
         self._index = 0  # the url being checked
         self._sock: socket.socket | None = None
         self._pending = b""  # request bytes not sent yet
@@ -187,16 +184,6 @@ class _Exchange:
 
     def _fail(self, slug: str, detail: str) -> None:
         self._finish(False, f"{slug}: {detail}")  # RemoteProtocolError's
-
-    def _finish(self, ok: bool, reason: str) -> None:
-        done, self._done = self._done, None
-        self._close()
-        if done is not None:
-            done(ProbeResult(ok=ok, reason=reason, latency_s=time.monotonic() - self._began))
-
-    def abort(self) -> None:
-        self._done = None
-        self._close()
 
     def _unwatch(self) -> None:
         self._loop.remove_reader(self._watching)

@@ -14,10 +14,9 @@ import asyncio
 import errno
 import os
 import socket
-import time
 from dataclasses import dataclass
 
-from pykeepalived.check.probes.callback import awaited, soon
+from pykeepalived.check.probes.callback import Attempt, awaited, soon
 from pykeepalived.check.probes.common import ProbeTarget, describe_os_error, make_socket
 from pykeepalived.check.result import ProbeResult
 from pykeepalived.check.spec import Abort, Done
@@ -50,16 +49,15 @@ class LeanTcp:
         return f"LeanTcp({self.target!r})"
 
 
-class _Connect:
+class _Connect(Attempt):
     """One connection attempt; ``done`` once with its outcome, unless aborted."""
 
-    __slots__ = ("_began", "_done", "_loop", "_sock", "_target", "_watching")
+    __slots__ = ("_loop", "_sock", "_target", "_watching")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, target: ProbeTarget, done: Done) -> None:
         self._loop = loop
         self._target = target
-        self._done: Done | None = done
-        self._began = time.monotonic()
+        super().__init__(done)
         self._sock: socket.socket | None = None
         self._watching = 0  # the fd registered as a writer, or 0
 
@@ -100,16 +98,6 @@ class _Connect:
             return
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         self._finish(not err, os.strerror(err).lower() if err else "connected")
-
-    def _finish(self, ok: bool, reason: str) -> None:
-        done, self._done = self._done, None
-        self._close()
-        if done is not None:
-            done(ProbeResult(ok=ok, reason=reason, latency_s=time.monotonic() - self._began))
-
-    def abort(self) -> None:
-        self._done = None
-        self._close()
 
     def _close(self) -> None:
         if self._watching:
