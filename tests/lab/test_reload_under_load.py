@@ -28,6 +28,7 @@ CLIENT = """
 import json, socket, sys, time
 deadline = time.monotonic() + float(sys.argv[2])
 ok = failed = 0
+errors = []
 while time.monotonic() < deadline:
     try:
         with socket.create_connection((sys.argv[1], 80), timeout=2) as s:
@@ -36,11 +37,14 @@ while time.monotonic() < deadline:
             while chunk := s.recv(4096):
                 data += chunk
         ok += data.startswith(b"HTTP/1.0 200")
-        failed += not data.startswith(b"HTTP/1.0 200")
-    except OSError:
+        if not data.startswith(b"HTTP/1.0 200"):
+            failed += 1
+            errors.append(f"{time.time():.3f} answer {data[:40]!r}")
+    except OSError as exc:
         failed += 1
+        errors.append(f"{time.time():.3f} {exc!r}")
     time.sleep(0.02)
-print(json.dumps({"ok": ok, "failed": failed}))
+print(json.dumps({"ok": ok, "failed": failed, "errors": errors[:10]}))
 """
 
 

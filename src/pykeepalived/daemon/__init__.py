@@ -150,6 +150,8 @@ class Daemon:
                                             events=self.events)  # fmt: skip
             lvs.bgp = self._bgp_side(self.config)
             self.recorder.listeners.append(lvs.sync.on_transition)
+            for instance, state in list(self.recorder.current.items()):
+                lvs.sync.on_transition(instance, state)  # VRRP ran first: what it is now
             self.lvs = lvs
         finally:
             self._lvs_started.set()
