@@ -83,11 +83,13 @@ def test_script_runs_as_its_user(tmp_path: Path) -> None:
     """``user nobody``: the script runs with nobody's uid (keepalived's vrrp_script user)."""
     nobody = pwd.getpwnam("nobody").pw_uid
     check = f'/bin/sh -c "test $(id -u) = {nobody}"'
-    script = VrrpScript(name="who", script=check, interval=0.1, user=RunAs(username="nobody"))
-    seen = asyncio.run(_collect(lambda obs: ScriptTracker(script, obs), 0.3))
+    # timeout 5: the default (the interval, 0.1 s) is shorter than a fork of sh + id under CI load
+    script = VrrpScript(name="who", script=check, interval=0.1, timeout=5,
+                        user=RunAs(username="nobody"))  # fmt: skip
+    seen = asyncio.run(_collect(lambda obs: ScriptTracker(script, obs), 1.0))
     assert seen == [(Kind.SCRIPT, "who", True)]
-    as_root = VrrpScript(name="who", script=check, interval=0.1)
-    seen = asyncio.run(_collect(lambda obs: ScriptTracker(as_root, obs), 0.3))
+    as_root = VrrpScript(name="who", script=check, interval=0.1, timeout=5)
+    seen = asyncio.run(_collect(lambda obs: ScriptTracker(as_root, obs), 1.0))
     assert seen == [(Kind.SCRIPT, "who", False)]
 
 
