@@ -85,8 +85,10 @@ class Scenario:
 
     def run(self) -> bool:
         ok = self.vip_on_master()
-        self.out(f"     data plane: {self.backend()}")
         ok = ok and self.balanced("requests through the VIP reach both web servers")
+        # after the requests: the LVS half starts after VRRP, so at the VIP step it may not
+        # have logged its data plane yet (seen in the IPVS VM); once requests are balanced it has
+        self.out(f"     data plane: {self.backend()}")
         self.show_table()
         ok = ok and self.failover()
         ok = ok and self.preempt()
