@@ -39,8 +39,9 @@ pytestmark = [
     ),
 ]
 SLACK_S = float(os.environ.get("VRRP_TIMING_SLACK_S", "0.1"))
-# keepalived's words for an advert it refuses (vrrp.c vrrp_check_packet and friends)
-COMPLAINT = re.compile(r"bad|invalid|ignoring|mismatch|wrong|discard|error", re.IGNORECASE)
+# keepalived's words for an advert it refuses (vrrp.c vrrp_check_packet and friends); \b so that
+# a random temp dir name (vrrplab-61mcibad) in its command line does not count
+COMPLAINT = re.compile(r"\b(?:bad|invalid|ignoring|mismatch|wrong|discard|error)", re.IGNORECASE)
 # ... except the one that is the protocol working: a restarted better backup ignoring the
 # lower-priority master until its timer runs out (preempt)
 PREEMPTING = re.compile(r"received lower priority \(\d+\) advert from [\da-f.:]+ - discarding")
