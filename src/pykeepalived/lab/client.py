@@ -14,12 +14,17 @@ TIMEOUT_S = 1.0
 def get(host: str, port: int) -> str:
     try:
         with socket.create_connection((host, port), timeout=TIMEOUT_S) as sock:
-            sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
-            data = b""
-            while chunk := sock.recv(4096):
-                data += chunk
+            return body(sock, host)
     except OSError:
         return ""
+
+
+def body(sock: socket.socket, host: str) -> str:
+    """One HTTP/1.0 GET / on a connected socket: the answer's body (the web node's address)."""
+    sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
     return data.partition(b"\r\n\r\n")[2].decode(errors="replace").strip()
 
 

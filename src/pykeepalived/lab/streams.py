@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from pykeepalived.lab.client import body
 from pykeepalived.lab.web import stream_length
 
 TIMEOUT_S = 2.0
@@ -33,13 +34,9 @@ def _connect(vip: str, port: int, sport: int, timeout: float) -> socket.socket:
 def get(vip: str, port: int, sport: int) -> str:
     try:
         with _connect(vip, port, sport, TIMEOUT_S) as sock:
-            sock.sendall(f"GET / HTTP/1.0\r\nHost: {vip}\r\n\r\n".encode())
-            data = b""
-            while chunk := sock.recv(4096):
-                data += chunk
+            return body(sock, vip)
     except OSError:
         return ""
-    return data.partition(b"\r\n\r\n")[2].decode(errors="replace").strip()
 
 
 def stream(vip: str, port: int, sport: int, seconds: float) -> dict[str, Any]:
