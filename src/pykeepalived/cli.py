@@ -8,10 +8,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pykeepalived import __version__, lazy_pyroute2, pidfile
-from pykeepalived.config.dump import dump_json
-from pykeepalived.config.loader import LoadResult, load_machine
+from pykeepalived.kernel.vrrp_listen import EarlyReceivers
+
+if TYPE_CHECKING:
+    from pykeepalived.config.loader import LoadResult
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 EXIT_OK, EXIT_CONFIG, EXIT_USAGE = 0, 1, 2
@@ -73,15 +76,21 @@ SUBCOMMANDS = ("lab", "realserver", "cleanup", "status")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    early = listen_early(words)
     # Before anything imports pyroute2: its package __init__ imports the whole library, which
     # the daemon's start does not need (docs/benchmarks.md, "Seed scenario in the IPVS VM").
     lazy_pyroute2.install()
-    words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0] in SUBCOMMANDS:
         return _subcommand(words[0], words[1:])
     args = build_parser().parse_args(words)
     if not (args.dump_config or args.config_test):
-        return run_daemon(args)
+        return run_daemon(args, early)
+    if early is not None:
+        early.close()
+    from pykeepalived.config.dump import dump_json
+    from pykeepalived.config.loader import load_machine
+
     result = load_machine(args.config, config_id=args.config_id, strict=args.check_environment)
     if args.dump_config:
         _report(result, quiet_ok=True)
@@ -109,10 +118,34 @@ def _subcommand(name: str, argv: list[str]) -> int:
     return realserver_main(argv)
 
 
-def run_daemon(args: argparse.Namespace) -> int:
+NOT_VRRP_DAEMON = frozenset("tCvh")  # -t, -C (checkers only), -v, -h: no VRRP to run
+TAKES_VALUE = frozenset("fprcSgi")
+
+
+def listen_early(words: list[str]) -> EarlyReceivers | None:
+    """VRRP receive sockets opened now, before the daemon's modules are imported, when these
+    words will run the VRRP daemon as root (``kernel.vrrp_listen`` says why). A cheap look at
+    the words, before argparse: anything else closes them again."""
+    if os.geteuid() != 0 or (words and words[0] in SUBCOMMANDS):
+        return None
+    for word in words:
+        if word.startswith("--"):
+            if word in ("--config-test", "--dump-config", "--check", "--version", "--help"):
+                return None
+        elif word.startswith("-"):
+            for letter in word[1:]:  # a cluster like -nlD, or -fFILE: a value ends it
+                if letter in NOT_VRRP_DAEMON:
+                    return None
+                if letter in TAKES_VALUE:
+                    break
+    return EarlyReceivers.listen()
+
+
+def run_daemon(args: argparse.Namespace, early: EarlyReceivers | None = None) -> int:
     """keepalived's daemon mode: fork unless -n, pid files, then the asyncio daemon.
 
-    The daemon's modules are imported here, not at the top: ``-t`` stays fast.
+    The daemon's modules are imported here, not at the top: ``-t`` stays fast. ``early``:
+    VRRP receive sockets listening since the process started (closed if VRRP does not run).
     """
     import asyncio
     import logging
@@ -132,6 +165,9 @@ def run_daemon(args: argparse.Namespace) -> int:
     if running is not None:  # keepalived's answer (and exit code 0) to a second start
         print(f"pykeepalived: daemon is already running (pid {running})", file=sys.stderr)
         return EXIT_OK
+    if early is not None and not run_vrrp:
+        early.close()
+        early = None
     if not args.dont_fork:
         _daemonize()
     setup_logging(
@@ -154,7 +190,7 @@ def run_daemon(args: argparse.Namespace) -> int:
     )
     try:
         try:
-            chosen = adapters(args.config, args.config_id, args.lvs_backend)
+            chosen = adapters(args.config, args.config_id, args.lvs_backend, early)
             from pykeepalived.api.companion import api_companion  # aiohttp only when needed
 
             chosen.companions.append(api_companion(args.api, args.api_token_file))
@@ -179,7 +215,7 @@ def _daemonize() -> None:
         os.dup2(devnull, fd)
 
 
-def _report(result: LoadResult, *, quiet_ok: bool) -> int:
+def _report(result: "LoadResult", *, quiet_ok: bool) -> int:
     for diagnostic in result.diagnostics:
         print(diagnostic.render(), file=sys.stderr)
     errors, warnings = len(result.errors), len(result.warnings)

@@ -4,6 +4,7 @@ Rules: L6, beside ``cli``: the only place that names concrete kernel adapters. E
 builds is handed to the daemon as factories (``daemon.Adapters``).
 """
 
+import functools
 import logging
 import logging.handlers
 import os
@@ -13,7 +14,7 @@ from ipaddress import ip_address
 
 from pykeepalived.bgp.speaker import Speaker
 from pykeepalived.clock import MonotonicClock
-from pykeepalived.config.loader import load_machine
+from pykeepalived.config.loader import LoadResult, load_machine
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.daemon import Adapters
 from pykeepalived.errors import KernelError
@@ -26,6 +27,7 @@ from pykeepalived.kernel.ports import IPAddress, VrrpTransport
 from pykeepalived.kernel.routes import NetlinkRoutes
 from pykeepalived.kernel.vip_firewall import NftVipFirewall
 from pykeepalived.kernel.vmac import NetlinkVmacs
+from pykeepalived.kernel.vrrp_listen import EarlyReceivers
 from pykeepalived.kernel.vrrp_socket import VrrpSocket
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.vrrp.node import VrrpPorts
@@ -49,17 +51,22 @@ async def primary_address(ifname: str, family: int) -> IPAddress:
     return addresses[0]
 
 
-def open_transport(ifname: str, src: IPAddress, group: IPAddress | None) -> VrrpTransport:
-    return VrrpSocket(ifname, src, group=group)
-
-
-def vrrp_ports(config: KeepalivedConfig, scripts: ScriptRunner) -> VrrpPorts:
+def vrrp_ports(
+    config: KeepalivedConfig, scripts: ScriptRunner, early: EarlyReceivers | None = None
+) -> VrrpPorts:
+    """``early``: receive sockets listening since process start (``cli``), adopted by the
+    first node's transports; a reload's node opens its own (they are all taken by then)."""
     del config
+
+    def open_transport(ifname: str, src: IPAddress, group: IPAddress | None) -> VrrpTransport:
+        return VrrpSocket(ifname, src, group=group, early=early)
+
     return VrrpPorts(
         addresses=NetlinkAddresses(),
         announcer=PacketAnnouncer(),
         links=NetlinkLinks(),
         open_transport=open_transport,
+        release_early=None if early is None else early.close,
         primary_address=primary_address,
         scripts=scripts,
         clock=MonotonicClock(),
@@ -119,10 +126,21 @@ def speaker_factory(config: KeepalivedConfig, prefixes: list[str]) -> Speaker:
     return ExabgpSpeaker(bgp)
 
 
-def adapters(config_path: str, config_id: str | None, backend: str | None) -> Adapters:
+def adapters(
+    config_path: str,
+    config_id: str | None,
+    backend: str | None,
+    early: EarlyReceivers | None = None,
+) -> Adapters:
+    def load() -> LoadResult:
+        result = load_machine(config_path, config_id=config_id)
+        if early is not None and (result.config is None or not result.config.vrrp_instance):
+            early.close()  # no VRRP node will adopt them
+        return result
+
     return Adapters(
-        load=lambda: load_machine(config_path, config_id=config_id),
-        vrrp_ports=vrrp_ports,
+        load=load,
+        vrrp_ports=functools.partial(vrrp_ports, early=early),
         dataplane=dataplane_factory(backend),
         clock=MonotonicClock(),
         speaker=speaker_factory,

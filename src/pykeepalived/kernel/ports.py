@@ -35,6 +35,19 @@ class Received:
     arrived: float | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EarlyReceived:
+    """What a receive socket opened at process start queued before the driver began.
+
+    ``since``: listening since then (``time.monotonic()``); ``adverts`` in arrival order;
+    ``complete``: False when the kernel dropped some (queue overflow), so the quiet it shows is
+    not proof that no master spoke."""
+
+    since: float
+    adverts: tuple[Received, ...]
+    complete: bool
+
+
 class VrrpTransport(Protocol):
     def send(self, payload: bytes, dst: IPAddress, *, ttl: int = 255) -> None:
         """Send one VRRP message (the payload after the IP header); ``ttl`` is the TTL / hop
@@ -42,6 +55,11 @@ class VrrpTransport(Protocol):
         ...
 
     async def receive(self) -> Received: ...
+
+    def take_early(self) -> EarlyReceived | None:
+        """Once, before the first ``receive``: what this transport heard before the driver
+        started, if its socket was listening from process start (``kernel.vrrp_listen``)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -16,23 +16,30 @@ from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from pykeepalived.errors import KernelError
-from pykeepalived.kernel.ports import IPAddress, Received
+from pykeepalived.kernel.ports import EarlyReceived, IPAddress, Received
+from pykeepalived.kernel.vrrp_listen import (
+    IPPROTO_VRRP,
+    SO_BINDTODEVICE,
+    SO_TIMESTAMPNS,
+    EarlyReceivers,
+    change_membership,
+    default_group,
+    dropped,
+    open_receiver,
+)
 
-IPPROTO_VRRP = 112
 MCAST_V4 = IPv4Address("224.0.0.18")
 MCAST_V6 = IPv6Address("ff02::12")
-SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
-IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
-IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
 IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 MAX_DATAGRAM = 2048
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # also the SCM type of the stamp
+MAX_EARLY_ADVERTS = 4096  # a bound on the replay: a 1 MiB queue holds ~1,400 adverts
 
 
 class VrrpSocket:
     """Send and receive VRRP on ``ifname`` from ``src``; ``group`` is the multicast group or
-    None for unicast-only instances."""
+    None for unicast-only instances. With ``early``, the receive socket listening on
+    ``ifname`` since process start is adopted, and ``take_early`` hands over what it queued."""
 
     def __init__(
         self,
@@ -41,6 +48,7 @@ class VrrpSocket:
         *,
         group: IPAddress | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        early: EarlyReceivers | None = None,
     ) -> None:
         self.ifname = ifname
         self.src = src
@@ -48,33 +56,68 @@ class VrrpSocket:
         self._loop = loop or asyncio.get_running_loop()
         self._queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=1024)
         self._unicast_ttl = 255  # as the sender is opened; unicast_ttl changes it
+        self._early_since: float | None = None
+        self._reading = False  # an adopted socket is read by take_early first
         try:
             self._ifindex = socket.if_nametoindex(ifname)
-            self._rx = self._open_receiver(group)
+            self._rx = self._adopt(early, group) or self._open_receiver(group)
             self._tx = self._open_sender()
         except OSError as exc:
             raise KernelError(f"cannot open VRRP socket on {ifname}: {exc.strerror}") from exc
-        self._loop.add_reader(self._rx.fileno(), self._on_readable)
 
     def _open_receiver(self, group: IPAddress | None) -> socket.socket:
-        sock = socket.socket(self.family, socket.SOCK_RAW, IPPROTO_VRRP)
-        sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # when each advert came in
-        if self.family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
-            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
-        if group is not None:
-            self._join(sock, group)
+        packed = None if group is None else group.packed
+        sock = open_receiver(self.ifname, self._ifindex, self.family, packed)
+        self._loop.add_reader(sock.fileno(), self._on_readable)
+        self._reading = True
         return sock
 
-    def _join(self, sock: socket.socket, group: IPAddress) -> None:
-        if isinstance(group, IPv4Address):
-            mreqn = group.packed + b"\0\0\0\0" + struct.pack("@i", self._ifindex)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
-        else:
-            mreq6 = group.packed + struct.pack("@I", self._ifindex)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6)
+    def _read_by_loop(self) -> None:
+        if not self._reading:
+            self._loop.add_reader(self._rx.fileno(), self._on_readable)
+            self._reading = True
+
+    def _adopt(self, early: EarlyReceivers | None, group: IPAddress | None) -> socket.socket | None:
+        """The early socket joined the default group: fine for it, left for unicast; another
+        configured group (vrrp_mcast_group4/6) is not what it queued, so it is not adopted."""
+        default = default_group(self.family)
+        if early is None or (group is not None and group.packed != default):
+            return None
+        sock = early.take(self.ifname, self.family, self._ifindex)
+        if sock is None:
+            return None
+        if group is None:
+            change_membership(sock, self.family, self._ifindex, default, join=False)
+        self._early_since = early.since
+        return sock  # read by take_early first, then by the loop
+
+    def take_early(self) -> EarlyReceived | None:
+        """What the adopted socket queued since process start, in arrival order (once)."""
+        if self._early_since is None:
+            return None
+        since, self._early_since = self._early_since, None
+        adverts: list[Received] = []
+        while len(adverts) < MAX_EARLY_ADVERTS:
+            received = self._read_one()
+            if received is None:
+                break
+            adverts.append(received)
+        complete = dropped(self._rx) == 0 and len(adverts) < MAX_EARLY_ADVERTS
+        self._read_by_loop()
+        adverts.sort(key=lambda r: r.arrived if r.arrived is not None else float("inf"))
+        return EarlyReceived(since=since, adverts=tuple(adverts), complete=complete)
+
+    def _read_one(self) -> Received | None:
+        """One datagram off the socket, skipping unreadable sources; None when it is empty."""
+        for _ in range(64):
+            try:
+                data, ancillary, _flags, address = self._rx.recvmsg(MAX_DATAGRAM, 256)
+            except OSError:  # BlockingIOError: empty
+                return None
+            received = self._received(data, ancillary, address)
+            if received is not None:
+                return received
+        return None
 
     def _open_sender(self) -> socket.socket:
         sock = socket.socket(self.family, socket.SOCK_RAW, IPPROTO_VRRP)
@@ -111,15 +154,15 @@ class VrrpSocket:
             raise KernelError(f"cannot send VRRP on {self.ifname}: {exc.strerror}") from exc
 
     async def receive(self) -> Received:
+        self._early_since = None  # too late for take_early: what it queued is read now
+        self._read_by_loop()
         return await self._queue.get()
 
     def _on_readable(self) -> None:
         for _ in range(64):  # bounded: never starve the loop under a flood
             try:
                 data, ancillary, _flags, address = self._rx.recvmsg(MAX_DATAGRAM, 256)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
+            except OSError:  # BlockingIOError: drained
                 return
             received = self._received(data, ancillary, address)
             if received is not None and not self._queue.full():

@@ -22,6 +22,7 @@ from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import (
     AddressPort,
     AnnouncePort,
+    EarlyReceived,
     IPAddress,
     LinkPort,
     Received,
@@ -29,6 +30,7 @@ from pykeepalived.kernel.ports import (
     VrrpTransport,
 )
 from pykeepalived.notify import ScriptRunner
+from pykeepalived.vrrp import early_start
 from pykeepalived.vrrp.events import AddVips, AdvertReceived, InstanceSnapshot, RemoveVips
 from pykeepalived.vrrp.from_config import (
     drops_vip_traffic,
@@ -57,6 +59,7 @@ EPOLL_GRAIN_S = 0.001
 POLL_SLACK = 0.0011  # the kernel's select/poll timer slack: 0.1% of the timeout, and margin
 MAX_BACKDATE_S = 1.0  # an advert older than this when read is taken as read now
 
+SocketKey = tuple[str, int, IPAddress, bool]  # interface, family, source, unicast
 OpenTransport = Callable[[str, IPAddress, IPAddress | None], VrrpTransport]
 
 
@@ -72,6 +75,8 @@ class VrrpPorts:
     firewall: VipFirewallPort | None = None  # no_accept / vrrp_strict
     routes: RoutePort | None = None
     vmacs: VmacPort | None = None
+    release_early: Callable[[], None] | None = None
+    """Closes the receive sockets opened at process start that no transport adopted."""
 
 
 @dataclass
@@ -96,10 +101,8 @@ class VrrpNode:
     _trackings: dict[str, InstanceTracking] = field(default_factory=dict)
     _cores: dict[str, Instance] = field(default_factory=dict)
     _watched_links: set[str] = field(default_factory=set)
-    _sockets: dict[tuple[str, int, IPAddress, bool], VrrpTransport] = field(default_factory=dict)
-    _by_socket: dict[tuple[tuple[str, int, IPAddress, bool], int], str] = field(
-        default_factory=dict
-    )
+    _sockets: dict[SocketKey, VrrpTransport] = field(default_factory=dict)
+    _by_socket: dict[tuple[SocketKey, int], str] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _performer: ActionPerformer | None = None
@@ -164,7 +167,11 @@ class VrrpNode:
         )
 
     def _transport_of(self, io: InstanceIO) -> VrrpTransport:
-        return self._sockets[(io.ifname, io.family, io.src, io.unicast)]
+        return self._sockets[self._socket_key(io)]
+
+    @staticmethod
+    def _socket_key(io: InstanceIO) -> SocketKey:
+        return (io.ifname, io.family, io.src, io.unicast)
 
     def _open_sockets(self) -> None:
         for name, io in self._io.items():
@@ -206,8 +213,15 @@ class VrrpNode:
         await self._initial_tracking()
         async with self._lock:
             now = self.ports.clock.now()
-            for unit in self._units.values():
-                await self._perform(self._start_unit(unit, now))
+            early = self._take_early()
+            starts = {
+                name: self._start_time(unit, early, now) for name, unit in self._units.items()
+            }
+            for name, unit in self._units.items():
+                await self._perform(self._start_unit(unit, starts[name]))
+            await self._replay(early, starts, now)
+        if self.ports.release_early is not None:
+            self.ports.release_early()
         self.started.set()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -221,6 +235,51 @@ class VrrpNode:
             pass
         finally:
             await self._shutdown()
+
+    def _take_early(self) -> dict[SocketKey, EarlyReceived]:
+        early = {}
+        for key, sock in self._sockets.items():
+            heard = sock.take_early()
+            if heard is not None:
+                early[key] = heard
+        return early
+
+    def _start_time(self, unit: Unit, early: dict[SocketKey, EarlyReceived], now: float) -> float:
+        heard = [early.get(self._socket_key(self._io[m.name])) for m in unit.members]
+        resumed = any(m.name in self.resume for m in unit.members)
+        if not resumed and early_start.overflowed(heard):
+            log.warning("(%s) VRRP receive queue overflowed before start: waiting a whole "
+                        "Master_Down_Interval from now", unit.name)  # fmt: skip
+        return early_start.start_time(heard, resumed=resumed, now=now)
+
+    async def _replay(
+        self, early: dict[SocketKey, EarlyReceived], starts: dict[str, float], now: float
+    ) -> None:
+        """Adverts heard before the start, in arrival order, each at its arrival time. Timers
+        do not run in between: what counts is who is master now, not who was for a moment
+        while the daemon was importing."""
+        heard = early_start.in_arrival_order(early, now)
+        last: dict[str, float] = {}
+        for arrived, key, rx in heard:
+            try:
+                name, advert = self._decode(key, rx)
+            except VrrpPacketError as exc:
+                self._count(exc.reason, f"{exc} from {rx.src}")
+                continue
+            if name is None or advert is None:
+                continue
+            unit = self._unit_of[name]
+            start = starts[unit.name]
+            at = early_start.replay_instant(
+                arrived, unit_start=start, previous=last.get(unit.name, start), now=now
+            )
+            last[unit.name] = at
+            await self._perform(unit.handle_advert(name, advert, at))
+        if early:
+            since = min(e.since for e in early.values())
+            log.info("VRRP: listening since %.2f s before start, %d advert(s) heard meanwhile",
+                     now - since, len(heard))  # fmt: skip
+        self._last_now = max(self._last_now, now)
 
     def _drops_vip_traffic(self) -> bool:
         """keepalived: "use_vmac or no_accept/strict specified, but no firewall configured -
@@ -304,14 +363,12 @@ class VrrpNode:
             if self._wake.is_set() or deadline is None:
                 return
 
-    async def _receiver(
-        self, key: tuple[str, int, IPAddress, bool], sock: VrrpTransport, stop: asyncio.Event
-    ) -> None:
+    async def _receiver(self, key: SocketKey, sock: VrrpTransport, stop: asyncio.Event) -> None:
         while not stop.is_set():
             received = await sock.receive()
             await self._on_datagram(key, received)
 
-    async def _on_datagram(self, key: tuple[str, int, IPAddress, bool], rx: Received) -> None:
+    async def _on_datagram(self, key: SocketKey, rx: Received) -> None:
         try:
             name, advert_in = self._decode(key, rx)
         except VrrpPacketError as exc:
@@ -334,9 +391,7 @@ class VrrpNode:
         self._last_now = max(self._last_now, now)
         return self._last_now
 
-    def _decode(
-        self, key: tuple[str, int, IPAddress, bool], rx: Received
-    ) -> tuple[str | None, AdvertReceived | None]:
+    def _decode(self, key: SocketKey, rx: Received) -> tuple[str | None, AdvertReceived | None]:
         ttl: int | None
         if rx.has_ip_header:
             datagram = split_ipv4(rx.data)

@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 from pykeepalived.clock import FakeClock
 from pykeepalived.config.loader import load
-from pykeepalived.kernel.ports import IPAddress, IPInterface, LinkState, Received, VipSpec
+from pykeepalived.kernel.ports import (
+    EarlyReceived,
+    IPAddress,
+    IPInterface,
+    LinkState,
+    Received,
+    VipSpec,
+)
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode, pass_auth_data
@@ -49,6 +56,9 @@ class FakeTransport:
     async def receive(self) -> Received:
         await asyncio.Event().wait()
         raise AssertionError
+
+    def take_early(self) -> EarlyReceived | None:
+        return None
 
     def close(self) -> None:
         pass
