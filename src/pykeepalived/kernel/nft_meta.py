@@ -115,13 +115,25 @@ def method_of(entry: ServiceEntry) -> Method:
     return method
 
 
-def encode_service(service: Service) -> str:
-    key = service.key
+def key_text(key: ServiceKey) -> str:
+    """A service key as one word (``TCP/4/192.168.88.100/80``, ``FWM/4/1``); ``key_of``
+    reads it back."""
     if key.fwmark:
-        words = [f"k=FWM/{key.family}/{key.fwmark}"]
-    else:
-        words = [f"k={key.protocol}/{key.family}/{key.address}/{key.port}"]
-    words.append(f"s={service.scheduler}")
+        return f"FWM/{key.family}/{key.fwmark}"
+    return f"{key.protocol}/{key.family}/{key.address}/{key.port}"
+
+
+def key_of(text: str) -> ServiceKey:
+    kind, family, *rest = text.split("/")
+    if kind == "FWM":
+        return ServiceKey(family=int(family), fwmark=int(rest[0]))
+    return ServiceKey(
+        family=int(family), protocol=kind, address=ip_address(rest[0]), port=int(rest[1])
+    )
+
+
+def encode_service(service: Service) -> str:
+    words = [f"k={key_text(service.key)}", f"s={service.scheduler}"]
     if service.flags:
         mask = sum(1 << i for i, f in enumerate(_FLAGS) if f in service.flags)
         words.append(f"f={mask:x}")
@@ -138,13 +150,7 @@ def encode_service(service: Service) -> str:
 
 def decode_service(comment: str) -> Service:
     fields = _fields(comment)
-    kind, family, *rest = fields["k"].split("/")
-    if kind == "FWM":
-        key = ServiceKey(family=int(family), fwmark=int(rest[0]))
-    else:
-        key = ServiceKey(
-            family=int(family), protocol=kind, address=ip_address(rest[0]), port=int(rest[1])
-        )
+    key = key_of(fields["k"])
     mask = int(fields.get("f", "0"), 16)
     return Service(
         key=key,

@@ -1,11 +1,14 @@
 """The pieces of our nft tables that do not depend on a scheduler: the body being built,
-the service lookups (verdict maps) and the NAT traffic counters.
+the service lookups (verdict maps), the NAT traffic counters, and the remembered flows and
+clients (dynamic sets, the lookups that pin to them, removed real servers' draining chains).
 
 Rules: pure text building for ``nft_rules``; no I/O.
 """
 
-from pykeepalived.kernel.nft_sets import Carry
-from pykeepalived.lvs.table import DestKey, ServiceKey
+from collections.abc import Iterable, Mapping
+
+from pykeepalived.kernel.nft_sets import dynamic_set, set_comment, set_name
+from pykeepalived.lvs.table import DestKey, ServiceEntry, ServiceKey
 
 
 class Block:
@@ -19,7 +22,7 @@ class Block:
         self.pickers: list[str] = []  # per-service chains, after the maps they use
         # group (ingress device, "" for NAT) -> (kind, family, proto) -> map elements
         self.dispatch: dict[str, dict[tuple[str, int, str], list[str]]] = {}
-        self.carry: Carry = {}  # elements of dynamic sets kept over a replace
+        self.dynamic: list[str] = []  # dynamic sets declared (kept by a replace)
 
 
 def count_dest(block: Block, i: int, j: int, key: ServiceKey, dkey: DestKey) -> None:
@@ -88,3 +91,47 @@ def count_maps(block: Block) -> list[str]:
             text = ", ".join(f'{t} : "{c}{suffix}"' for t, c in elems)
             out.append(f"map c{suffix}{name} {{ type {typ}; elements = {{ {text} }}; }}")
     return out
+
+
+def pins(i: int, entry: ServiceEntry, client: str, kind: str, timeout_s: int) -> list[str]:
+    """Lookups that send a remembered flow or client to its real server's chain."""
+    key = entry.service.key
+    return [
+        f"{client} @{set_name(kind, key, dkey, timeout_s)} goto s{i}d{j}"
+        for j, dkey in enumerate(sorted(entry.destinations))
+    ]
+
+
+def dynamic(block: Block, kind: str, key: ServiceKey, dkey: DestKey, timeout_s: int) -> str:
+    """Declare the dynamic set of ``kind`` for a real server of a service; its name."""
+    name = set_name(kind, key, dkey, timeout_s)
+    comment = set_comment(kind, key, dkey)
+    block.objects.append(dynamic_set(name, key.family, timeout_s, kind == "f", comment))
+    block.dynamic.append(name)
+    return name
+
+
+def draining_chains(
+    block: Block,
+    i: int,
+    key: ServiceKey,
+    flow: str,
+    timeout: int,
+    leaving: Mapping[DestKey, str],
+) -> list[str]:
+    """Chains and lookups that keep the established flows of removed real servers on them
+    (such a flow can only continue where it is). No new flow goes there: for TCP, a SYN
+    (a client port reused for a new connection) is not looked up."""
+    ip = "ip" if key.family == 4 else "ip6"
+    new_tcp = "tcp flags & (syn | ack) != syn " if key.protocol.upper() == "TCP" else ""
+    lookups = []
+    for k, dkey in enumerate(sorted(leaving)):
+        name = dynamic(block, "f", key, dkey, timeout)
+        forward = f'counter fwd {ip} to {dkey.address} device "{leaving[dkey]}"'
+        block.chains.append(chain(f"s{i}x{k}", [f"update @{name} {{ {flow} }} {forward}"]))
+        lookups.append(f"{new_tcp}{flow} @{name} goto s{i}x{k}")
+    return lookups
+
+
+def chain(name: str, rules: Iterable[str]) -> str:
+    return f"chain {name} {{\n" + "".join(f"\t\t{r}\n" for r in rules) + "\t}"

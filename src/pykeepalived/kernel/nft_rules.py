@@ -26,11 +26,21 @@ destination ``j`` in sorted key order:
 * DR: one ``ingress`` chain per ingress device matches ``meta pkttype host`` (a flooded
   frame is not ours to forward); the real server's chain sends the unchanged frame to its
   MAC with ``fwd ip to <rs> device <dev>``. A flow already seen goes where it went before:
-  each real server's chain records ``saddr . sport`` in its dynamic set ``s<i>d<j>f`` (idle
-  timeout as IPVS's); a new flow is placed by ``jhash`` with an explicit seed (the same on
-  every director) over the slots. A weight change or a drain to weight 0 (map refills, sets
-  untouched) moves no remembered flow; for a table replace the adapter carries the sets'
-  elements into the new table (``carry``).
+  each real server's chain records ``saddr . sport`` in its dynamic set (``nft_sets``: named
+  after service and real server, idle timeout as IPVS's); a new flow is placed by ``jhash``
+  with an explicit seed (the same on every director) over the slots. A weight change or a
+  drain to weight 0 (map refills, sets untouched) moves no remembered flow.
+* A table replace given ``existing`` (what our tables hold) is one transaction that flushes
+  our tables, deletes every object except the dynamic sets the new table declares again,
+  and adds the new table: remembered flows and clients stay in the kernel, including those
+  of the instant between reading and writing (a copy of the sets would lose them).
+* A real server removed from a DR service (reload, health check) keeps its established
+  flows, as IPVS keeps the connections of a deleted destination: the adapter passes it as
+  ``draining`` while its flow set is not empty; it gets chain ``s<i>x<k>`` (forward, no
+  slots, no named counter: it is no longer in the table that reads back) and its flows are
+  looked up after the current servers' flows, before persistence and slots. A packet of
+  such a flow sent to another real server would be answered with a reset. A TCP SYN is a
+  new connection (a client port reused): it is placed again, never sent to a removed one.
 """
 
 from collections.abc import Iterable, Mapping
@@ -45,22 +55,27 @@ from pykeepalived.kernel.nft_meta import (
 )
 from pykeepalived.kernel.nft_parts import (
     Block,
+    chain,
     count_dest,
     count_maps,
     count_rules,
     dispatch,
     dispatch_parts,
+    draining_chains,
+    dynamic,
+    pins,
 )
 from pykeepalived.kernel.nft_sets import (
     FLOW_TIMEOUT_S,
     MAX_TIMEOUT_S,
-    Carry,
-    dynamic_set,
+    Existing,
+    clear_script,
     persistence,
 )
 from pykeepalived.lvs.maglev import maglev, smooth_round_robin, table_size
 from pykeepalived.lvs.table import (
     Destination,
+    DestKey,
     IPAddress,
     Method,
     ServiceEntry,
@@ -90,11 +105,22 @@ class Rendered:
     notes: tuple[str, ...]  # differences from IPVS, one line per kind
 
 
-def render(table: Table, env: NftEnv, generation: int = 0, carry: Carry | None = None) -> Rendered:
+Draining = Mapping[ServiceKey, Mapping[DestKey, str]]  # removed DR real server -> device
+
+
+def render(
+    table: Table,
+    env: NftEnv,
+    generation: int = 0,
+    *,
+    existing: Existing | None = None,
+    draining: Draining | None = None,
+) -> Rendered:
     """The whole script; ``generation`` goes into set ``generation`` so that a reader can
-    tell cheaply whether the table is still the one it wrote. ``carry``: the flows and
-    clients that the old table's dynamic sets held, put into the new ones (by service and
-    real server: the indices may differ), so that a replace moves no remembered flow."""
+    tell cheaply whether the table is still the one it wrote. ``existing``: what our tables
+    hold now; the script then keeps their dynamic sets that the new table declares (None: a
+    fresh table, both of ours deleted first). ``draining``: real servers removed from a DR
+    service of ``table`` whose established flows still go to them (see the module text)."""
     programmed: dict[ServiceKey, ServiceEntry] = {}
     refused: dict[ServiceKey, str] = {}
     for key in sorted(table):
@@ -106,16 +132,16 @@ def render(table: Table, env: NftEnv, generation: int = 0, carry: Carry | None =
             continue
         programmed[key] = entry
     inet, netdev = Block(), Block()
-    inet.carry = netdev.carry = dict(carry or {})
     for i, key in enumerate(programmed):
         entry = programmed[key]
         if method_of(entry) is Method.DR:
-            _dr_service(netdev, i, entry, env)
+            leaving = (draining or {}).get(key, {})
+            _dr_service(netdev, i, entry, env, leaving)
         else:
             _nat_service(inet, i, entry, env)
     inet.maps.append(f"set generation {{ type mark; elements = {{ {generation} }}; }}")
     # Nothing to program (a stop, or every service refused): no table of ours at all.
-    script = _script(env, inet, netdev) if programmed else delete_script(env.table)
+    script = _script(env, inet, netdev, existing) if programmed else delete_script(env.table)
     return Rendered(script=script, programmed=programmed, refused=refused, notes=notes(programmed))
 
 
@@ -275,9 +301,9 @@ def _nat_service(block: Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
     persist = persistence(entry)
     rules = [f'counter name "s{i}"']
     if entry.destinations:
-        rules += _pins(i, entry, persist[0], "p") if persist else []
+        rules += pins(i, entry, persist[0], "p", persist[1]) if persist else []
         rules.append(_pick(i, entry, how, env))
-    block.pickers.append(_chain(f"s{i}", rules))
+    block.pickers.append(chain(f"s{i}", rules))
     dispatch(block, "", key, i)
     ip = "ip" if key.family == 4 else "ip6"
     proto = key.protocol.lower() if not key.fwmark else "{ tcp, udp, sctp }"
@@ -286,51 +312,44 @@ def _nat_service(block: Block, i: int, entry: ServiceEntry, env: NftEnv) -> None
         to = f"{host}:{dkey.port}" if dkey.port else str(dkey.address)
         remember = ""
         if persist:
-            kept = block.carry.get((key, dkey, "p"), ())
-            block.objects.append(dynamic_set(f"s{i}d{j}p", key.family, persist[1], kept, False))
-            remember = f"update @s{i}d{j}p {{ {persist[0]} }} "
+            name = dynamic(block, "p", key, dkey, persist[1])
+            remember = f"update @{name} {{ {persist[0]} }} "
         rule = f'meta l4proto {proto} {remember}counter name "s{i}d{j}" dnat {ip} to {to}'
-        block.chains.append(_chain(f"s{i}d{j}", [rule]))
+        block.chains.append(chain(f"s{i}d{j}", [rule]))
         if not key.fwmark and key.port:
             count_dest(block, i, j, key, dkey)
 
 
-def _pins(i: int, entry: ServiceEntry, client: str, suffix: str) -> list[str]:
-    return [f"{client} @s{i}d{j}{suffix} goto s{i}d{j}" for j in range(len(entry.destinations))]
-
-
-def _dr_service(block: Block, i: int, entry: ServiceEntry, env: NftEnv) -> None:
+def _dr_service(
+    block: Block, i: int, entry: ServiceEntry, env: NftEnv, leaving: Mapping[DestKey, str]
+) -> None:
     _service_objects(block, i, entry)
     key = entry.service.key
     ip = "ip" if key.family == 4 else "ip6"
     proto = key.protocol.lower()
     flow = f"{ip} saddr . {proto} sport"
+    timeout = FLOW_TIMEOUT_S.get(proto, 900)
     persist = persistence(entry)
+    # Known flows first (an established flow continues where it is, whatever persistence
+    # says), then flows of removed real servers, then clients (persistence), then the slots.
     rules = [f'counter name "s{i}"']
+    rules += pins(i, entry, flow, "f", timeout)
+    rules += draining_chains(block, i, key, flow, timeout, leaving)
     if entry.destinations:
         how = scheduling(entry.service, Method.DR)
-        rules += _pins(i, entry, persist[0], "p") if persist else []
-        rules += _pins(i, entry, flow, "f")
+        rules += pins(i, entry, persist[0], "p", persist[1]) if persist else []
         rules.append(_pick(i, entry, how, env))
-    block.pickers.append(_chain(f"s{i}", rules))
+    block.pickers.append(chain(f"s{i}", rules))
     for dev in _ingress(entry, env):
         dispatch(block, dev, key, i)
-    timeout = FLOW_TIMEOUT_S.get(proto, 900)
     for j, dkey in enumerate(sorted(entry.destinations)):
-        kept = block.carry.get((key, dkey, "f"), ())
-        block.objects.append(dynamic_set(f"s{i}d{j}f", key.family, timeout, kept, True))
-        remember = f"update @s{i}d{j}f {{ {flow} }}"
+        remember = f"update @{dynamic(block, 'f', key, dkey, timeout)} {{ {flow} }}"
         if persist:
-            kept = block.carry.get((key, dkey, "p"), ())
-            block.objects.append(dynamic_set(f"s{i}d{j}p", key.family, persist[1], kept, False))
-            remember += f" update @s{i}d{j}p {{ {persist[0]} }}"
+            name = dynamic(block, "p", key, dkey, persist[1])
+            remember += f" update @{name} {{ {persist[0]} }}"
         dev = env.routes[dkey.address]
         forward = f'counter name "s{i}d{j}" fwd {ip} to {dkey.address} device "{dev}"'
-        block.chains.append(_chain(f"s{i}d{j}", [f"{remember} {forward}"]))
-
-
-def _chain(name: str, rules: Iterable[str]) -> str:
-    return f"chain {name} {{\n" + "".join(f"\t\t{r}\n" for r in rules) + "\t}"
+        block.chains.append(chain(f"s{i}d{j}", [f"{remember} {forward}"]))
 
 
 def _ingress(entry: ServiceEntry, env: NftEnv) -> tuple[str, ...]:
@@ -341,8 +360,8 @@ def _ingress(entry: ServiceEntry, env: NftEnv) -> tuple[str, ...]:
     )
 
 
-def _script(env: NftEnv, inet: Block, netdev: Block) -> str:
-    out = [delete_script(env.table)]
+def _script(env: NftEnv, inet: Block, netdev: Block, existing: Existing | None) -> str:
+    out = [delete_script(env.table) if existing is None else ""]
     maps, rules = dispatch_parts(inet, "", "", "")
     body = inet.objects + inet.chains + inet.maps + inet.pickers + maps + count_maps(inet)
     body.append(_base("nat_pre", "type nat hook prerouting priority dstnat", rules))
@@ -361,6 +380,11 @@ def _script(env: NftEnv, inet: Block, netdev: Block) -> str:
             body += maps
             bases.append(_base(f"ingress{n}", hook, rules))
         out.append(_table("netdev", env.table, body + bases))
+    if existing is not None:
+        kept = {"inet": set(inet.dynamic)}
+        if netdev.dispatch:
+            kept["netdev"] = set(netdev.dynamic)
+        out[0] = clear_script(env.table, existing, kept)
     return "".join(out)
 
 

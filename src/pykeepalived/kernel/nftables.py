@@ -7,8 +7,10 @@ a network namespace (``ip netns exec``), and reads counters and dynamic sets ove
 (``nft_netlink``, in a thread), which skips nft's cache. Every write is one nft
 transaction: either the whole new table is in, or the old one stays. A change of weights
 only refills the slot maps and weight counters of the services concerned; anything else
-replaces the table, carrying the flow and persistence sets over. Applying an empty table
-removes our tables (the controller's graceful stop leaves nothing of ours).
+replaces the table in one transaction that keeps the flow and persistence sets (read with
+``nft -j -t``, see ``nft_rules``), and keeps a removed DR real server's established flows
+on it while its flow set is not empty (``draining``). Applying an empty table removes our
+tables (the controller's graceful stop leaves nothing of ours).
 python-nftables (libnftables' bindings) is not on PyPI, hence the binary.
 """
 
@@ -26,13 +28,15 @@ from pykeepalived.kernel.nft_observe import generation_of, objects, parse_counte
 from pykeepalived.kernel.nft_rules import (
     DEFAULT_SEED,
     TABLE,
+    Draining,
     NftEnv,
+    Rendered,
     delete_script,
     notes,
     render,
     weight_update,
 )
-from pykeepalived.kernel.nft_sets import Carry, dynamic_sets, element_text
+from pykeepalived.kernel.nft_sets import Existing, existing
 from pykeepalived.lvs.reconcile import Op
 from pykeepalived.lvs.table import DestKey, IPAddress, Method, ServiceEntry, ServiceKey, Table
 
@@ -117,8 +121,7 @@ class NftablesDataPlane:
                 self.last_apply = "elements"
                 self._installed, self._generation = dict(desired), generation
                 return []
-        rendered = render(desired, env, generation, await self._carry())
-        error = await self._run_script(rendered.script)
+        rendered, error = await self._replace(desired, env, generation)
         self.last_apply = "replace"
         if error is None:
             self._installed, self._env = rendered.programmed, env
@@ -133,27 +136,52 @@ class NftablesDataPlane:
                 failures.append(OpFailure(op=op, error=why))
         return failures
 
-    async def _carry(self) -> Carry:
-        """What the dynamic sets of the table we wrote hold now (DR flows, persistence
-        clients), to put into the new table: a replace then moves no remembered flow."""
-        if self._installed is None:
-            return {}
-        sets = dynamic_sets(self._installed)
-        if not sets:
+    async def _replace(
+        self, desired: Table, env: NftEnv, generation: int
+    ) -> tuple[Rendered, str | None]:
+        """Replace our tables, keeping what the packet path remembered (see ``nft_rules``).
+        Should that transaction fail (our tables hold something we did not expect), a fresh
+        table: correct, but remembered flows are placed again."""
+        found = await self._existing()
+        draining = await self._draining(found, desired) if found is not None else {}
+        rendered = render(desired, env, generation, existing=found, draining=draining)
+        error = await self._run_script(rendered.script)
+        if error is not None and found is not None:
+            rendered = render(desired, env, generation)
+            error = await self._run_script(rendered.script)
+        return rendered, error
+
+    async def _existing(self) -> Existing | None:
+        try:
+            return existing(objects(await self._list(terse=True)), self._table)
+        except (KernelError, ValueError):
+            return None
+
+    async def _draining(self, found: Existing, desired: Table) -> Draining:
+        """Real servers removed from a DR service whose flow sets still hold flows: they
+        keep forwarding those (IPVS keeps a deleted destination's connections)."""
+        candidates: dict[tuple[str, str], tuple[ServiceKey, DestKey]] = {}
+        for family, name, (kind, key, dkey) in found.remembered():
+            entry = desired.get(key)
+            if entry is None or family != "netdev" or kind != "f" or not _is_dr(entry):
+                continue
+            if dkey not in entry.destinations:
+                candidates[family, name] = (key, dkey)
+        if not candidates:
             return {}
         try:
-            found = await asyncio.to_thread(dump_set_keys, self._table, list(sets), self._netns)
+            held = await asyncio.to_thread(
+                dump_set_keys, self._table, list(candidates), self._netns
+            )
         except OSError:
-            return {}
-        carry: dict[tuple[ServiceKey, DestKey, str], list[tuple[str, int]]] = {}
-        for where, elements in found.items():
-            key, dkey, kind = sets[where]
-            for raw, expires_ms in elements:
-                text = element_text(key.family, kind, raw)
-                if text is not None:
-                    left_s = max(1, -(-expires_ms // 1000))
-                    carry.setdefault((key, dkey, kind), []).append((text, left_s))
-        return carry
+            held = {}  # unreadable: keep them rather than break their flows
+        live = [kd for where, kd in candidates.items() if held.get(where, [(b"", 0)])]
+        routes = await self._resolve({dkey.address for _, dkey in live})
+        out: dict[ServiceKey, dict[DestKey, str]] = {}
+        for key, dkey in live:
+            if dkey.address in routes:
+                out.setdefault(key, {})[dkey] = routes[dkey.address]
+        return out
 
     async def close(self) -> None:
         """Remove our tables: nothing of ours stays in the ruleset."""
@@ -165,11 +193,12 @@ class NftablesDataPlane:
     async def _routes(self, desired: Table) -> dict[IPAddress, str]:
         wanted = set()
         for entry in desired.values():
-            try:
-                if method_of(entry) is Method.DR:
-                    wanted |= {k.address for k in entry.destinations}
-            except ValueError:
-                continue
+            if _is_dr(entry):
+                wanted |= {k.address for k in entry.destinations}
+        return await self._resolve(wanted)
+
+    async def _resolve(self, wanted: set[IPAddress]) -> dict[IPAddress, str]:
+        """The interface towards each address (``ip route get``)."""
         if not wanted:
             return {}
         # One ``ip`` for all: a line of JSON per route found, matched back by "dst".
@@ -188,13 +217,15 @@ class NftablesDataPlane:
                     routes[address] = str(route["dev"])
         return routes
 
-    async def _list(self, what: str = "table") -> list[Mapping[str, Any]]:
-        """``nft -j list table`` (or ``list counters table``) of both our tables."""
+    async def _list(self, what: str = "table", terse: bool = False) -> list[Mapping[str, Any]]:
+        """``nft -j list table`` (or ``list counters table``) of both our tables; ``terse``:
+        without set elements."""
         docs = []
         for family in ("inet", "netdev"):
-            argv = [self._nft, "-j", "list", "table", family, self._table]
+            argv = [self._nft, "-j", *(["-t"] if terse else []), "list", "table", family]
+            argv.append(self._table)
             if what != "table":
-                argv[3:3] = [what]
+                argv[-3:-3] = [what]
             code, out, err = await self._exec(argv, b"")
             if code == 0:
                 docs.append(json.loads(out))
@@ -228,3 +259,10 @@ class NftablesDataPlane:
             return -1, b"", f"{' '.join(argv)}: timed out after {self._timeout_s} s".encode()
         assert proc.returncode is not None
         return proc.returncode, out, err
+
+
+def _is_dr(entry: ServiceEntry) -> bool:
+    try:
+        return method_of(entry) is Method.DR
+    except ValueError:
+        return False

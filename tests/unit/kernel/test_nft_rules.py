@@ -25,7 +25,7 @@ from pykeepalived.kernel.nft_meta import (
 )
 from pykeepalived.kernel.nft_netlink import _attr, _counter
 from pykeepalived.kernel.nft_rules import NftEnv, delete_script, render, weight_update
-from pykeepalived.kernel.nft_sets import dynamic_sets, element_text
+from pykeepalived.kernel.nft_sets import Existing, existing, set_identity, set_name
 from pykeepalived.kernel.nftables import NftablesDataPlane
 from pykeepalived.lvs.reconcile import plan
 from pykeepalived.lvs.table import (
@@ -60,6 +60,12 @@ def seed(
     return {key: entry}
 
 
+def fset(j: int, kind: str = "f", timeout: int = 900, table: Table | None = None) -> str:
+    """The name of the dynamic set of real server ``j`` (in sorted order) of the seed."""
+    ((key, entry),) = (table or seed(Method.DR)).items()
+    return set_name(kind, key, sorted(entry.destinations)[j], timeout)
+
+
 def slots(script: str, service: int = 0) -> list[str]:
     match = re.search(rf"map s{service}m {{[^{{]*elements = {{ ([^}}]*) }}", script)
     assert match, script
@@ -75,12 +81,12 @@ def test_dr_rule_is_the_hand_checked_form() -> None:
     assert (
         "chain s0 {\n"
         '\t\tcounter name "s0"\n'
-        "\t\tip saddr . tcp sport @s0d0f goto s0d0\n"
-        "\t\tip saddr . tcp sport @s0d1f goto s0d1\n"
+        f"\t\tip saddr . tcp sport @{fset(0)} goto s0d0\n"
+        f"\t\tip saddr . tcp sport @{fset(1)} goto s0d1\n"
         "\t\tjhash ip saddr . tcp sport mod 251 seed 0x706b6c76 vmap @s0m\n"
     ) in script
     assert (
-        'update @s0d0f { ip saddr . tcp sport } counter name "s0d0" '
+        f'update @{fset(0)} {{ ip saddr . tcp sport }} counter name "s0d0" '
         'fwd ip to 192.168.88.10 device "eth1"'
     ) in script
     assert 'hook ingress device "eth1"' in script
@@ -286,41 +292,97 @@ def test_persistence_is_a_source_affinity_set_looked_up_first(method: Method) ->
     key, entry = next(iter(table.items()))
     service = replace(entry.service, persistence_timeout=300, persistence_netmask="255.255.255.0")
     script = render({key: replace(entry, service=service)}, ENV).script
-    assert "set s0d1p { type ipv4_addr; flags dynamic,timeout; timeout 300s;" in script
-    assert "ip saddr & 255.255.255.0 @s0d0p goto s0d0" in script
-    assert "update @s0d0p { ip saddr & 255.255.255.0 }" in script
-    assert script.index("@s0d1p goto") < script.index("vmap @s0m")
+    p0, p1 = fset(0, "p", 300, table), fset(1, "p", 300, table)
+    assert f"set {p1} {{ comment " in script
+    assert "type ipv4_addr; flags dynamic,timeout; timeout 300s;" in script
+    assert f"ip saddr & 255.255.255.0 @{p0} goto s0d0" in script
+    assert f"update @{p0} {{ ip saddr & 255.255.255.0 }}" in script
+    assert script.index(f"@{p1} goto") < script.index("vmap @s0m")
     whole = replace(service, persistence_netmask=None)
     script = render({key: replace(entry, service=whole)}, ENV).script
-    assert "ip saddr @s0d0p goto s0d0" in script
+    assert f"ip saddr @{p0} goto s0d0" in script
 
 
-def test_dynamic_sets_and_carried_elements() -> None:
+def test_set_names_follow_the_real_server_not_its_index() -> None:
+    """A set keeps its name when another real server goes (its index shifts), so that a
+    replace can keep it; its comment says what it remembers."""
     table = seed(Method.DR)
     ((key, entry),) = table.items()
-    sticky = {key: replace(entry, service=replace(entry.service, persistence_timeout=60))}
+    _, d1 = sorted(entry.destinations)
+    alone = {key: replace(entry, destinations={d1: entry.destinations[d1]})}
+    script = render(alone, ENV).script
+    assert f"ip saddr . tcp sport @{fset(1)} goto s0d0" in script
+    comment = re.search(rf'set {fset(1)} {{ comment "([^"]*)"', script)
+    assert comment
+    assert set_identity(comment[1]) == ("f", key, d1)
+    assert set_identity("w=3") is None
+    assert fset(0) != fset(1) != fset(1, "p")
+
+
+def listing(table: Table) -> Existing:
+    """What ``nft -j -t list table`` shows after ``render(table)`` was loaded (by name)."""
+    items: list[dict[str, dict[str, object]]] = []
+    for family, body in re.findall(
+        r"table (\w+) pykeepalived {(.*?)\n}\n", render(table, ENV).script, re.S
+    ):
+        items.append({"table": {"family": family, "name": "pykeepalived"}})
+        for kind, name, rest in re.findall(r"^\t(set|map|chain|counter) (\w+) (.*)$", body, re.M):
+            entry: dict[str, object] = {"family": family, "table": "pykeepalived", "name": name}
+            if kind == "set" and (comment := re.match(r'{ comment "([^"]*)"', rest)):
+                entry["comment"] = comment[1]
+            items.append({kind: entry})
+    return existing(items, "pykeepalived")
+
+
+def test_a_replace_keeps_the_remembered_flows_and_drains_a_removed_server() -> None:
+    """Issue 8: real server .11 leaves the pool on reload. Its established flows must still
+    reach it (sent to .10 they are reset), and no flow set is re-created (a copy would lose
+    the flows of the instant between reading and writing): one transaction flushes our
+    tables, deletes all but the flow sets, and adds the new table."""
+    table = seed(Method.DR)
+    ((key, entry),) = table.items()
     d0, d1 = sorted(entry.destinations)
-    assert dynamic_sets(sticky) == {
-        ("netdev", "s0d0f"): (key, d0, "f"),
-        ("netdev", "s0d0p"): (key, d0, "p"),
-        ("netdev", "s0d1f"): (key, d1, "f"),
-        ("netdev", "s0d1p"): (key, d1, "p"),
-    }
-    raw = bytes([192, 168, 88, 2]) + (40000).to_bytes(2, "big") + b"\0\0"
-    assert element_text(4, "f", raw) == "192.168.88.2 . 40000"
-    assert element_text(4, "p", raw[:4]) == "192.168.88.2"
-    assert element_text(6, "p", bytes(15)) is None
-    carry = {
-        (key, d1, "f"): [("192.168.88.2 . 40000", 5000)],
-        (key, d0, "p"): [("192.168.88.2", 7)],
-    }
-    script = render(sticky, ENV, carry=carry).script
-    # Never longer than the new timeout; into the set of the same real server.
+    before = listing(table)
+    assert before.names["netdev"]["set"] == (fset(0), fset(1))
+    without = {key: replace(entry, destinations={d0: entry.destinations[d0]})}
+    script = render(without, ENV, existing=before, draining={key: {d1: "eth1"}}).script
+    clear, _, added = script.partition("table inet pykeepalived {")
+    # inet holds nothing to keep here (no NAT persistence): deleted whole, then added.
+    assert clear.startswith("delete table inet pykeepalived\nflush table netdev pykeepalived\n")
+    assert "delete chain netdev pykeepalived s0d1\n" in clear
+    assert "delete map netdev pykeepalived s0m\n" in clear
+    assert "delete counter netdev pykeepalived s0d1w\n" in clear
+    assert "delete table netdev" not in clear
+    assert "delete set netdev" not in clear  # both flow sets stay, with their flows
+    # The removed server's flows still go to it (after the current servers' flows, before
+    # the slots); no slot for it, and a SYN (a new connection on a reused port) is placed.
+    pin = f"tcp flags & (syn | ack) != syn ip saddr . tcp sport @{fset(1)} goto s0x0"
+    assert pin in added
+    assert added.index("goto s0d0\n") < added.index(pin) < added.index("jhash")
     assert (
-        "set s0d1f { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 900s;" in script
+        f"update @{fset(1)} {{ ip saddr . tcp sport }} counter "
+        'fwd ip to 192.168.88.11 device "eth1"' in added
     )
-    assert "elements = { 192.168.88.2 . 40000 expires 900s }" in script
-    assert "elements = { 192.168.88.2 expires 7s }" in script
+    assert set(slots(added)) == {"0"}
+    assert "192.168.88.11" not in render(without, ENV, existing=before).script
+    # Back in the pool: the same set, now a regular one (its flows stay where they are).
+    again = render(table, ENV, existing=listing(without)).script
+    assert f"ip saddr . tcp sport @{fset(1)} goto s0d1" in again
+    assert "s0x0" not in again
+
+
+def test_a_replace_keeps_nat_persistence_and_deletes_what_it_does_not_write() -> None:
+    nat = seed(Method.NAT)
+    ((key, entry),) = nat.items()
+    sticky = {key: replace(entry, service=replace(entry.service, persistence_timeout=60))}
+    script = render(sticky, ENV, existing=listing(sticky)).script
+    assert script.startswith("flush table inet pykeepalived\n")
+    assert "delete set inet pykeepalived generation\n" in script
+    assert "delete set inet pykeepalived p" not in script  # the clients stay
+    script = render(nat, ENV, existing=listing(seed(Method.DR))).script
+    assert "delete table netdev pykeepalived\n" in script
+    assert "table netdev pykeepalived {" not in script
+    assert render(seed(Method.DR), ENV, existing=Existing()).script.startswith("table inet")
 
 
 def test_two_directors_render_the_same_table_alike() -> None:
