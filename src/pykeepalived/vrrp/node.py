@@ -4,8 +4,12 @@ Rules: asyncio glue (L3) around the pure cores. It builds one unit per sync grou
 instance, opens one VRRP socket per (interface, family, source, multicast or unicast), feeds
 received adverts and timer expiries to the cores and performs the actions they return, in
 order, under one lock. It depends on the kernel *ports* only (``kernel.ports``); the
-composition root passes real adapters. Bad packets are dropped, counted by reason and logged
-at a limited rate; they never change state.
+composition root passes real adapters. This module owns building, starting (a reload's
+resume included), the timers and stopping; its siblings work over its tables: ``node_receive``
+the receive path (bad packets are dropped, counted by reason and logged at a limited rate;
+they never change state), ``node_tracking`` links, scripts and files, ``node_commands`` the
+operator's release/reclaim, ``node_actions`` performing actions, ``node_extras`` routes,
+rules and VMACs.
 """
 
 import asyncio
@@ -22,7 +26,6 @@ from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import (
     AddressPort,
     AnnouncePort,
-    EarlyReceived,
     IPAddress,
     LinkPort,
     Received,
@@ -30,36 +33,26 @@ from pykeepalived.kernel.ports import (
     VrrpTransport,
 )
 from pykeepalived.notify import ScriptRunner
-from pykeepalived.vrrp import early_start
-from pykeepalived.vrrp.events import AddVips, AdvertReceived, InstanceSnapshot, RemoveVips
-from pykeepalived.vrrp.from_config import (
-    drops_vip_traffic,
-    instance_params,
-    tracks,
-    used_files,
-    used_scripts,
-)
+from pykeepalived.vrrp.events import AddVips, InstanceSnapshot, RemoveVips
+from pykeepalived.vrrp.from_config import drops_vip_traffic, instance_params
 from pykeepalived.vrrp.group import SyncGroup, Tagged
 from pykeepalived.vrrp.hold import Hold, HoldOutcome
 from pykeepalived.vrrp.instance import Instance
-from pykeepalived.vrrp.ipheader import split_ipv4
 from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO, InstanceStats, instance_io
+from pykeepalived.vrrp.node_commands import NodeCommands
 from pykeepalived.vrrp.node_extras import NodeExtras, RoutePort, VmacPort, extras_of, static_of
-from pykeepalived.vrrp.packet import VrrpPacketError, parse
-from pykeepalived.vrrp.receive import validate
+from pykeepalived.vrrp.node_receive import NodeReceiver, SocketKey, socket_key
+from pykeepalived.vrrp.node_tracking import NodeTracking
 from pykeepalived.vrrp.states import State
-from pykeepalived.vrrp.trackers import FileTrackers, ScriptTracker, disabled_scripts
-from pykeepalived.vrrp.tracking import InstanceTracking, Kind, apply_verdict
-from pykeepalived.vrrp.unicast import NO_PEER_FAULT, faults_for_no_peer, refusal
+from pykeepalived.vrrp.tracking import Kind
+from pykeepalived.vrrp.unicast import NO_PEER_FAULT, faults_for_no_peer
 from pykeepalived.vrrp.units import Solo, Unit
 
 log = logging.getLogger("pykeepalived.vrrp")
 OPEN_ATTEMPTS = 10
 EPOLL_GRAIN_S = 0.001
 POLL_SLACK = 0.0011  # the kernel's select/poll timer slack: 0.1% of the timeout, and margin
-MAX_BACKDATE_S = 1.0  # an advert older than this when read is taken as read now
 
-SocketKey = tuple[str, int, IPAddress, bool]  # interface, family, source, unicast
 OpenTransport = Callable[[str, IPAddress, IPAddress | None], VrrpTransport]
 
 
@@ -98,9 +91,7 @@ class VrrpNode:
     _units: dict[str, Unit] = field(default_factory=dict)
     _unit_of: dict[str, Unit] = field(default_factory=dict)
     _io: dict[str, InstanceIO] = field(default_factory=dict)
-    _trackings: dict[str, InstanceTracking] = field(default_factory=dict)
     _cores: dict[str, Instance] = field(default_factory=dict)
-    _watched_links: set[str] = field(default_factory=set)
     _sockets: dict[SocketKey, VrrpTransport] = field(default_factory=dict)
     _by_socket: dict[tuple[SocketKey, int], str] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -108,18 +99,52 @@ class VrrpNode:
     _performer: ActionPerformer | None = None
     _extras: NodeExtras | None = None
     _stopped: bool = False
-    _last_now: float = float("-inf")  # the latest instant given to the cores
-    _disabled: set[str] = field(default_factory=set)  # vrrp_scripts keepalived would drop
     # Set once every unit has started (sockets open, timers armed): the daemon starts its
     # LVS half's imports only then, so they do not slow this start (docs/benchmarks.md).
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    _rx: NodeReceiver = field(init=False)  # the receive path (``node_receive``)
+    _commands: NodeCommands = field(init=False)  # the operator's (``node_commands``)
+    _tracking: NodeTracking = field(init=False)  # links, scripts, files (``node_tracking``)
+
+    def __post_init__(self) -> None:
+        self._rx = NodeReceiver(
+            config=self.config,
+            clock=self.ports.clock,
+            io=self._io,
+            by_socket=self._by_socket,
+            sockets=self._sockets,
+            unit_of=self._unit_of,
+            resume=self.resume,
+            stats=self.stats,
+            errors=self.errors,
+            lock=self._lock,
+            wake=self._wake,
+            perform=self._perform,
+        )
+        self._commands = NodeCommands(
+            clock=self.ports.clock,
+            cores=self._cores,
+            unit_of=self._unit_of,
+            lock=self._lock,
+            wake=self._wake,
+            perform=self._perform,
+        )
+        self._tracking = NodeTracking(
+            config=self.config,
+            links=self.ports.links,
+            clock=self.ports.clock,
+            cores=self._cores,
+            unit_of=self._unit_of,
+            lock=self._lock,
+            wake=self._wake,
+            perform=self._perform,
+        )
 
     # -- building ---------------------------------------------------------------------------
 
     async def build(self) -> None:
         in_group = {m.name for g in self.config.vrrp_sync_group for m in g.group}
-        secure = self.config.global_defs.enable_script_security
-        self._disabled = disabled_scripts(used_scripts(self.config), secure=secure)
+        self._tracking.drop_disabled()
         instances: dict[str, Instance] = {}
         self._extras = NodeExtras(
             extras_of(self.config), self.ports.routes, self.ports.vmacs, static_of(self.config)
@@ -137,24 +162,8 @@ class VrrpNode:
             self.stats.setdefault(inst.name, InstanceStats())
             instances[inst.name] = core
             self._cores[inst.name] = core
-            entries = [
-                t
-                for t in tracks(inst, self.config, in_sync_group=inst.name in in_group)
-                if not (t.kind is Kind.SCRIPT and t.name in self._disabled)
-            ]
-            self._trackings[inst.name] = InstanceTracking(inst.priority, entries)
-            self._watched_links |= {t.name for t in entries if t.kind is Kind.INTERFACE}
-        for group in self.config.vrrp_sync_group:
-            members = [instances[m.name] for m in group.group if m.name in instances]
-            unit = SyncGroup(group.name, members)
-            self._units[group.name] = unit
-            for member in members:
-                self._unit_of[member.name] = unit
-        for name, core in instances.items():
-            if name not in self._unit_of:
-                solo = Solo(core)
-                self._units[name] = solo
-                self._unit_of[name] = solo
+            self._tracking.add(inst, in_sync_group=inst.name in in_group)
+        self._make_units(instances)
         self._performer = ActionPerformer(
             config=self.config,
             ports=self.ports,
@@ -166,16 +175,26 @@ class VrrpNode:
             extras=self._extras,
         )
 
-    def _transport_of(self, io: InstanceIO) -> VrrpTransport:
-        return self._sockets[self._socket_key(io)]
+    def _make_units(self, instances: dict[str, Instance]) -> None:
+        """One unit per sync group (its configured members), one per instance in none."""
+        for group in self.config.vrrp_sync_group:
+            members = [instances[m.name] for m in group.group if m.name in instances]
+            unit = SyncGroup(group.name, members)
+            self._units[group.name] = unit
+            for member in members:
+                self._unit_of[member.name] = unit
+        for name, core in instances.items():
+            if name not in self._unit_of:
+                solo = Solo(core)
+                self._units[name] = solo
+                self._unit_of[name] = solo
 
-    @staticmethod
-    def _socket_key(io: InstanceIO) -> SocketKey:
-        return (io.ifname, io.family, io.src, io.unicast)
+    def _transport_of(self, io: InstanceIO) -> VrrpTransport:
+        return self._sockets[socket_key(io)]
 
     def _open_sockets(self) -> None:
         for name, io in self._io.items():
-            key = (io.ifname, io.family, io.src, io.unicast)
+            key = socket_key(io)
             if key not in self._sockets:
                 group = None if io.unicast else io.destinations[0]
                 self._sockets[key] = self.ports.open_transport(io.ifname, io.src, group)
@@ -210,16 +229,16 @@ class VrrpNode:
             except KernelError as exc:
                 log.error("VIP firewall: %s", exc)  # tried again at the first takeover
         await self._open_sockets_patiently()
-        await self._initial_tracking()
+        await self._tracking.initial()
         async with self._lock:
             now = self.ports.clock.now()
-            early = self._take_early()
+            early = self._rx.take_early()
             starts = {
-                name: self._start_time(unit, early, now) for name, unit in self._units.items()
+                name: self._rx.start_time(unit, early, now) for name, unit in self._units.items()
             }
             for name, unit in self._units.items():
                 await self._perform(self._start_unit(unit, starts[name]))
-            await self._replay(early, starts, now)
+            await self._rx.replay(early, starts, now)
         if self.ports.release_early is not None:
             self.ports.release_early()
         self.started.set()
@@ -227,59 +246,14 @@ class VrrpNode:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._timers(stop), name="vrrp-timers")
                 for key, sock in self._sockets.items():
-                    tg.create_task(self._receiver(key, sock, stop), name=f"vrrp-rx-{key[0]}")
-                tg.create_task(self._watch_links(stop), name="vrrp-links")
-                self._start_trackers(tg, stop)
+                    tg.create_task(self._rx.listen(key, sock, stop), name=f"vrrp-rx-{key[0]}")
+                tg.create_task(self._tracking.watch_links(stop), name="vrrp-links")
+                self._tracking.start_trackers(tg, stop)
                 tg.create_task(self._stop_first(stop), name="vrrp-stop")
         except* _Stop:
             pass
         finally:
             await self._shutdown()
-
-    def _take_early(self) -> dict[SocketKey, EarlyReceived]:
-        early = {}
-        for key, sock in self._sockets.items():
-            heard = sock.take_early()
-            if heard is not None:
-                early[key] = heard
-        return early
-
-    def _start_time(self, unit: Unit, early: dict[SocketKey, EarlyReceived], now: float) -> float:
-        heard = [early.get(self._socket_key(self._io[m.name])) for m in unit.members]
-        resumed = any(m.name in self.resume for m in unit.members)
-        if not resumed and early_start.overflowed(heard):
-            log.warning("(%s) VRRP receive queue overflowed before start: waiting a whole "
-                        "Master_Down_Interval from now", unit.name)  # fmt: skip
-        return early_start.start_time(heard, resumed=resumed, now=now)
-
-    async def _replay(
-        self, early: dict[SocketKey, EarlyReceived], starts: dict[str, float], now: float
-    ) -> None:
-        """Adverts heard before the start, in arrival order, each at its arrival time. Timers
-        do not run in between: what counts is who is master now, not who was for a moment
-        while the daemon was importing."""
-        heard = early_start.in_arrival_order(early, now)
-        last: dict[str, float] = {}
-        for arrived, key, rx in heard:
-            try:
-                name, advert = self._decode(key, rx)
-            except VrrpPacketError as exc:
-                self._count(exc.reason, f"{exc} from {rx.src}")
-                continue
-            if name is None or advert is None:
-                continue
-            unit = self._unit_of[name]
-            start = starts[unit.name]
-            at = early_start.replay_instant(
-                arrived, unit_start=start, previous=last.get(unit.name, start), now=now
-            )
-            last[unit.name] = at
-            await self._perform(unit.handle_advert(name, advert, at))
-        if early:
-            since = min(e.since for e in early.values())
-            log.info("VRRP: listening since %.2f s before start, %d advert(s) heard meanwhile",
-                     now - since, len(heard))  # fmt: skip
-        self._last_now = max(self._last_now, now)
 
     def _drops_vip_traffic(self) -> bool:
         """keepalived: "use_vmac or no_accept/strict specified, but no firewall configured -
@@ -307,38 +281,13 @@ class VrrpNode:
                 actions.append(Tagged(source=m.name, action=RemoveVips()))
         return actions
 
-    async def _initial_tracking(self) -> None:
-        """Link states as they are now, applied before any instance starts (keepalived starts
-        an instance whose tracked interface is down in FAULT; a weight-0 script without a
-        result yet holds it there too)."""
-        for ifname in sorted(self._watched_links):
-            up = await self.ports.links.is_up(ifname)
-            for tracking in self._trackings.values():
-                tracking.observe(Kind.INTERFACE, ifname, up)
-        now = self.ports.clock.now()
-        for name, tracking in self._trackings.items():
-            apply_verdict(self._cores[name], tracking.verdict(), now)  # INIT: no actions
-
-    def _start_trackers(self, tg: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-        g = self.config.global_defs
-        for script in used_scripts(self.config):
-            if script.name in self._disabled:
-                continue
-            tracker = ScriptTracker(
-                script, self.observe, secure=g.enable_script_security, default_user=g.script_user
-            )
-            tg.create_task(tracker.run(stop), name=f"vrrp-script-{script.name}")
-        files = used_files(self.config)
-        if files:
-            tg.create_task(FileTrackers(files, self.observe).run(stop), name="vrrp-track-files")
-
     async def _timers(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             timers = [t for t in (u.get_timer() for u in self._units.values()) if t is not None]
             self._wake.clear()
             await self._sleep_until(min(timers) if timers else None)
             async with self._lock:
-                now = self._last_now = self.ports.clock.now()
+                now = self._rx.last_now = self.ports.clock.now()
                 for unit in self._units.values():
                     timer = unit.get_timer()
                     if timer is not None and timer <= now:
@@ -363,100 +312,13 @@ class VrrpNode:
             if self._wake.is_set() or deadline is None:
                 return
 
-    async def _receiver(self, key: SocketKey, sock: VrrpTransport, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            received = await sock.receive()
-            await self._on_datagram(key, received)
-
     async def _on_datagram(self, key: SocketKey, rx: Received) -> None:
-        try:
-            name, advert_in = self._decode(key, rx)
-        except VrrpPacketError as exc:
-            self._count(exc.reason, f"{exc} from {rx.src}")
-            return
-        if name is None or advert_in is None:
-            return
-        async with self._lock:
-            unit = self._unit_of[name]
-            await self._perform(unit.handle_advert(name, advert_in, self._arrival(rx)))
-        self._wake.set()
-
-    def _arrival(self, rx: Received) -> float:
-        """When the advert came in, on our clock: a skew or master-down timer runs from the
-        packet's arrival (the kernel's stamp), not from when a loaded machine let us read it;
-        never before an instant the cores have already been given."""
-        now = self.ports.clock.now()
-        if rx.arrived is not None:
-            now -= min(max(0.0, time.monotonic() - rx.arrived), MAX_BACKDATE_S)
-        self._last_now = max(self._last_now, now)
-        return self._last_now
-
-    def _decode(self, key: SocketKey, rx: Received) -> tuple[str | None, AdvertReceived | None]:
-        ttl: int | None
-        if rx.has_ip_header:
-            datagram = split_ipv4(rx.data)
-            payload, src, dst, ttl = datagram.payload, datagram.src, datagram.dst, datagram.ttl
-        else:
-            if rx.dst is None:
-                self._count("destination", f"no destination address from {rx.src}")
-                return None, None
-            payload, src, dst, ttl = rx.data, rx.src, rx.dst, rx.ttl
-        as_v2 = self.config.global_defs.v3_checksum_as_v2
-        advert = parse(payload, src=src, dst=dst, v3_checksum_as_v2=as_v2)
-        name = self._by_socket.get((key, advert.vrid))
-        if name is None:  # another router's VRID (keepalived logs it with log_unknown_vrids)
-            self._count("vrid", f"VRID {advert.vrid} from {src} is not configured here")
-            return None, None
-        io = self._io[name]
-        if src == io.src:
-            return None, None
-        stats = self.stats.setdefault(name, InstanceStats())
-        stats.adverts_received += 1
-        try:
-            validate(advert, io.expected, dst=dst, ttl=ttl)
-        except VrrpPacketError as exc:
-            stats.errors[exc.reason] += 1
-            raise
-        refused = refusal(io.config, self.config, src, ttl)  # check_unicast_src
-        if refused is not None:
-            stats.errors[refused[0]] += 1
-            self._count(refused[0], f"({name}) {refused[1]}")
-            return None, None
-        if advert.priority == 0:
-            stats.priority_zero_received += 1
-        return name, AdvertReceived(
-            source=src,
-            vrid=advert.vrid,
-            version=advert.version,
-            priority=advert.priority,
-            advert_int_cs=advert.advert_int_cs,
-        )
-
-    def _count(self, reason: str, message: str) -> None:
-        self.errors[reason] += 1
-        if self.errors[reason] <= 10 or self.errors[reason] % 1000 == 0:
-            log.warning("bad VRRP packet (%s, #%d): %s", reason, self.errors[reason], message)
-
-    async def _watch_links(self, stop: asyncio.Event) -> None:
-        if not self._watched_links:
-            await stop.wait()
-            return
-        for ifname in sorted(self._watched_links):
-            await self.observe(Kind.INTERFACE, ifname, await self.ports.links.is_up(ifname))
-        async for state in self.ports.links.watch():
-            if state.ifname in self._watched_links:
-                await self.observe(Kind.INTERFACE, state.ifname, state.up)
+        """One datagram read off socket ``key`` (what each receiver task does per read)."""
+        await self._rx.on_datagram(key, rx)
 
     async def observe(self, kind: Kind, name: str, value: bool | int | None) -> None:
         """A tracker observation (script result, link state, file value) for every instance."""
-        async with self._lock:
-            now = self.ports.clock.now()
-            for inst_name, tracking in self._trackings.items():
-                verdict = tracking.observe(kind, name, value)
-                if verdict is not None:
-                    unit = self._unit_of[inst_name]
-                    await self._perform(unit.apply_verdict(inst_name, verdict, now))
-        self._wake.set()
+        await self._tracking.observe(kind, name, value)
 
     async def _perform(self, actions: list[Tagged]) -> None:
         assert self._performer is not None
@@ -517,56 +379,20 @@ class VrrpNode:
         if self._extras is not None:
             await self._extras.release_gone(successor, kept)
 
-    # -- operator commands (the API's release-master / reclaim-master) ----------------------
+    # -- operator commands (the API's release-master / reclaim-master: ``node_commands``) --
 
     async def release_master(
         self, name: str, holder: str, reason: str, hold_s: float | None = None
     ) -> HoldOutcome:
-        """``name`` gives up mastership (priority 0, VIPs removed) and is held in BACKUP until
-        ``reclaim_master`` or, with ``hold_s``, that many seconds (a sync group: all of it)."""
-        async with self._lock:
-            core = self._cores.get(name)
-            if core is None:
-                return _unknown(name, self._cores)
-            if core.state is not State.MASTER:
-                held = "; it is held already" if core.snapshot().holds else ""
-                text = f"({name}) is {core.state.value}, not MASTER: no mastership to release{held}"
-                return HoldOutcome(ok=False, message=text)
-            now = self.ports.clock.now()
-            until = now + hold_s if hold_s is not None else None
-            hold = Hold(holder=holder, reason=reason, since=now, until=until)
-            unit = self._unit_of[name]
-            await self._perform(unit.hold_backup(name, hold, now))
-        self._wake.set()
-        group = f" with sync group {unit.name}" if isinstance(unit, SyncGroup) else ""
-        span = f"for {hold_s:g} s" if hold_s is not None else "until reclaim-master"
-        text = f"({name}) released mastership{group} (priority 0 sent); held BACKUP {span}"
-        return HoldOutcome(ok=True, message=text)
+        """``name`` gives up mastership and is held in BACKUP (``node_commands``)."""
+        return await self._commands.release_master(name, holder, reason, hold_s)
 
     async def reclaim_master(self, name: str, holder: str) -> HoldOutcome:
-        """Lift ``holder``'s hold on ``name``: it is back in the election (with preempt, a
-        higher priority takes mastership back within a Master_Down_Interval)."""
-        async with self._lock:
-            core = self._cores.get(name)
-            if core is None:
-                return _unknown(name, self._cores)
-            if not any(h.holder == holder for h in core.snapshot().holds):
-                text = f"({name}) is not held by {holder}: nothing to reclaim"
-                return HoldOutcome(ok=False, message=text)
-            now = self.ports.clock.now()
-            await self._perform(self._unit_of[name].release_backup(name, holder, now))
-        self._wake.set()
-        text = f"({name}) hold lifted: back in the election (preempt takes mastership back)"
-        return HoldOutcome(ok=True, message=text)
+        """Lift ``holder``'s hold on ``name`` (``node_commands``)."""
+        return await self._commands.reclaim_master(name, holder)
 
     def snapshot(self) -> list[InstanceSnapshot]:
         return [m.snapshot() for u in self._units.values() for m in u.members]
-
-
-def _unknown(name: str, known: dict[str, Instance]) -> HoldOutcome:
-    names = ", ".join(sorted(known)) or "none"
-    return HoldOutcome(ok=False, message=f"no vrrp_instance {name!r} (known: {names})",
-                       not_found=True)  # fmt: skip
 
 
 class _Stop(Exception):
