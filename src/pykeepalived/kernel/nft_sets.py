@@ -7,7 +7,7 @@ a table replace must not re-create them: each set is named after what it remembe
 real server, kind, timeout; ``set_name``) and says so in its comment (``set_comment``), so
 that a replace (see ``nft_rules``) deletes every other object of our tables and keeps these
 sets, with their elements, in the same transaction. ``Existing`` is what a replace starts
-from: the objects our tables hold, read back from ``nft -j -t list table`` (``existing``).
+from: the objects our tables hold, read back from ``nft -j`` listings (``existing``).
 """
 
 import hashlib
@@ -95,7 +95,8 @@ class Existing:
 
 
 def existing(items: Iterable[Mapping[str, Any]], table: str) -> Existing:
-    """``Existing`` from the items of ``nft -j -t list table`` documents (both families)."""
+    """``Existing`` from ``nft -j`` items (sets, maps, chains, counters; any table: only
+    ``table``'s objects in families ``inet`` and ``netdev`` count)."""
     names: dict[str, dict[str, list[str]]] = {}
     comments: dict[tuple[str, str], str] = {}
     for item in items:
@@ -103,6 +104,8 @@ def existing(items: Iterable[Mapping[str, Any]], table: str) -> Existing:
             if kind == "table" and body.get("name") == table:
                 names.setdefault(body["family"], {})
             if kind not in KINDS or body.get("table") != table:
+                continue
+            if body.get("family") not in ("inet", "netdev"):
                 continue
             names.setdefault(body["family"], {}).setdefault(kind, []).append(body["name"])
             if kind == "set" and "comment" in body:
