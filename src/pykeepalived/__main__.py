@@ -1,5 +1,5 @@
 """``python -m pykeepalived`` is the ``pykeepalived`` command."""
 
-from pykeepalived.cli import main
+from pykeepalived.entry import main
 
 raise SystemExit(main())

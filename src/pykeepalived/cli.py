@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pykeepalived import __version__, lazy_pyroute2, pidfile
-from pykeepalived.kernel.vrrp_listen import EarlyReceivers
 
 if TYPE_CHECKING:
     from pykeepalived.config.loader import LoadResult
+    from pykeepalived.kernel.vrrp_listen import EarlyReceivers
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 EXIT_OK, EXIT_CONFIG, EXIT_USAGE = 0, 1, 2
@@ -75,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 SUBCOMMANDS = ("lab", "realserver", "cleanup", "status")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, early: "EarlyReceivers | None" = None) -> int:
+    """``early``: VRRP receive sockets the command opened first (``entry``), if any."""
     words = list(sys.argv[1:] if argv is None else argv)
-    early = listen_early(words)
     # Before anything imports pyroute2: its package __init__ imports the whole library, which
     # the daemon's start does not need (docs/benchmarks.md, "Seed scenario in the IPVS VM").
     lazy_pyroute2.install()
@@ -118,30 +118,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
     return realserver_main(argv)
 
 
-NOT_VRRP_DAEMON = frozenset("tCvh")  # -t, -C (checkers only), -v, -h: no VRRP to run
-TAKES_VALUE = frozenset("fprcSgi")
-
-
-def listen_early(words: list[str]) -> EarlyReceivers | None:
-    """VRRP receive sockets opened now, before the daemon's modules are imported, when these
-    words will run the VRRP daemon as root (``kernel.vrrp_listen`` says why). A cheap look at
-    the words, before argparse: anything else closes them again."""
-    if os.geteuid() != 0 or (words and words[0] in SUBCOMMANDS):
-        return None
-    for word in words:
-        if word.startswith("--"):
-            if word in ("--config-test", "--dump-config", "--check", "--version", "--help"):
-                return None
-        elif word.startswith("-"):
-            for letter in word[1:]:  # a cluster like -nlD, or -fFILE: a value ends it
-                if letter in NOT_VRRP_DAEMON:
-                    return None
-                if letter in TAKES_VALUE:
-                    break
-    return EarlyReceivers.listen()
-
-
-def run_daemon(args: argparse.Namespace, early: EarlyReceivers | None = None) -> int:
+def run_daemon(args: argparse.Namespace, early: "EarlyReceivers | None" = None) -> int:
     """keepalived's daemon mode: fork unless -n, pid files, then the asyncio daemon.
 
     The daemon's modules are imported here, not at the top: ``-t`` stays fast. ``early``:

@@ -9,7 +9,7 @@ from ipaddress import ip_address
 import pytest
 from tests.kernel.nsutil import Lan, inside
 
-from pykeepalived import cli
+from pykeepalived import entry
 from pykeepalived.kernel.vrrp_listen import EarlyReceivers
 from pykeepalived.kernel.vrrp_socket import MCAST_V4, MCAST_V6, VrrpSocket
 
@@ -148,7 +148,7 @@ def test_only_a_command_that_runs_vrrp_listens_early(
 ) -> None:
     b = lan.host("b", "192.168.88.9/24")
     with inside(b):
-        early = cli.listen_early(words)
+        early = entry.listen_early(words)
     assert (early is not None) is listens
     if early is not None:
         assert len(early) == 2
