@@ -30,21 +30,39 @@ pytestmark = [
 RELOADS = 20
 PAUSE_S = 1.5
 HELD = """
-import json, socket, sys
+import json, socket, sys, time
 socks = [socket.create_connection((sys.argv[1], 80), timeout=5) for _ in range(int(sys.argv[2]))]
-print(json.dumps([s.getsockname()[1] for s in socks]), flush=True)
+ports = [s.getsockname()[1] for s in socks]
+print(json.dumps(ports), flush=True)
 sys.stdin.readline()  # the reload is done: finish every request on its open connection
-answers = []
-for s in socks:
+def get(s):
     try:
         s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
         data = b""
         while chunk := s.recv(4096):
             data += chunk
-        answers.append(data.split(b"\\r\\n\\r\\n", 1)[-1].decode().strip())
+        return data.split(b"\\r\\n\\r\\n", 1)[-1].decode().strip()
     except OSError as exc:
-        answers.append(repr(exc))
-print(json.dumps(answers), flush=True)
+        return repr(exc)
+    finally:
+        s.close()
+answers = [get(s) for s in socks]
+# A new connection from a port of one of node-2's flows (a client reuses ports): a SYN is
+# placed anew, so it goes to the pool (node-1), not to the removed node-2.
+time.sleep(0.2)
+port = next((p for p, a in zip(ports, answers) if a == "192.168.88.11"), None)
+again = ""
+if port is not None:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(5)
+    s.bind(("", port))
+    try:
+        s.connect((sys.argv[1], 80))
+        again = get(s)
+    except OSError as exc:
+        again = repr(exc)
+print(json.dumps({"answers": answers, "again": again}), flush=True)
 """
 CLIENT = """
 import json, socket, sys, time
@@ -125,7 +143,8 @@ def test_connections_on_a_removed_real_server_get_their_answer(lab: LabState) ->
     """Connections open to node-2 (DR: the director forwards the client's packets, node-2
     answers directly), a reload removes node-2 from the pool, then each request is sent on
     its connection: node-2 answers all of them (IPVS keeps a deleted destination's
-    connections too; keepalived drains nothing on reload)."""
+    connections too; keepalived drains nothing on reload). A new connection from the port
+    of one of them goes to node-1."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         table = lab.exec(
@@ -150,13 +169,15 @@ def test_connections_on_a_removed_real_server_get_their_answer(lab: LabState) ->
         reload_both(lab, {d: without_node_2(seeds[d]) for d in DIRECTORS})
         client.stdin.write("\n")
         client.stdin.flush()
-        answers = dict(zip(ports, json.loads(client.stdout.readline()), strict=True))
+        out = json.loads(client.stdout.readline())
+        answers = dict(zip(ports, out["answers"], strict=True))
     finally:
         client.kill()
         client.wait()
         reload_both(lab, seeds)
     assert {answers[p] for p in on_node_2} == {"192.168.88.11"}, answers
     assert set(answers.values()) <= {"192.168.88.10", "192.168.88.11"}, answers
+    assert out["again"] == "192.168.88.10", out  # a new connection never goes to node-2
 
 
 def test_twenty_reloads_under_load_lose_no_request(lab: LabState) -> None:
