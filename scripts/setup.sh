@@ -53,3 +53,7 @@ if [ ! -x "$here/.venv/bin/python" ]; then
   "$py" -m venv "$here/.venv"
 fi
 "$here/.venv/bin/pip" install -q --disable-pip-version-check -e "$here$extra" 2>&1 | { grep -v "^WARNING: Location" || true; }
+# Byte-compile the package as a wheel install would: an editable install leaves no .pyc, and
+# with PYTHONDONTWRITEBYTECODE set (as on CI machines) every daemon start compiled ~150
+# modules from source: +0.2 s per start on the host, seconds in the emulated IPVS VM.
+"$here/.venv/bin/python" -m compileall -q "$here/src" >/dev/null
