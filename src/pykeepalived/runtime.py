@@ -6,11 +6,11 @@ builds is handed to the daemon as factories (``daemon.Adapters``).
 
 import functools
 import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Callable
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 
 from pykeepalived.bgp.speaker import Speaker
 from pykeepalived.clock import MonotonicClock
@@ -21,7 +21,6 @@ from pykeepalived.errors import KernelError
 from pykeepalived.kernel import rtquery
 from pykeepalived.kernel.announce import PacketAnnouncer
 from pykeepalived.kernel.backend import choose_backend, ipvs_present
-from pykeepalived.kernel.dataplane import DataPlane
 from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
 from pykeepalived.kernel.ports import IPAddress, VrrpTransport
 from pykeepalived.kernel.routes import NetlinkRoutes
@@ -31,6 +30,9 @@ from pykeepalived.kernel.vrrp_listen import EarlyReceivers
 from pykeepalived.kernel.vrrp_socket import VrrpSocket
 from pykeepalived.notify import ScriptRunner
 from pykeepalived.vrrp.node import VrrpPorts
+
+if TYPE_CHECKING:  # the data plane is imported when the LVS half starts, after VRRP's start
+    from pykeepalived.kernel.dataplane import DataPlane
 
 
 async def primary_address(ifname: str, family: int) -> IPAddress:
@@ -76,12 +78,12 @@ def vrrp_ports(
     )
 
 
-def dataplane_factory(requested: str | None) -> Callable[[KeepalivedConfig], DataPlane]:
+def dataplane_factory(requested: str | None) -> Callable[[KeepalivedConfig], "DataPlane"]:
     """Decide the backend now, before the event loop runs (the kernel probe is synchronous);
     forcing IPVS on a kernel without it fails here, at start, with the reason."""
     info = choose_backend(requested, ipvs_present=ipvs_present())
 
-    def make(config: KeepalivedConfig) -> DataPlane:
+    def make(config: KeepalivedConfig) -> "DataPlane":
         # Imported here, when the LVS half starts (after VRRP's), and only the one in use.
         if info.name == "ipvs":
             from pykeepalived.kernel.ipvs import IpvsDataPlane
@@ -157,10 +159,10 @@ def setup_logging(
     if log_file:
         handlers.append(logging.FileHandler(log_file))
     if not handlers and os.path.exists("/dev/log"):
+        from logging.handlers import SysLogHandler  # syslog only: not on -l / -g's start
+
         local = int(facility) if facility and facility.isdigit() else 0
-        syslog = logging.handlers.SysLogHandler(
-            "/dev/log", facility=logging.handlers.SysLogHandler.LOG_LOCAL0 + local
-        )
+        syslog = SysLogHandler("/dev/log", facility=SysLogHandler.LOG_LOCAL0 + local)
         syslog.setFormatter(logging.Formatter("Keepalived_%(name)s: %(message)s"))
         handlers.append(syslog)
     for handler in handlers:

@@ -7,20 +7,31 @@ put on the daemon's queue and answered with a ``CommandResult``.
 """
 
 import enum
-import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pykeepalived.eventlog import Event, EventLog, Transition
 from pykeepalived.lvs.table import Counters
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transition:
-    at: float  # wall clock (time.time())
-    old: str
-    new: str
-    reason: str
+__all__ = [
+    "MAX_HOLD_S",
+    "BgpPrefixView",
+    "Command",
+    "CommandKind",
+    "CommandResult",
+    "CountersView",
+    "DaemonSnapshot",
+    "Event",
+    "EventLog",
+    "InstanceView",
+    "Overrides",
+    "ProbeView",
+    "RealServerRef",
+    "RealServerView",
+    "SyncGroupView",
+    "Transition",
+    "VirtualServerView",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,13 +113,6 @@ class VirtualServerView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    at: float
-    kind: str  # "vrrp", "check", "lvs", "daemon", "api"
-    message: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BgpPrefixView:
     """A VIP this director announces over BGP when its gate holds (``bgp_speaker``)."""
 
@@ -136,21 +140,6 @@ class DaemonSnapshot:
     packet_errors: tuple[tuple[str, int], ...] = ()  # (reason, count)
     check_results: tuple[tuple[str, str, int], ...] = ()  # (checker kind, result, count)
     bgp: tuple[BgpPrefixView, ...] = ()  # active-active: the VIPs and their announcement
-
-
-class EventLog:
-    """A bounded ring of recent events (oldest dropped first)."""
-
-    def __init__(self, size: int = 200) -> None:
-        self._events: deque[Event] = deque(maxlen=size)
-
-    def add(self, kind: str, message: str, at: float | None = None) -> Event:
-        event = Event(at=time.time() if at is None else at, kind=kind, message=message)
-        self._events.append(event)
-        return event
-
-    def recent(self) -> tuple[Event, ...]:
-        return tuple(self._events)
 
 
 MAX_HOLD_S = 7 * 24 * 3600.0

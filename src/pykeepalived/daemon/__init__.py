@@ -29,17 +29,19 @@ from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.daemon.transitions import TransitionRecorder
 from pykeepalived.daemon.vrrp_reload import kept_instances
-from pykeepalived.kernel.dataplane import DataPlane
+from pykeepalived.eventlog import EventLog
 from pykeepalived.kernel.ports import VipSpec
 from pykeepalived.notify import ScriptRunner
-from pykeepalived.state import Command, CommandKind, CommandResult, DaemonSnapshot, EventLog
 from pykeepalived.vrrp.from_config import version_of
 from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
 
-if TYPE_CHECKING:  # imported when the LVS half starts (Daemon._start_lvs), not before VRRP
+# Imported when the LVS half starts (Daemon._start_lvs) or a reader asks, not before VRRP.
+if TYPE_CHECKING:
     from pykeepalived.daemon.bgp_side import BgpSide
     from pykeepalived.daemon.lvs_side import LvsSide
+    from pykeepalived.kernel.dataplane import DataPlane
     from pykeepalived.lvs.desired import RealServerId
+    from pykeepalived.state import Command, CommandResult, DaemonSnapshot
 
 log = logging.getLogger("pykeepalived")
 _NO_SPEAKER = NoSpeaker()
@@ -67,7 +69,7 @@ class Adapters:
 
     load: Callable[[], LoadResult]
     vrrp_ports: Callable[[KeepalivedConfig, ScriptRunner], VrrpPorts]
-    dataplane: Callable[[KeepalivedConfig], DataPlane]
+    dataplane: Callable[[KeepalivedConfig], "DataPlane"]
     clock: Clock
     companions: list[Companion] = field(default_factory=list)
     # Active-active: builds the BGP speaker (ExaBGP or BIRD) of a ``bgp_speaker`` block.
@@ -230,7 +232,7 @@ class Daemon:
 
     # -- readers and commands -------------------------------------------------------------
 
-    def snapshot(self) -> DaemonSnapshot:
+    def snapshot(self) -> "DaemonSnapshot":
         from pykeepalived.daemon.snapshot import build_snapshot  # for readers, not the start
 
         assert self.config is not None
@@ -248,7 +250,9 @@ class Daemon:
             vrrp_now=self.vrrp.ports.clock.now() if self.vrrp is not None else None,
         )
 
-    async def submit(self, command: Command) -> CommandResult:
+    async def submit(self, command: "Command") -> "CommandResult":
+        from pykeepalived.state import CommandKind
+
         self.events.add("api", f"{command.origin}: {command.kind.value} {_describe(command)}")
         if command.kind is CommandKind.RELOAD:
             return await self.reload()
@@ -256,8 +260,10 @@ class Daemon:
             return await self._mastership(command)
         return self._weight_command(command)
 
-    async def _mastership(self, command: Command) -> CommandResult:
+    async def _mastership(self, command: "Command") -> "CommandResult":
         """release-master / reclaim-master: a hold in the VRRP core, held by ``origin``."""
+        from pykeepalived.state import CommandKind, CommandResult
+
         if self.vrrp is None or command.instance is None:
             return CommandResult(ok=False, message="VRRP is not running here", not_found=True)
         if command.kind is CommandKind.RELEASE_MASTER:
@@ -271,7 +277,9 @@ class Daemon:
         self.events.add("vrrp", out.message)
         return CommandResult(ok=out.ok, message=out.message, not_found=out.not_found)
 
-    def _weight_command(self, command: Command) -> CommandResult:
+    def _weight_command(self, command: "Command") -> "CommandResult":
+        from pykeepalived.state import CommandKind, CommandResult
+
         if self.lvs is None or self.lvs.state is None:
             return CommandResult(ok=False, message="no virtual server is running", not_found=True)
         rid = self._find_real_server(command)
@@ -291,7 +299,7 @@ class Daemon:
         log.info("API: %s", message)
         return CommandResult(ok=True, message=message)
 
-    def _find_real_server(self, command: Command) -> "RealServerId | None":
+    def _find_real_server(self, command: "Command") -> "RealServerId | None":
         from pykeepalived.lvs.desired import RealServerId  # loaded: the LVS half runs
 
         assert self.lvs is not None
@@ -308,7 +316,7 @@ class Daemon:
                     return RealServerId(vs.id, rs.ip, port)
         return None
 
-    async def reload(self) -> CommandResult:
+    async def reload(self) -> "CommandResult":
         sdnotify.reloading()
         try:
             return await self._reload()
@@ -349,7 +357,9 @@ class Daemon:
         changed = len(new.vrrp_instance) - len(keep)
         return f"VRRP: {len(keep)} instance(s) kept their state, {changed} (re)started"
 
-    async def _reload(self) -> CommandResult:
+    async def _reload(self) -> "CommandResult":
+        from pykeepalived.state import CommandResult
+
         result = self.adapters.load()
         self._log_diagnostics(result)
         if not result.ok or result.config is None:
@@ -386,7 +396,7 @@ def _vrrp_part(config: KeepalivedConfig) -> object:
                     config.vrrp_track_file))  # fmt: skip
 
 
-def _describe(command: Command) -> str:
+def _describe(command: "Command") -> str:
     target = [x for x in (command.virtual_server, command.address) if x]
     if command.port is not None:
         target.append(str(command.port))

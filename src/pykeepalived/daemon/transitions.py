@@ -11,7 +11,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 
-from pykeepalived.state import EventLog, Transition
+from pykeepalived.eventlog import EventLog, Transition
 
 _ENTERING = re.compile(r"^\((?P<name>[^)]+)\) Entering (?P<state>[A-Z]+) STATE(?P<rest>.*)$")
 

@@ -6,10 +6,21 @@ probe of the kernel. Forcing IPVS on a kernel without it is a ``KernelError`` wi
 sentence for the operator, never a crash later in the reconcile loop.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pykeepalived.errors import ConfigError, KernelError
-from pykeepalived.kernel.dataplane import BackendInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackendInfo:
+    """The data plane chosen at start (here, before the event loop and without importing
+    the data planes: VRRP starts first)."""
+
+    name: str  # "ipvs" or "nftables"
+    reason: str  # why this backend was chosen, for the start-up log
+    notes: tuple[str, ...] = ()  # e.g. "wlc is done as wrr here"
+
 
 REQUESTS = ("auto", "ipvs", "nftables")
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from pykeepalived.kernel.backend import BackendInfo
 from pykeepalived.lvs.reconcile import Op
 from pykeepalived.lvs.table import Counters, DestKey, ServiceKey, Table
 
@@ -24,13 +25,6 @@ class OpFailure:
 class ServiceCounters:
     total: Counters
     destinations: Mapping[DestKey, Counters] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BackendInfo:
-    name: str  # "ipvs" or "nftables"
-    reason: str  # why this backend was chosen, for the start-up log
-    notes: tuple[str, ...] = ()  # e.g. "wlc is done as wrr here"
 
 
 class DataPlane(Protocol):

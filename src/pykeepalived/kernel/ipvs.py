@@ -28,7 +28,8 @@ from pyroute2.netlink.nlsocket import NetlinkRequest
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel import ipvs_msg as m
-from pykeepalived.kernel.dataplane import BackendInfo, OpFailure, ServiceCounters
+from pykeepalived.kernel.backend import BackendInfo
+from pykeepalived.kernel.dataplane import OpFailure, ServiceCounters
 from pykeepalived.lvs.reconcile import Op, OpKind
 from pykeepalived.lvs.table import Counters, Destination, DestKey, ServiceEntry, ServiceKey, Table
 

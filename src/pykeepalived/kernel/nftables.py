@@ -21,7 +21,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pykeepalived.errors import KernelError
-from pykeepalived.kernel.dataplane import BackendInfo, OpFailure, ServiceCounters
+from pykeepalived.kernel.backend import BackendInfo
+from pykeepalived.kernel.dataplane import OpFailure, ServiceCounters
 from pykeepalived.kernel.nft_meta import method_of
 from pykeepalived.kernel.nft_netlink import dump_counters, dump_set_keys
 from pykeepalived.kernel.nft_observe import generation_of, objects, parse_counters, parse_table
