@@ -16,6 +16,7 @@ python-nftables (libnftables' bindings) is not on PyPI, hence the binary.
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -40,6 +41,8 @@ from pykeepalived.kernel.nft_rules import (
 from pykeepalived.kernel.nft_sets import Existing, existing
 from pykeepalived.lvs.reconcile import Op
 from pykeepalived.lvs.table import DestKey, IPAddress, Method, ServiceEntry, ServiceKey, Table
+
+log = logging.getLogger("pykeepalived.lvs")
 
 
 class NftablesDataPlane:
@@ -148,6 +151,9 @@ class NftablesDataPlane:
         rendered = render(desired, env, generation, existing=found, draining=draining)
         error = await self._run_script(rendered.script)
         if error is not None and found is not None:
+            log.warning("nftables: replacing our tables while keeping their flow sets failed "
+                        "(%s); replacing them afresh: established flows are placed again",
+                        error)  # fmt: skip
             rendered = render(desired, env, generation)
             error = await self._run_script(rendered.script)
         return rendered, error
