@@ -6,10 +6,12 @@ resolved here and nowhere else. The primary address (source of our adverts) is f
 time by the driver and passed in.
 """
 
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_common import Tracked
+from pykeepalived.config.model_global import GlobalDefs
 from pykeepalived.config.model_vrrp import VrrpInstance, VrrpScript, VrrpTrackFile
 from pykeepalived.vrrp.events import IPAddress
 from pykeepalived.vrrp.packet import AuthType, Family, pass_auth_data
@@ -29,6 +31,7 @@ def version_of(inst: VrrpInstance, config: KeepalivedConfig) -> int:
 
 
 T = TypeVar("T")
+GARP_DELAY, GARP_REPEAT = 5, 5  # keepalived's VRRP_GARP_DELAY / VRRP_GARP_REP
 
 
 def _pick(value: T | None, default: T) -> T:
@@ -62,7 +65,8 @@ def instance_params(
     # Strict mode: the initial state follows priority 255, no preempt_delay, 3 adverts
     # (keepalived resets each with a warning; config.checks_strict words them).
     explicit_state = "state" in inst.where.keywords and not strict
-    master_delay = _pick(inst.garp_master_delay, g.vrrp_garp_master_delay)
+    garp = _global_garp(g)
+    master_delay = _pick(inst.garp_master_delay, garp.master_delay)
     down_adverts = _pick(inst.down_timer_adverts, g.vrrp_down_timer_adverts)
     return InstanceParams(
         name=inst.name,
@@ -81,10 +85,10 @@ def instance_params(
         higher_prio_send_advert=not strict
         and _pick(inst.higher_prio_send_advert, g.vrrp_higher_prio_send_advert),
         garp_master_delay_s=float(master_delay),
-        garp_master_repeat=_pick(inst.garp_master_repeat, g.vrrp_garp_master_repeat),
-        garp_master_refresh_s=float(_pick(inst.garp_master_refresh, g.vrrp_garp_master_refresh)),
+        garp_master_repeat=_pick(inst.garp_master_repeat, garp.master_repeat),
+        garp_master_refresh_s=float(_pick(inst.garp_master_refresh, garp.master_refresh)),
         garp_master_refresh_repeat=_pick(
-            inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat
+            inst.garp_master_refresh_repeat, garp.master_refresh_repeat
         ),
         # Unset: global_defs' lower-priority values, which default to global_defs' *master*
         # ones (not this instance's); strict mode sends none (keepalived 2.2.7's dump shows it).
@@ -92,17 +96,47 @@ def instance_params(
         if strict
         else _pick(
             inst.garp_lower_prio_repeat,
-            _pick(g.vrrp_garp_lower_prio_repeat, g.vrrp_garp_master_repeat),
+            _pick(g.vrrp_garp_lower_prio_repeat, garp.master_repeat),
         ),
         garp_lower_prio_delay_s=0.0
         if strict
         else float(
             _pick(
                 inst.garp_lower_prio_delay,
-                _pick(g.vrrp_garp_lower_prio_delay, g.vrrp_garp_master_delay),
+                _pick(g.vrrp_garp_lower_prio_delay, garp.master_delay),
             )
         ),
         startup_delay_s=g.vrrp_startup_delay,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GlobalGarp:
+    master_delay: int
+    master_repeat: int
+    master_refresh: int
+    master_refresh_repeat: int
+
+
+def _global_garp(g: GlobalDefs) -> GlobalGarp:
+    """global_defs' gratuitous ARP/NA values, ``vrrp_min_garp`` applied: one message at
+    takeover and no second block 5 s later. keepalived sets each of the four that still has
+    its default when the keyword is read; we set those that have it in the end (the same
+    unless a default value is written out after ``vrrp_min_garp``)."""
+    if not g.vrrp_min_garp:
+        return GlobalGarp(
+            master_delay=g.vrrp_garp_master_delay,
+            master_repeat=g.vrrp_garp_master_repeat,
+            master_refresh=g.vrrp_garp_master_refresh,
+            master_refresh_repeat=g.vrrp_garp_master_refresh_repeat,
+        )
+    return GlobalGarp(
+        master_delay=0 if g.vrrp_garp_master_delay == GARP_DELAY else g.vrrp_garp_master_delay,
+        master_repeat=1 if g.vrrp_garp_master_repeat == GARP_REPEAT else g.vrrp_garp_master_repeat,
+        master_refresh=g.vrrp_garp_master_refresh,  # its default, 0, is min_garp's value too
+        # keepalived also zeroes the refresh repeat, which only matters with a refresh set in
+        # the config, where it would then send nothing: we keep sending one
+        master_refresh_repeat=g.vrrp_garp_master_refresh_repeat,
     )
 
 
