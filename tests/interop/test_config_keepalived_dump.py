@@ -102,11 +102,15 @@ def _keepalived_dump(ns: str, case: str, workdir: Path) -> str:
     env = {**os.environ, "TMPDIR": str(workdir)}
     with log.open("w") as out:  # `ip netns exec` execs: this PID is keepalived's
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+    complete = False
     try:
-        deadline = time.monotonic() + 15
+        # Bounded, but generous: under CI load keepalived once had not printed its dump after
+        # 15 s (the bfd_check case, which also starts keepalived's BFD process).
+        deadline = time.monotonic() + 45
         while time.monotonic() < deadline and process.poll() is None:
             text = log.read_text(errors="replace")
             if "------< Interfaces >------" in text.split("------< VRRP Topology >------")[-1]:
+                complete = True
                 break
             time.sleep(0.1)
     finally:
@@ -116,7 +120,11 @@ def _keepalived_dump(ns: str, case: str, workdir: Path) -> str:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    return "\n".join(_STAMP.sub("", line) for line in log.read_text().splitlines())
+    text = "\n".join(_STAMP.sub("", line) for line in log.read_text().splitlines())
+    assert complete, (
+        f"keepalived printed no complete dump (exit {process.returncode}):\n{text[-3000:]}"
+    )
+    return text
 
 
 def _instances(dump: str) -> dict[str, dict[str, object]]:
