@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pykeepalived import __version__, lazy_pyroute2, pidfile
+from pykeepalived.entry import SUBCOMMANDS
 
 if TYPE_CHECKING:
     from pykeepalived.config.loader import LoadResult
@@ -70,9 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token for the API's mutating endpoints; overrides api_token_file",
     )
     return p
-
-
-SUBCOMMANDS = ("lab", "realserver", "cleanup", "status")
 
 
 def main(argv: Sequence[str] | None = None, early: "EarlyReceivers | None" = None) -> int:

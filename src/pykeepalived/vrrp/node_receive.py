@@ -65,17 +65,26 @@ class NodeReceiver:
             await self.on_datagram(key, received)
 
     async def on_datagram(self, key: SocketKey, rx: Received) -> None:
-        try:
-            name, advert_in = self._decode(key, rx)
-        except VrrpPacketError as exc:
-            self._count(exc.reason, f"{exc} from {rx.src}")
+        decoded = self._accepted(key, rx)
+        if decoded is None:
             return
-        if name is None or advert_in is None:
-            return
+        name, advert_in = decoded
         async with self.lock:
             unit = self.unit_of[name]
             await self.perform(unit.handle_advert(name, advert_in, self._arrival(rx)))
         self.wake.set()
+
+    def _accepted(self, key: SocketKey, rx: Received) -> tuple[str, AdvertReceived] | None:
+        """The instance an advert is for and the advert, or None: refused (counted) or not
+        ours."""
+        try:
+            name, advert_in = self._decode(key, rx)
+        except VrrpPacketError as exc:
+            self._count(exc.reason, f"{exc} from {rx.src}")
+            return None
+        if name is None or advert_in is None:
+            return None
+        return name, advert_in
 
     def _arrival(self, rx: Received) -> float:
         """When the advert came in, on our clock: a skew or master-down timer runs from the
@@ -160,13 +169,10 @@ class NodeReceiver:
         heard = early_start.in_arrival_order(early, now)
         last: dict[str, float] = {}
         for arrived, key, rx in heard:
-            try:
-                name, advert = self._decode(key, rx)
-            except VrrpPacketError as exc:
-                self._count(exc.reason, f"{exc} from {rx.src}")
+            decoded = self._accepted(key, rx)
+            if decoded is None:
                 continue
-            if name is None or advert is None:
-                continue
+            name, advert = decoded
             unit = self.unit_of[name]
             start = starts[unit.name]
             at = early_start.replay_instant(
