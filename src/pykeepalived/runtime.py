@@ -63,8 +63,10 @@ def vrrp_ports(
     def open_transport(ifname: str, src: IPAddress, group: IPAddress | None) -> VrrpTransport:
         return VrrpSocket(ifname, src, group=group, early=early)
 
+    addresses = NetlinkAddresses()
     return VrrpPorts(
-        addresses=NetlinkAddresses(),
+        addresses=addresses,
+        address_watch=addresses,
         announcer=PacketAnnouncer(),
         links=NetlinkLinks(),
         open_transport=open_transport,

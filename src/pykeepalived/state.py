@@ -53,6 +53,7 @@ class InstanceView:
     adverts_received: int = 0
     priority_zero_sent: int = 0
     priority_zero_received: int = 0
+    vips_restored: int = 0  # put back after something else removed them while MASTER
     packet_errors: tuple[tuple[str, int], ...] = ()  # (reason, count): adverts it refused
     state_changes: tuple[tuple[str, str, int], ...] = ()  # (from, to, count) since start
     held: bool = False  # release-master: kept out of MASTER until reclaim-master (or held_until)

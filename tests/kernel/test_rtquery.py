@@ -8,8 +8,9 @@ import pytest
 from tests.kernel.nsutil import Lan, inside, run
 
 from pykeepalived.errors import KernelError
-from pykeepalived.kernel import rtquery
+from pykeepalived.kernel import rtaddr, rtquery
 from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
+from pykeepalived.kernel.ports import AddressGone, VipSpec
 from pykeepalived.runtime import primary_address
 
 pytestmark = pytest.mark.root
@@ -58,3 +59,45 @@ def test_parsers_skip_what_they_do_not_know() -> None:
     assert rtquery.link_is_up(1, 6)
     assert rtquery.link_is_up(1, 0)
     assert not rtquery.link_is_up(0, 6)
+
+
+def test_address_removals_are_reported_with_the_interface_and_the_address_that_went(
+    lan: Lan,
+) -> None:
+    ns = lan.host("dir", "192.168.88.8/24")
+    added = ["192.168.88.50/32", "192.168.88.100/24", "fd00::8/64"]
+    for address in added:
+        run("ip", "addr", "add", address, "dev", "eth1", "nodad", ns=ns)
+    run("ip", "addr", "add", "10.9.0.1", "peer", "10.9.0.2/32", "dev", "eth1", ns=ns)
+
+    async def scenario() -> list[AddressGone]:
+        port = NetlinkAddresses()
+        with inside(ns):
+            removals = port.removed()
+            heard = [await anext(removals)]  # subscribed from here on
+        for address in added:
+            run("ip", "addr", "del", address, "dev", "eth1", ns=ns)
+        run("ip", "addr", "del", "10.9.0.1", "peer", "10.9.0.2/32", "dev", "eth1", ns=ns)
+        while len(heard) < 5:
+            heard.append(await asyncio.wait_for(anext(removals), 5))
+        await removals.aclose()
+        await port.close()
+        return heard
+
+    heard = asyncio.run(scenario())
+    assert heard[0] == AddressGone(ifname=None, address=None)  # what went before: unknown
+    assert heard[1:] == [
+        AddressGone(ifname="eth1", address=ip_interface(a))
+        for a in [*added, "10.9.0.1/32"]  # a peer address: the local side, not the peer
+    ]
+
+
+def test_removal_parser_reads_what_rtaddr_writes_and_skips_the_rest() -> None:
+    vip = VipSpec(address=ip_interface("192.168.88.100/24"), ifname="eth1",
+                  peer=ip_interface("192.168.88.1/32"))  # fmt: skip
+    message = rtaddr.newaddr(vip, 7, 1, delete=True)
+    assert list(rtquery.removed_addresses(message)) == [
+        rtquery.AddressRecord(socket.AF_INET, 24, 7, ip_address("192.168.88.100").packed)
+    ]
+    assert list(rtquery.removed_addresses(rtaddr.newaddr(vip, 7, 1))) == []  # RTM_NEWADDR
+    assert list(rtquery.removed_addresses(message[:20])) == []  # truncated

@@ -99,6 +99,9 @@ def _vrrp(snap: DaemonSnapshot) -> Iterable[Metric]:
                                       labels=labels),
         "release": CounterMetricFamily("keepalived_release_master",
                                        "Transitions out of MASTER", labels=labels),
+        "restored": CounterMetricFamily("pykeepalived_vrrp_vips_restored",
+                                        "VIPs put back after something else removed them",
+                                        labels=labels),
         "prio": GaugeMetricFamily("pykeepalived_vrrp_priority", "Configured priority",
                                   labels=labels),
         "eprio": GaugeMetricFamily("pykeepalived_vrrp_effective_priority",
@@ -125,6 +128,7 @@ def _vrrp(snap: DaemonSnapshot) -> Iterable[Metric]:
         families["release"].add_metric(
             base, sum(n for old, _, n in i.state_changes if old == "MASTER")
         )
+        families["restored"].add_metric(base, i.vips_restored)
         families["prio"].add_metric(base, i.priority)
         families["eprio"].add_metric(base, i.effective_priority)
         families["master"].add_metric(base, 1 if i.state == "MASTER" else 0)

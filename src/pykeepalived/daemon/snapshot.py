@@ -48,6 +48,7 @@ def _vrrp_extras(snap: InstanceSnapshot | None, stats: InstanceStats | None,
             adverts_received=stats.adverts_received,
             priority_zero_sent=stats.priority_zero_sent,
             priority_zero_received=stats.priority_zero_received,
+            vips_restored=stats.vips_restored,
             packet_errors=tuple(sorted(stats.errors.items())),
             state_changes=tuple((o, n, c) for (o, n), c in sorted(stats.transitions.items())),
         )

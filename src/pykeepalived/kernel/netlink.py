@@ -10,21 +10,24 @@ raised. Any other netlink error becomes a ``KernelError`` naming the address and
 
 import asyncio
 import errno
+import fcntl
 import os
 import socket
+import struct
 from collections.abc import AsyncIterator
 from ipaddress import ip_address, ip_interface
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel import rtquery
-from pykeepalived.kernel.ports import IPInterface, LinkState, VipSpec
+from pykeepalived.kernel.ports import AddressGone, IPInterface, LinkState, VipSpec
 from pykeepalived.kernel.rtaddr import RtnlSocket
 
 EEXIST, EADDRNOTAVAIL, ENODEV = 17, 99, 19
+SIOCGIFNAME = 0x8910
 
 
 class NetlinkAddresses:
-    """``AddressPort`` over rtnetlink."""
+    """``AddressPort`` and ``AddressWatchPort`` over rtnetlink."""
 
     def __init__(self) -> None:
         # ifname -> ifindex: a lookup would be paid on the takeover path otherwise; an entry
@@ -82,6 +85,32 @@ class NetlinkAddresses:
             raise KernelError(f"cannot list the addresses of {ifname}: {exc}") from exc
         return {ip_interface(f"{ip_address(a.address)}/{a.prefixlen}") for a in records}
 
+    async def removed(self) -> AsyncIterator[AddressGone]:
+        """RTM_DELADDR notifications (``AddressWatchPort``), read by hand; first, and after
+        the kernel dropped some (ENOBUFS), the "any may have gone" item."""
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        try:
+            sock.setblocking(False)
+            sock.bind((0, rtquery.RTMGRP_IPV4_IFADDR | rtquery.RTMGRP_IPV6_IFADDR))
+            yield AddressGone(ifname=None, address=None)  # whatever went before we listened
+            loop = asyncio.get_running_loop()
+            while True:
+                try:
+                    data = await loop.sock_recv(sock, 1 << 16)
+                except OSError as exc:
+                    if exc.errno == errno.ENOBUFS:
+                        yield AddressGone(ifname=None, address=None)
+                        continue
+                    raise KernelError(f"address notifications: {exc}") from exc
+                for record in rtquery.removed_addresses(data):
+                    ifname = _ifname(sock, record.index)
+                    if ifname is None:  # the interface went with it
+                        continue
+                    address = ip_interface(f"{ip_address(record.address)}/{record.prefixlen}")
+                    yield AddressGone(ifname=ifname, address=address)
+        finally:
+            sock.close()
+
     async def close(self) -> None:
         self._rtnl.close()
 
@@ -117,3 +146,15 @@ class NetlinkLinks:
                     yield LinkState(ifname=name, up=up)
         finally:
             sock.close()
+
+
+def _ifname(sock: socket.socket, index: int) -> str | None:
+    """The name of interface ``index`` in ``sock``'s network namespace (SIOCGIFNAME on the
+    socket itself: ``socket.if_indextoname`` would ask the thread's namespace, which is not
+    the socket's when it was opened inside another)."""
+    request = struct.pack("16si20x", b"", index)  # struct ifreq: name, then ifr_ifindex
+    try:
+        answer = fcntl.ioctl(sock.fileno(), SIOCGIFNAME, request)
+    except OSError:
+        return None
+    return answer[:16].split(b"\0", 1)[0].decode(errors="replace")

@@ -91,6 +91,22 @@ class AddressPort(Protocol):
     async def addresses(self, ifname: str) -> set[IPInterface]: ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressGone:
+    """The kernel says ``address`` left ``ifname``. Both None: notifications were lost (the
+    socket overflowed) or the watch just began, so any address may have gone."""
+
+    ifname: str | None
+    address: IPInterface | None
+
+
+class AddressWatchPort(Protocol):
+    def removed(self) -> AsyncIterator[AddressGone]:
+        """Every address removal on this host's interfaces, ours included, from now on;
+        the first item is the "any may have gone" one."""
+        ...
+
+
 class AnnouncePort(Protocol):
     def announce(self, ifname: str, address: IPAddress) -> None:
         """One gratuitous ARP (IPv4) or unsolicited neighbour advertisement (IPv6)."""

@@ -11,6 +11,8 @@ Messages (include/uapi/linux/rtnetlink.h, if_addr.h, if_link.h)::
     nlmsghdr (len u32, type u16, flags u16, seq u32, pid u32)
     RTM_GETADDR dump:  ifaddrmsg (family u8, prefixlen u8, flags u8, scope u8, index u32)
                        answers: RTM_NEWADDR ... NLMSG_DONE; attribute IFA_ADDRESS
+    RTM_DELADDR:       the same ifaddrmsg, multicast to RTMGRP_IPV4_IFADDR / IPV6_IFADDR
+                       when an address goes; IFA_LOCAL (IPv4) is the address itself
     RTM_GETLINK:       ifinfomsg (family u8, pad u8, type u16, index i32, flags u32, change u32)
                        answer: RTM_NEWLINK with IFLA_OPERSTATE (u8), or NLMSG_ERROR
 """
@@ -23,10 +25,11 @@ from dataclasses import dataclass
 
 from pykeepalived.kernel import nlwire
 
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR = 16, 17, 18, 20, 22
-RTMGRP_LINK = 0x1
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR = 0x1, 0x10, 0x100
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-IFA_ADDRESS = 1
+IFA_ADDRESS, IFA_LOCAL = 1, 2
 IFLA_IFNAME, IFLA_OPERSTATE = 3, 16
 IFF_UP = 0x1
 # RFC 2863 operstates as the kernel numbers them (IF_OPER_*)
@@ -67,6 +70,19 @@ def parse_addresses(data: bytes) -> Iterator[AddressRecord]:
         for attr, value in attributes(data, offset + 8, end):
             if attr == IFA_ADDRESS:
                 yield AddressRecord(family, prefixlen, index, value)
+
+
+def removed_addresses(data: bytes) -> Iterator[AddressRecord]:
+    """The RTM_DELADDR notifications of one buffer: the address that went (IFA_LOCAL where
+    there is one, as on an IPv4 address with a peer; else IFA_ADDRESS)."""
+    for kind, offset, end in _messages(data):
+        if kind != RTM_DELADDR or offset + 8 > end:
+            continue
+        family, prefixlen, _, _, index = struct.unpack_from("=BBBBI", data, offset)
+        found = dict(attributes(data, offset + 8, end))
+        address = found.get(IFA_LOCAL, found.get(IFA_ADDRESS))
+        if address is not None:
+            yield AddressRecord(family, prefixlen, index, address)
 
 
 def parse_link(data: bytes) -> tuple[int, int | None] | None:

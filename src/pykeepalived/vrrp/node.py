@@ -25,6 +25,7 @@ from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import (
     AddressPort,
+    AddressWatchPort,
     AnnouncePort,
     IPAddress,
     LinkPort,
@@ -43,6 +44,7 @@ from pykeepalived.vrrp.node_commands import NodeCommands
 from pykeepalived.vrrp.node_extras import NodeExtras, RoutePort, VmacPort, extras_of, static_of
 from pykeepalived.vrrp.node_receive import NodeReceiver, SocketKey, socket_key
 from pykeepalived.vrrp.node_tracking import NodeTracking
+from pykeepalived.vrrp.node_vip_guard import VipGuard
 from pykeepalived.vrrp.states import State
 from pykeepalived.vrrp.tracking import Kind
 from pykeepalived.vrrp.unicast import NO_PEER_FAULT, faults_for_no_peer
@@ -68,6 +70,7 @@ class VrrpPorts:
     firewall: VipFirewallPort | None = None  # no_accept / vrrp_strict
     routes: RoutePort | None = None
     vmacs: VmacPort | None = None
+    address_watch: AddressWatchPort | None = None  # VIPs removed by others are put back
     release_early: Callable[[], None] | None = None
     """Closes the receive sockets opened at process start that no transport adopted."""
 
@@ -248,12 +251,27 @@ class VrrpNode:
                 for key, sock in self._sockets.items():
                     tg.create_task(self._rx.listen(key, sock, stop), name=f"vrrp-rx-{key[0]}")
                 tg.create_task(self._tracking.watch_links(stop), name="vrrp-links")
+                if self.ports.address_watch is not None:
+                    tg.create_task(self._guard(self.ports.address_watch).run(stop),
+                                   name="vrrp-vip-guard")  # fmt: skip
                 self._tracking.start_trackers(tg, stop)
                 tg.create_task(self._stop_first(stop), name="vrrp-stop")
         except* _Stop:
             pass
         finally:
             await self._shutdown()
+
+    def _guard(self, watch: AddressWatchPort) -> VipGuard:
+        return VipGuard(
+            watch=watch,
+            addresses=self.ports.addresses,
+            links=self.ports.links,
+            io=self._io,
+            cores=self._cores,
+            stats=self.stats,
+            lock=self._lock,
+            perform=self._perform,
+        )
 
     def _drops_vip_traffic(self) -> bool:
         """keepalived: "use_vmac or no_accept/strict specified, but no firewall configured -

@@ -87,6 +87,7 @@ class InstanceStats:
     adverts_received: int = 0
     priority_zero_sent: int = 0
     priority_zero_received: int = 0
+    vips_restored: int = 0  # put back after something else removed them (node_vip_guard)
     errors: Counter[str] = field(default_factory=Counter)
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (old, new) states
 
