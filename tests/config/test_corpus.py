@@ -26,6 +26,7 @@ CORPUS = HERE / "corpus"
 GOLDEN = HERE / "golden"
 CONFIG_ID = "lb1"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+UNAPPLIED = "is read but pykeepalived does not act on it"
 
 # case -> [(file relative to the case, line, code, message)]: deprecations keepalived also reports.
 EXPECTED_WARNINGS: dict[str, list[tuple[str, int, str, str]]] = {
@@ -119,6 +120,7 @@ def test_corpus_case_loads_and_matches_golden(case: str) -> None:
     warnings = [
         (_relative(case, d.location.file), d.location.line, d.code, d.message)
         for d in result.warnings
+        if UNAPPLIED not in d.message  # pinned by test_unapplied: the list shrinks over time
     ]
     assert warnings == EXPECTED_WARNINGS.get(case, [])
     assert result.config is not None

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pykeepalived.config.checks_bgp import check_bgp
 from pykeepalived.config.checks_lvs import check_lvs
 from pykeepalived.config.checks_strict import check_strict
+from pykeepalived.config.checks_unapplied import check_unapplied
 from pykeepalived.config.checks_vrrp import check_vrrp
 from pykeepalived.config.diagnostics import Diagnostics, Location
 from pykeepalived.config.environment import Environment
@@ -25,6 +26,7 @@ def run_checks(config: KeepalivedConfig, diags: Diagnostics, env: Environment | 
     check_strict(config, diags)
     check_lvs(config, diags)
     check_bgp(config, diags)
+    check_unapplied(config, diags)
     if env is not None:
         check_environment(config, diags, env)
 
