@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import subprocess
 from ipaddress import ip_address, ip_interface
 
 import pytest
@@ -10,7 +11,7 @@ from tests.kernel.nsutil import Lan, inside, run
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel import rtaddr, rtquery
 from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
-from pykeepalived.kernel.ports import AddressGone, VipSpec
+from pykeepalived.kernel.ports import AddressGone, LinkState, VipSpec
 from pykeepalived.runtime import primary_address
 
 pytestmark = pytest.mark.root
@@ -101,3 +102,31 @@ def test_removal_parser_reads_what_rtaddr_writes_and_skips_the_rest() -> None:
     ]
     assert list(rtquery.removed_addresses(rtaddr.newaddr(vip, 7, 1))) == []  # RTM_NEWADDR
     assert list(rtquery.removed_addresses(message[:20])) == []  # truncated
+
+
+def test_link_watch_that_lost_notifications_reports_every_link_as_it_is_now(lan: Lan) -> None:
+    """A flood of link changes overflows the watch socket (ENOBUFS); the watch then reports
+    the state of every link, so a link that went down meanwhile is not missed."""
+    ns = lan.host("dir", "192.168.88.8/24")
+    batch = "".join(f"link add v{n}a type veth peer name v{n}b\n" for n in range(200))
+
+    async def scenario() -> list[LinkState]:
+        with inside(ns):
+            watch = NetlinkLinks().watch()
+            first = asyncio.ensure_future(anext(watch))  # subscribed, then left unread
+            await asyncio.sleep(0.05)
+            # Blocking on purpose: the loop must not read while the kernel's queue overflows.
+            subprocess.run(["ip", "netns", "exec", ns, "ip", "-batch", "-"], input=batch,  # noqa: ASYNC221
+                           text=True, check=True, timeout=60)  # fmt: skip
+            run("ip", "link", "set", "eth1", "down", ns=ns)
+            heard = [await asyncio.wait_for(first, 5)]
+            last = {"v199a", "v199b"}  # the listing's last two
+            while not last <= {s.ifname for s in heard} and len(heard) < 5000:
+                heard.append(await asyncio.wait_for(anext(watch), 5))
+            await watch.aclose()
+        return heard
+
+    heard = asyncio.run(scenario())
+    names = {s.ifname for s in heard}
+    assert {"lo", "eth1", "v199a"} <= names  # the full listing came, not the lost events
+    assert LinkState(ifname="eth1", up=False) in heard

@@ -139,13 +139,27 @@ class NetlinkLinks:
                 try:
                     data = await loop.sock_recv(sock, 1 << 16)
                 except OSError as exc:
-                    if exc.errno == errno.ENOBUFS:  # the kernel dropped some: read on
+                    if exc.errno == errno.ENOBUFS:  # the kernel dropped some: read it all
+                        for state in await self._every_link():
+                            yield state
                         continue
                     raise KernelError(f"link notifications: {exc}") from exc
                 for name, up in rtquery.link_events(data):
                     yield LinkState(ifname=name, up=up)
         finally:
             sock.close()
+
+    async def _every_link(self) -> list[LinkState]:
+        """The state of every interface now: after lost notifications, a link that went down
+        meanwhile must not stay up for us."""
+        states = []
+        for _index, name in socket.if_nameindex():
+            try:
+                up = await self.is_up(name)
+            except KernelError:  # gone since the listing
+                up = False
+            states.append(LinkState(ifname=name, up=up))
+        return states
 
 
 def _ifname(sock: socket.socket, index: int) -> str | None:
