@@ -1,11 +1,12 @@
 """``pykeepalived cleanup -f CONF``: remove what a crashed daemon may have left behind.
 
-The VIPs of the configured VRRP instances (and their excluded VIPs) are removed from their
-interfaces, the VIP firewall table (no_accept / vrrp_strict) is deleted, the virtual and static
-routes and rules (ours: protocol 18) and the instances' VMACs (with their VIPs and IGMP tables)
-are removed, and the virtual services the config names are removed from the data plane. Run by
-systemd's ExecStopPost, so that a SIGKILL or an OOM kill leaves no stale VIP (a split brain
-waiting to happen) and no orphaned LVS service; keepalived has no such step.
+The VIPs of the configured VRRP instances (and their excluded VIPs) and the static addresses
+are removed from their interfaces, the VIP firewall table (no_accept / vrrp_strict) is deleted,
+the virtual and static routes and rules (ours: protocol 18) and the instances' VMACs (with
+their VIPs and IGMP tables) are removed, and the virtual services the config names are removed
+from the data plane. Run by systemd's ExecStopPost, so that a SIGKILL or an OOM kill leaves no
+stale VIP (a split brain waiting to happen) and no orphaned LVS service; keepalived has no such
+step.
 """
 
 import argparse
@@ -45,6 +46,12 @@ async def remove_vips(config: KeepalivedConfig) -> list[str]:
                         removed.append(f"VIP {vip.address} from {ifname} ({inst.name})")
                 except PyKeepalivedError:
                     continue  # the interface is gone: so is the address
+        for spec in static_of(config).addresses:
+            try:
+                if await addresses.remove(spec):
+                    removed.append(f"static address {spec.address} from {spec.ifname}")
+            except PyKeepalivedError:
+                continue
     finally:
         await addresses.close()
     if await NftVipFirewall().remove_table():

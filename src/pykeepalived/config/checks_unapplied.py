@@ -96,12 +96,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         "VMAC interfaces keep keepalived's default names",
     ),
     Unapplied(GlobalDefs, ("vrrp_garp_extra_if",), NO_EXTRA_GARP),
-    Unapplied(
-        GlobalDefs,
-        ("default_interface",),
-        "an address or virtual server without an interface gets none by default",
-    ),
-    Unapplied(KeepalivedConfig, ("static_ipaddress",), "these addresses are not added"),
     Unapplied(KeepalivedConfig, ("vrrp_track_process",), NO_PROCESS),
     Unapplied(KeepalivedConfig, ("bfd_instance",), NO_BFD),
     Unapplied(

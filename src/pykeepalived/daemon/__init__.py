@@ -113,7 +113,7 @@ class Daemon:
                 # Keeps the group open until stop, so a reload can start a new VRRP node
                 # after the old one has ended.
                 tg.create_task(self.stop_event.wait(), name="daemon-stop")
-                if self.options.run_vrrp and self.config.vrrp_instance:
+                if self.options.run_vrrp and _has_vrrp(self.config):
                     ports = self.adapters.vrrp_ports(self.config, scripts)
                     self.vrrp = VrrpNode(self.config, ports, log_detail=self.options.log_detail)
                     self._vrrp_task = tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")
@@ -393,7 +393,14 @@ def _vrrp_part(config: KeepalivedConfig) -> object:
     from pykeepalived.config.dump import to_data
 
     return to_data((config.vrrp_instance, config.vrrp_sync_group, config.vrrp_script,
-                    config.vrrp_track_file))  # fmt: skip
+                    config.vrrp_track_file, config.static_ipaddress, config.static_routes,
+                    config.static_rules, config.global_defs.default_interface))  # fmt: skip
+
+
+def _has_vrrp(config: KeepalivedConfig) -> bool:
+    """keepalived runs its VRRP process for static addresses, routes or rules alone too."""
+    return bool(config.vrrp_instance or config.static_ipaddress or config.static_routes
+                or config.static_rules)  # fmt: skip
 
 
 def _describe(command: "Command") -> str:

@@ -41,7 +41,14 @@ from pykeepalived.vrrp.hold import Hold, HoldOutcome
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.node_actions import ActionPerformer, InstanceIO, InstanceStats, instance_io
 from pykeepalived.vrrp.node_commands import NodeCommands
-from pykeepalived.vrrp.node_extras import NodeExtras, RoutePort, VmacPort, extras_of, static_of
+from pykeepalived.vrrp.node_extras import (
+    NodeExtras,
+    RoutePort,
+    VmacPort,
+    extras_of,
+    static_of,
+    tracked_static,
+)
 from pykeepalived.vrrp.node_receive import NodeReceiver, SocketKey, socket_key
 from pykeepalived.vrrp.node_tracking import NodeTracking
 from pykeepalived.vrrp.node_vip_guard import VipGuard
@@ -149,9 +156,8 @@ class VrrpNode:
         in_group = {m.name for g in self.config.vrrp_sync_group for m in g.group}
         self._tracking.drop_disabled()
         instances: dict[str, Instance] = {}
-        self._extras = NodeExtras(
-            extras_of(self.config), self.ports.routes, self.ports.vmacs, static_of(self.config)
-        )
+        self._extras = NodeExtras(extras_of(self.config), self.ports.routes, self.ports.vmacs,
+                                  static_of(self.config), self.ports.addresses)  # fmt: skip
         for inst in self.config.vrrp_instance:
             io = await instance_io(inst, self.config, self.ports.primary_address)
             io = self._extras.adjust(io)  # use_vmac: speak on the VMAC, VIPs on it
@@ -271,6 +277,7 @@ class VrrpNode:
             stats=self.stats,
             lock=self._lock,
             perform=self._perform,
+            static=tracked_static(self.config),
         )
 
     def _drops_vip_traffic(self) -> bool:

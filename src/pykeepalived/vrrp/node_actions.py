@@ -118,12 +118,13 @@ async def instance_io(
         unicast=bool(inst.unicast_peer),
         version=version_of(inst, config),
         expected=expected(inst, config),
-        vips=tuple(_vip_spec(v, ifname) for v in inst.virtual_ipaddress),
-        excluded=tuple(_vip_spec(v, ifname) for v in inst.virtual_ipaddress_excluded),
+        vips=tuple(vip_spec(v, ifname) for v in inst.virtual_ipaddress),
+        excluded=tuple(vip_spec(v, ifname) for v in inst.virtual_ipaddress_excluded),
     )
 
 
-def _vip_spec(vip: VirtualIp, default_ifname: str) -> VipSpec:
+def vip_spec(vip: VirtualIp, default_ifname: str) -> VipSpec:
+    """A ``virtual_ipaddress`` (or ``static_ipaddress``) line as netlink needs it."""
     return VipSpec(
         address=vip.address,
         ifname=vip.dev or default_ifname,

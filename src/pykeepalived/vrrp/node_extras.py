@@ -7,16 +7,19 @@ the instance's whole life (created before its sockets open, deleted at stop unle
 the instance on); its VIPs go on the VMAC and, unless ``vmac_xmit_base``, so do its adverts.
 At start, routes and rules of configured instances left by a crash are removed (ours carry
 protocol 18, so an administrator's identical entry is never touched). A kernel error on one
-entry is logged and the others still go through.
+entry is logged and the others still go through. The static ones (``static_ipaddress``,
+``static_routes``, ``static_rules``) are keepalived's ``vrrp_daemon`` ones: set at start in that
+order whatever the state, removed at stop in the reverse order, diffed on reload; a static
+address deleted from outside is put back by the VIP guard (``node_vip_guard``).
 """
 
 import dataclasses
 import functools
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Coroutine
 from dataclasses import dataclass
 from ipaddress import IPv6Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_routes import IpRoute, IpRule, describe
@@ -24,21 +27,25 @@ from pykeepalived.config.model_rules import resolve_rule_priorities
 from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.config.model_vrrp_items import VirtualIp
 from pykeepalived.errors import KernelError
-from pykeepalived.kernel.ports import RoutePort, VmacPort, VmacSpec
+from pykeepalived.kernel.ports import AddressPort, RoutePort, VipSpec, VmacPort, VmacSpec
+from pykeepalived.vrrp.node_actions import vip_spec
 
 if TYPE_CHECKING:
     from pykeepalived.vrrp.node_actions import InstanceIO
 
 log = logging.getLogger("pykeepalived.vrrp")
+Step = functools.partial[Coroutine[Any, Any, bool]]
 STATIC = "static"  # how logs name the static_routes / static_rules
-__all__ = ["Extras", "NodeExtras", "RoutePort", "VmacPort", "extras_of", "static_of", "vmac_mac",
-           "vmac_names"]  # fmt: skip
+__all__ = ["Extras", "NodeExtras", "RoutePort", "VmacPort", "extras_of", "static_of",
+           "tracked_static", "vmac_mac", "vmac_names"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Extras:
-    """One instance's routes, rules (preferences resolved) and VMAC (None without use_vmac)."""
+    """One instance's routes, rules (preferences resolved) and VMAC (None without use_vmac);
+    ``addresses``: the static ones (an instance's VIPs are the driver's, not here)."""
 
+    addresses: tuple[VipSpec, ...] = ()
     routes: tuple[IpRoute, ...] = ()
     rules: tuple[IpRule, ...] = ()
     vmac: VmacSpec | None = None
@@ -108,6 +115,7 @@ class NodeExtras:
     routes: RoutePort | None
     vmacs: VmacPort | None
     static: Extras = Extras()
+    addresses: AddressPort | None = None  # for the static addresses
 
     def adjust(self, io: "InstanceIO") -> "InstanceIO":
         """With a VMAC, the instance sends and receives on it (unless vmac_xmit_base) and its
@@ -136,7 +144,8 @@ class NodeExtras:
         )
 
     async def start(self, keep: Collection[str] = ()) -> None:
-        """Static routes and rules first (keepalived sets them at start, whatever the state);
+        """Static addresses, routes and rules first (keepalived sets them at start, whatever the
+        state; an address already there is left as it is, not removed and added again);
         then create VMACs and remove routes/rules a crashed predecessor left (not ``keep``'s)."""
         await self._each(STATIC, self.static, add=True)
         for name, extras in self.extras.items():
@@ -162,24 +171,29 @@ class NodeExtras:
             await self._each(name, extras, add=add, stale=stale)
 
     async def _each(self, name: str, extras: Extras, *, add: bool, stale: bool = False) -> None:
-        port = self.routes
-        if port is None:
-            return
-        routes = [functools.partial(port.add_route if add else port.remove_route, r)
-                  for r in extras.routes]  # fmt: skip
-        rules = [functools.partial(port.add_rule if add else port.remove_rule, r)
-                 for r in extras.rules]  # fmt: skip
-        for step in routes + rules if add else rules + routes:
+        """Addresses, routes, then rules when adding; the reverse when removing."""
+        addresses: list[Step] = []
+        if self.addresses is not None:
+            change = self.addresses.add if add else self.addresses.remove
+            addresses = [functools.partial(change, a) for a in extras.addresses]
+        routes: list[Step] = []
+        rules: list[Step] = []
+        if (port := self.routes) is not None:
+            routes = [functools.partial(port.add_route if add else port.remove_route, r)
+                      for r in extras.routes]  # fmt: skip
+            rules = [functools.partial(port.add_rule if add else port.remove_rule, r)
+                     for r in extras.rules]  # fmt: skip
+        for step in addresses + routes + rules if add else rules + routes + addresses:
             try:
                 done = await step()
             except KernelError as exc:
                 log.error("(%s) %s", name, exc)
                 continue
             if stale and done:
-                log.info("(%s) removed stale %s", name, describe(step.args[0]))
+                log.info("(%s) removed stale %s", name, _describe(step.args[0]))
 
     async def release_gone(self, new: "NodeExtras", kept: Collection[str]) -> None:
-        """Reload: static routes and rules gone from the config, and those that left an
+        """Reload: static addresses, routes and rules gone from the config, and those that left an
         instance kept in its state, are removed now (the successor adds the ones that stay
         or came, idempotently)."""
         await self._each(STATIC, _minus(self.static, new.static), add=False)
@@ -202,7 +216,7 @@ class NodeExtras:
 
     async def stop(self, handover: Collection[str] = (), *, keep_static: bool = False) -> None:
         """Delete the VMACs, except those of instances a successor node carries on; remove the
-        static rules and routes unless a successor carries on (a reload)."""
+        static rules, routes and addresses unless a successor carries on (a reload)."""
         if not keep_static:
             await self._each(STATIC, self.static, add=False)
         if self.vmacs is None:
@@ -218,9 +232,18 @@ class NodeExtras:
 
 
 def static_of(config: KeepalivedConfig) -> Extras:
-    """global static_routes / static_rules, rule preferences as keepalived assigns them."""
+    """static_ipaddress / static_routes / static_rules, rule preferences as keepalived assigns
+    them; an address without ``dev`` goes on global_defs' ``default_interface``."""
     rules = resolve_rule_priorities(config.static_rules)
-    return Extras(routes=config.static_routes, rules=tuple(rules))
+    default = config.global_defs.default_interface
+    addresses = tuple(vip_spec(a, default) for a in config.static_ipaddress)
+    return Extras(addresses=addresses, routes=config.static_routes, rules=tuple(rules))
+
+
+def tracked_static(config: KeepalivedConfig) -> tuple[VipSpec, ...]:
+    """The static addresses put back when deleted from outside: all but ``no_track`` ones."""
+    pairs = zip(static_of(config).addresses, config.static_ipaddress, strict=True)
+    return tuple(spec for spec, item in pairs if not item.no_track)
 
 
 def _same(old: Extras, new: Extras) -> bool:
@@ -230,5 +253,13 @@ def _same(old: Extras, new: Extras) -> bool:
 
 
 def _minus(old: Extras, new: Extras) -> Extras:
-    return Extras(routes=tuple(r for r in old.routes if r not in new.routes),
+    return Extras(addresses=tuple(a for a in old.addresses if a not in new.addresses),
+                  routes=tuple(r for r in old.routes if r not in new.routes),
                   rules=tuple(r for r in old.rules if r not in new.rules))  # fmt: skip
+
+
+def _describe(entry: object) -> str:
+    if isinstance(entry, VipSpec):
+        return f"address {entry.address} dev {entry.ifname}"
+    assert isinstance(entry, IpRoute | IpRule)
+    return describe(entry)

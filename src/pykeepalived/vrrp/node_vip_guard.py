@@ -10,13 +10,15 @@ gratuitous ARPs / unsolicited NAs, and the log says so. ``no_track`` VIPs are le
 (keepalived's meaning: their deletion is not our business), and so is a VIP whose interface
 is down (tracking moves the instance to FAULT). The kernel decides whether the address was
 really gone: an add that finds it there (an old notification of our own removal, read after
-we took it back) changes nothing and logs nothing.
+we took it back) changes nothing and logs nothing. The same watch puts back a ``static_ipaddress``
+deleted from outside, whatever the VRRP state, as keepalived's ``reinstate_static_address``
+does (with its log line); ``no_track`` static addresses are left alone there too.
 """
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import AddressGone, AddressPort, AddressWatchPort, LinkPort, VipSpec
@@ -56,6 +58,7 @@ class VipGuard:
     stats: dict[str, InstanceStats]
     lock: asyncio.Lock
     perform: Callable[[list[Tagged]], Awaitable[None]]
+    static: tuple[VipSpec, ...] = field(default=())  # tracked static_ipaddress entries
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until the node stops; a watch that fails is logged and the node runs on without."""
@@ -68,6 +71,9 @@ class VipGuard:
 
     async def repair(self, gone: AddressGone) -> None:
         async with self.lock:
+            for spec in self.static:
+                if matches(spec, gone):
+                    await self._reinstate(spec)
             for name, io in self.io.items():
                 core = self.cores.get(name)
                 if core is None or core.state is not State.MASTER:
@@ -83,6 +89,16 @@ class VipGuard:
                 announce = SendGratuitous(repeat=core.params.garp_master_repeat)
                 await self.perform([Tagged(source=name, action=AddVips()),
                                     Tagged(source=name, action=announce)])  # fmt: skip
+
+    async def _reinstate(self, spec: VipSpec) -> None:
+        """A static address goes back whatever the link's state (keepalived does not look)."""
+        try:
+            if await self.addresses.add(spec):
+                log.info("Restoring deleted static address %s dev %s", spec.address,
+                         spec.ifname)  # fmt: skip
+        except KernelError as exc:
+            log.error("cannot restore static address %s dev %s: %s", spec.address, spec.ifname,
+                      exc)  # fmt: skip
 
     async def _put_back(self, name: str, vip: VipSpec) -> bool:
         """True when ``vip`` was missing and is on again."""
