@@ -73,6 +73,11 @@ def _route_interfaces(
 
 
 def _scripts(config: KeepalivedConfig) -> Iterable[tuple[Location | None, Script]]:
+    g = config.global_defs
+    for name in ("startup_script", "shutdown_script"):
+        script = getattr(g, name)
+        if script is not None:
+            yield g.where.of(name), script
     for vs in config.vrrp_script:
         if vs.script:
             yield vs.where.of("script"), Script(command=vs.script)

@@ -61,8 +61,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         ),
         EMAIL,
     ),
-    Unapplied(GlobalDefs, ("startup_script", "startup_script_timeout"), "the script is not run"),
-    Unapplied(GlobalDefs, ("shutdown_script", "shutdown_script_timeout"), "the script is not run"),
     Unapplied(
         GlobalDefs,
         ("lvs_flush",),

@@ -26,12 +26,13 @@ from pykeepalived.bgp.speaker import NoSpeaker, Speaker
 from pykeepalived.clock import Clock
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.config.model_common import Script
 from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.daemon.transitions import TransitionRecorder
 from pykeepalived.daemon.vrrp_reload import kept_instances
 from pykeepalived.eventlog import EventLog
 from pykeepalived.kernel.ports import VipSpec
-from pykeepalived.notify import ScriptRunner
+from pykeepalived.notify import ScriptRunner, ScriptSpec
 from pykeepalived.vrrp.from_config import version_of
 from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
 
@@ -107,6 +108,8 @@ class Daemon:
                  "on" if self.options.run_vrrp else "off",
                  "on" if self.options.run_checkers else "off")  # fmt: skip
         self.events.add("daemon", "started")
+        g = self.config.global_defs
+        await _lifecycle_script(scripts, g.startup_script, g.startup_script_timeout, "startup")
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -129,6 +132,8 @@ class Daemon:
             # Scripts still running (a hung notify): SIGTERM, then SIGKILL; a reload leaves
             # them be, as keepalived's does.
             await scripts.stop()
+            await _lifecycle_script(scripts, g.shutdown_script, g.shutdown_script_timeout,
+                                    "shutdown")  # fmt: skip
         log.info("Stopped pykeepalived")
         return 0
 
@@ -381,6 +386,25 @@ class Daemon:
         log.info("%s", message)
         self.events.add("daemon", message)
         return CommandResult(ok=True, message=message)
+
+
+async def _lifecycle_script(
+    scripts: ScriptRunner, script: Script | None, timeout_s: int, kind: str
+) -> None:
+    """global_defs' startup_script / shutdown_script, as keepalived's core/main.c: the first
+    before VRRP and the checkers start, the second once they have stopped (VIPs, routes and
+    services removed); waited for up to its timeout, then killed; as the notify scripts' user
+    (``script_user`` unless the line names one), refused when insecure under
+    ``enable_script_security``. A failure is logged and the start or stop goes on; a reload
+    runs neither."""
+    if script is None:
+        return
+    log.info("Running %s script %s", kind, script.command)
+    spec = ScriptSpec(command=script.command, username=script.username,
+                      groupname=script.groupname)  # fmt: skip
+    code = await scripts.run(spec, why=f"{kind} script", timeout_s=float(timeout_s))
+    if code == 0:
+        log.info("%s script succeeded", kind)
 
 
 def _identity(inst: VrrpInstance, config: KeepalivedConfig) -> tuple[object, ...]:
