@@ -28,7 +28,6 @@ from pykeepalived.config.model_vrrp_items import VirtualIp
 
 EMAIL = "no e-mail alerts are sent (notify scripts, the notify FIFO, the API's events and the " \
     "metrics say the same things)"  # fmt: skip
-NO_PROCESS = "the process is not watched: no priority or state follows it"
 NO_BFD = "no BFD session runs: nothing follows one"
 NO_EXTRA_GARP = "no periodic GARP/NA is sent on the other interfaces"
 NO_PRIORITY_NOTIFY = "priority changes are not sent to the notify FIFO or scripts"
@@ -94,7 +93,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         "VMAC interfaces keep keepalived's default names",
     ),
     Unapplied(GlobalDefs, ("vrrp_garp_extra_if",), NO_EXTRA_GARP),
-    Unapplied(KeepalivedConfig, ("vrrp_track_process",), NO_PROCESS),
     Unapplied(KeepalivedConfig, ("bfd_instance",), NO_BFD),
     Unapplied(
         KeepalivedConfig,
@@ -106,7 +104,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         ("net_namespace", "net_namespace_ipvs"),
         "the daemon runs in the network namespace it was started in",
     ),
-    Unapplied(VrrpInstance, ("track_process",), NO_PROCESS),
     Unapplied(VrrpInstance, ("track_bfd",), NO_BFD),
     Unapplied(
         VrrpInstance,
@@ -126,7 +123,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
     Unapplied(
         VrrpInstance, ("old_unicast_checksum",), "unicast adverts carry the RFC checksum only"
     ),
-    Unapplied(VrrpSyncGroup, ("track_process",), NO_PROCESS),
     Unapplied(VrrpSyncGroup, ("track_bfd",), NO_BFD),
     Unapplied(VrrpSyncGroup, ("notify_priority_changes",), NO_PRIORITY_NOTIFY),
     Unapplied(VrrpInstance, ("smtp_alert",), EMAIL),

@@ -8,12 +8,14 @@ from pykeepalived.config.model_common import Tracked
 from pykeepalived.config.model_vrrp import VrrpInstance
 
 UNKNOWN = Location(file="?", line=0)
+COMM_MAX = 15  # the kernel's TASK_COMM_LEN - 1: /proc/PID/comm is never longer
 
 
 def check_vrrp(config: KeepalivedConfig, diags: Diagnostics) -> None:
     _unique_names(config, diags)
     scripts = {s.name: s for s in config.vrrp_script}
     files = {f.name: f for f in config.vrrp_track_file}
+    processes = {p.name: p for p in config.vrrp_track_process}
     for inst in config.vrrp_instance:
         # keepalived (vrrp.c, vrrp_complete_instance): an IPv6 instance without its own
         # 'version' runs VRRPv3 whatever global_defs' vrrp_version says.
@@ -24,8 +26,12 @@ def check_vrrp(config: KeepalivedConfig, diags: Diagnostics) -> None:
         _authentication(inst, version, diags)
         _references(inst.track_script, scripts, "vrrp_script", diags)
         _references(inst.track_file, files, "vrrp_track_file", diags)
+        _references(inst.track_process, processes, "vrrp_track_process", diags)
         _priority(inst, diags)
         _vmac(inst, config.global_defs.vrrp_strict, diags)
+    for group in config.vrrp_sync_group:
+        _references(group.track_process, processes, "vrrp_track_process", diags)
+    _track_processes(config, diags)
     _duplicate_vrids(config, diags)
     _vmac_names(config, diags)
     _sync_groups(config, diags)
@@ -41,6 +47,7 @@ def _unique_names(config: KeepalivedConfig, diags: Diagnostics) -> None:
         ("vrrp_script", config.vrrp_script),
         ("vrrp_sync_group", config.vrrp_sync_group),
         ("vrrp_track_file", config.vrrp_track_file),
+        ("vrrp_track_process", config.vrrp_track_process),
     ):
         seen: dict[str, Location] = {}
         for item in items:
@@ -134,6 +141,25 @@ def _references(
     for item in items:
         if item.name not in known:
             diags.error(_at(item.location), f"{kind} '{item.name}' is not defined", "reference")
+
+
+def _track_processes(config: KeepalivedConfig, diags: Diagnostics) -> None:
+    """keepalived drops a vrrp_track_process without ``process`` and ignores a quorum it
+    cannot meet (order-dependent); we refuse both so the tracker never silently changes."""
+    for p in config.vrrp_track_process:
+        if not p.process:
+            message = f"track process '{p.name}' process name not specified"
+            diags.error(_at(p.where.block), message, "missing")
+        name = p.process[0] if p.process else ""
+        by_name = not (p.full_command or p.param_match or len(p.process) > 1)
+        if by_name and len(name) > COMM_MAX:
+            message = f"track process '{p.name}': '{name}' is longer than a process name can be"
+            message += f" ({COMM_MAX} characters): it never matches; use full_command"
+            diags.warning(_at(p.where.of("process")), message, "range")
+        qmax = p.quorum_max
+        if qmax is not None and (qmax or p.quorum > 1) and p.quorum > qmax:
+            message = f"track process '{p.name}': quorum {p.quorum} is greater than quorum_max"
+            diags.error(_at(p.where.of("quorum")), f"{message} {qmax}", "range")
 
 
 def _priority(inst: VrrpInstance, diags: Diagnostics) -> None:

@@ -71,7 +71,7 @@ class VrrpTrackProcess:
     name: str
     process: tuple[str, ...] = kw((), _process())
     param_match: str | None = kw(None, _param_match())
-    weight: int = kw(1, weight_reverse(-254, 254), max_args=2)
+    weight: int = kw(0, weight_reverse(-254, 254), max_args=2)  # keepalived: 0 (FAULT)
     weight_reverse: bool = False
     quorum: int = kw(1, integer(1, 65535))
     quorum_max: int | None = kw(None, integer(0, 65535))

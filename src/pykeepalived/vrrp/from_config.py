@@ -12,10 +12,12 @@ from typing import TypeVar
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_common import Tracked
 from pykeepalived.config.model_global import GlobalDefs
+from pykeepalived.config.model_track import VrrpTrackProcess
 from pykeepalived.config.model_vrrp import VrrpInstance, VrrpScript, VrrpTrackFile
 from pykeepalived.vrrp.events import IPAddress
 from pykeepalived.vrrp.packet import AuthType, Family, pass_auth_data
 from pykeepalived.vrrp.params import InstanceParams
+from pykeepalived.vrrp.proc_tracking import ParamMatch, ProcessSpec
 from pykeepalived.vrrp.receive import Expected
 from pykeepalived.vrrp.states import State
 from pykeepalived.vrrp.tracking import Kind, Track
@@ -187,6 +189,13 @@ def tracks(inst: VrrpInstance, config: KeepalivedConfig, *, in_sync_group: bool)
         if tracked_file is not None:
             default = (tracked_file.weight, tracked_file.weight_reverse)
         out.append(_track(Kind.FILE, t, default, keep_weights))
+    processes = {p.name: p for p in config.vrrp_track_process}
+    for t in inst.track_process:
+        tracked_process = processes.get(t.name)
+        default = (0, False)
+        if tracked_process is not None:
+            default = (tracked_process.weight, tracked_process.weight_reverse)
+        out.append(_track(Kind.PROCESS, t, default, keep_weights))
     out += _group_tracks(inst, config, {(t.kind, t.name) for t in out})
     own = inst.interface
     seen = {t.name for t in out if t.kind is Kind.INTERFACE}
@@ -207,6 +216,7 @@ def _group_tracks(
             [(Kind.SCRIPT, t) for t in group.track_script]
             + [(Kind.INTERFACE, t) for t in group.track_interface]
             + [(Kind.FILE, t) for t in group.track_file]
+            + [(Kind.PROCESS, t) for t in group.track_process]
         )
         for kind, t in lines:
             if (kind, t.name) not in seen:
@@ -226,6 +236,34 @@ def used_files(config: KeepalivedConfig) -> list[VrrpTrackFile]:
     names = {t.name for i in config.vrrp_instance for t in i.track_file}
     names |= {t.name for g in config.vrrp_sync_group for t in g.track_file}
     return [f for f in config.vrrp_track_file if f.name in names and f.file]
+
+
+def used_processes(config: KeepalivedConfig) -> list[ProcessSpec]:
+    """The vrrp_track_processes some instance or sync group tracks, resolved for the core."""
+    names = {t.name for i in config.vrrp_instance for t in i.track_process}
+    names |= {t.name for g in config.vrrp_sync_group for t in g.track_process}
+    return [process_spec(p) for p in config.vrrp_track_process if p.name in names and p.process]
+
+
+def process_spec(p: VrrpTrackProcess) -> ProcessSpec:
+    """keepalived's reading of a vrrp_track_process (``vrrp_parser.c``): parameters or
+    ``param_match`` imply matching the command line, exact unless said otherwise; ``quorum_max
+    0`` sets the quorum to 0 (up only while no such process runs)."""
+    path, params = p.process[0], p.process[1:]
+    how = ParamMatch(p.param_match) if p.param_match else ParamMatch.NONE
+    if params and how is ParamMatch.NONE:
+        how = ParamMatch.EXACT
+    return ProcessSpec(
+        name=p.name,
+        path=path,
+        params=params,
+        param_match=how,
+        full_command=p.full_command,
+        quorum=0 if p.quorum_max == 0 else p.quorum,
+        quorum_max=p.quorum_max,
+        fork_delay_s=p.fork_delay,
+        terminate_delay_s=p.terminate_delay,
+    )
 
 
 def _track(kind: Kind, t: Tracked, default: tuple[int, bool], keep: bool) -> Track:

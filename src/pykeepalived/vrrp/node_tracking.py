@@ -1,4 +1,5 @@
-"""The driver's tracking: link states, vrrp_script results and tracked files to the cores.
+"""The driver's tracking: link states, vrrp_script results, tracked files and processes to the
+cores.
 
 Rules: asyncio glue (L3), used by ``node`` only. It owns each instance's ``InstanceTracking``
 (the pure rules of ``tracking``), which links are watched, which vrrp_scripts keepalived would
@@ -15,9 +16,10 @@ from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.kernel.ports import LinkPort
-from pykeepalived.vrrp.from_config import tracks, used_files, used_scripts
+from pykeepalived.vrrp.from_config import tracks, used_files, used_processes, used_scripts
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.instance import Instance
+from pykeepalived.vrrp.process_tracker import ProcessTracker
 from pykeepalived.vrrp.trackers import FileTrackers, ScriptTracker, disabled_scripts
 from pykeepalived.vrrp.tracking import InstanceTracking, Kind, apply_verdict
 from pykeepalived.vrrp.units import Unit
@@ -38,6 +40,7 @@ class NodeTracking:
     trackings: dict[str, InstanceTracking] = field(default_factory=dict)
     watched_links: set[str] = field(default_factory=set)
     disabled: set[str] = field(default_factory=set)  # vrrp_scripts keepalived would drop
+    processes: ProcessTracker | None = None  # the used vrrp_track_processes, if any
 
     def drop_disabled(self) -> None:
         """Before any instance is added: the vrrp_scripts that script security refuses are
@@ -57,11 +60,15 @@ class NodeTracking:
     async def initial(self) -> None:
         """Link states as they are now, applied before any instance starts (keepalived starts
         an instance whose tracked interface is down in FAULT; a weight-0 script without a
-        result yet holds it there too)."""
+        result yet holds it there too). Tracked processes are counted from /proc here."""
         for ifname in sorted(self.watched_links):
             up = await self.links.is_up(ifname)
             for tracking in self.trackings.values():
                 tracking.observe(Kind.INTERFACE, ifname, up)
+        processes = self._process_tracker()
+        for change in processes.initial() if processes is not None else []:
+            for tracking in self.trackings.values():
+                tracking.observe(Kind.PROCESS, change.name, change.up)
         now = self.clock.now()
         for name, tracking in self.trackings.items():
             apply_verdict(self.cores[name], tracking.verdict(), now)  # INIT: no actions
@@ -78,6 +85,20 @@ class NodeTracking:
         files = used_files(self.config)
         if files:
             tg.create_task(FileTrackers(files, self.observe).run(stop), name="vrrp-track-files")
+        if self.processes is not None:
+            tg.create_task(self.processes.run(stop), name="vrrp-track-processes")
+
+    def _process_tracker(self) -> ProcessTracker | None:
+        """Built once, at the initial read; None when no instance tracks a process."""
+        if self.processes is None:
+            specs = used_processes(self.config)
+            if specs:
+                polling = any(
+                    name == "vrrp_track_process_use_polling"
+                    for name, _args in self.config.global_defs.other
+                )
+                self.processes = ProcessTracker(specs, self.observe, self.clock, polling=polling)
+        return self.processes
 
     async def watch_links(self, stop: asyncio.Event) -> None:
         if not self.watched_links:
