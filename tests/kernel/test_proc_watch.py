@@ -7,9 +7,12 @@ machine can count.
 """
 
 import asyncio
+import os
 import secrets
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -60,10 +63,11 @@ def test_proc_reads_see_a_process_and_not_its_zombie(
 ) -> None:
     p = sleeper(procs, token)
     deadline = time.monotonic() + DETECT_S
-    while (entry := read_proc(p.pid, cmdline=True)) is None or entry.comm != "sleep":
+    # mid-exec the new comm shows before the new argv (set when the ELF is loaded)
+    while (entry := read_proc(p.pid, cmdline=True)) is None or entry.argv != (token, "300"):
         assert time.monotonic() < deadline, "the exec never showed in /proc"
         time.sleep(0.01)
-    assert entry.argv == (token, "300")
+    assert entry.comm == "sleep"
     assert scan_proc(cmdline=False)[p.pid].argv == ()  # cmdline only read when asked
     p.kill()
     deadline = time.monotonic() + DETECT_S
@@ -153,5 +157,50 @@ def test_tracker_follows_start_and_kill(
         print(f"{tracker.mode}: up after {seen[0][1] - t0:.3f} s, down after {at - t1:.3f} s")
         stop.set()
         await task
+
+    asyncio.run(scenario())
+
+
+def test_a_tracked_fork_waits_fork_delay(token: str) -> None:
+    """A tracked Python process forks (the child keeps argv[0]): with quorum 2 the tracker is
+    up only once fork_delay has passed after the fork; both die with their session."""
+    spec = ProcessSpec(name="py", path=token, full_command=True, quorum=2, fork_delay_s=0.5)
+    seen: list[tuple[bool, float]] = []
+    changed = asyncio.Event()
+
+    async def observe(kind: Kind, name: str, value: bool | int | None) -> None:
+        seen.append((bool(value), time.monotonic()))
+        changed.set()
+
+    async def scenario() -> None:
+        tracker = ProcessTracker([spec], observe, MonotonicClock())
+        tracker.initial()
+        stop = asyncio.Event()
+        task = asyncio.create_task(tracker.run(stop))
+        await asyncio.sleep(0.3)
+        code = "import os, sys, time; sys.stdin.readline(); os.fork(); time.sleep(300)"
+        p = await asyncio.create_subprocess_exec(
+            token, "-c", code, executable=sys.executable, stdin=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            await asyncio.sleep(0.3)  # exec'd: one process counts
+            assert tracker.counts.count("py") == 1
+            assert p.stdin is not None
+            p.stdin.write(b"go\n")
+            await p.stdin.drain()
+            t0 = time.monotonic()
+            async with asyncio.timeout(DETECT_S):
+                await changed.wait()
+            assert seen[-1][0] is True
+            assert seen[-1][1] - t0 >= 0.5 - 0.05  # the delay, measured from just before
+            print(f"up {seen[-1][1] - t0:.3f} s after the fork (fork_delay 0.5)")
+        finally:
+            os.killpg(p.pid, signal.SIGKILL)
+            await p.wait()
+            if p.stdin is not None:
+                p.stdin.close()
+            stop.set()
+            await task
 
     asyncio.run(scenario())

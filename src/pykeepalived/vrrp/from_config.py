@@ -245,6 +245,12 @@ def used_processes(config: KeepalivedConfig) -> list[ProcessSpec]:
     return [process_spec(p) for p in config.vrrp_track_process if p.name in names and p.process]
 
 
+def process_polling(config: KeepalivedConfig) -> bool:
+    """global_defs ``vrrp_track_process_use_polling`` (ours: keepalived has no polling) is
+    kept as a loose keyword; given, /proc is polled even where process events work."""
+    return any(name == "vrrp_track_process_use_polling" for name, _ in config.global_defs.other)
+
+
 def process_spec(p: VrrpTrackProcess) -> ProcessSpec:
     """keepalived's reading of a vrrp_track_process (``vrrp_parser.c``): parameters or
     ``param_match`` imply matching the command line, exact unless said otherwise; ``quorum_max

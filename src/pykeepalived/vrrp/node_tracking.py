@@ -16,7 +16,13 @@ from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.kernel.ports import LinkPort
-from pykeepalived.vrrp.from_config import tracks, used_files, used_processes, used_scripts
+from pykeepalived.vrrp.from_config import (
+    process_polling,
+    tracks,
+    used_files,
+    used_processes,
+    used_scripts,
+)
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.process_tracker import ProcessTracker
@@ -93,10 +99,7 @@ class NodeTracking:
         if self.processes is None:
             specs = used_processes(self.config)
             if specs:
-                polling = any(
-                    name == "vrrp_track_process_use_polling"
-                    for name, _args in self.config.global_defs.other
-                )
+                polling = process_polling(self.config)
                 self.processes = ProcessTracker(specs, self.observe, self.clock, polling=polling)
         return self.processes
 

@@ -82,6 +82,8 @@ class ProcessTracker:
                     return
                 except OSError as exc:
                     log.error("track_process: process events failed (%s); polling /proc", exc)
+                except Exception:  # a bug here must not take the VRRP daemon down
+                    log.exception("track_process: process events failed; polling /proc")
                 finally:
                     connector.close()
         self.mode = "polling"

@@ -7,7 +7,7 @@ import pytest
 
 from pykeepalived.config.loader import LoadResult, load
 from pykeepalived.config.model import KeepalivedConfig
-from pykeepalived.vrrp.from_config import tracks, used_processes
+from pykeepalived.vrrp.from_config import process_polling, tracks, used_processes
 from pykeepalived.vrrp.proc_tracking import ParamMatch, ProcessCounts, ProcessSpec, QuorumChange
 from pykeepalived.vrrp.tracking import InstanceTracking, Kind, Track
 
@@ -237,3 +237,14 @@ def test_a_sync_groups_track_process_faults_every_member() -> None:
     procs = [t for t in tracks(inst, result.config, in_sync_group=True) if t.kind is Kind.PROCESS]
     assert procs == [Track(kind=Kind.PROCESS, name="hap")]  # a group's lines: faults only
     assert [s.name for s in used_processes(result.config)] == ["hap"]
+
+
+def test_polling_keyword() -> None:
+    assert not process_polling(conf("process haproxy"))
+    text = "global_defs {\n vrrp_track_process_use_polling\n}\n" + CONF.format(
+        body="process haproxy", line="hap"
+    )
+    result = load("test.conf", text=text, config_id="lb1")
+    assert result.config is not None
+    assert result.diagnostics == ()
+    assert process_polling(result.config)
