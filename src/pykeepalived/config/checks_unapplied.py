@@ -105,11 +105,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         "the daemon runs in the network namespace it was started in",
     ),
     Unapplied(VrrpInstance, ("track_bfd",), NO_BFD),
-    Unapplied(
-        VrrpInstance,
-        ("mcast_dst_ip",),
-        "adverts go to (and are heard on) the default group, 224.0.0.18 / ff02::12",
-    ),
     Unapplied(VrrpInstance, ("notify_priority_changes",), NO_PRIORITY_NOTIFY),
     Unapplied(VrrpInstance, ("garp_extra_if",), NO_EXTRA_GARP),
     Unapplied(

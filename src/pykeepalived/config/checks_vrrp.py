@@ -23,6 +23,7 @@ def check_vrrp(config: KeepalivedConfig, diags: Diagnostics) -> None:
         _required(inst, diags)
         _advert_int(inst, version, diags)
         _families(inst, version, diags)
+        _mcast_dst(inst, diags)
         _authentication(inst, version, diags)
         _references(inst.track_script, scripts, "vrrp_script", diags)
         _references(inst.track_file, files, "vrrp_track_file", diags)
@@ -168,12 +169,36 @@ def _priority(inst: VrrpInstance, diags: Diagnostics) -> None:
         diags.warning(_at(inst.where.of("priority")), message, "priority")
 
 
+def _mcast_dst(inst: VrrpInstance, diags: Diagnostics) -> None:
+    """keepalived's vrrp_mcast_dstip_handler / vrrp_complete_instance: the group must be of
+    the instance's family, and unicast ignores it; one that is no multicast address at all
+    cannot be joined (keepalived runs on deaf), an error here."""
+    group = inst.mcast_dst_ip
+    if group is None:
+        return
+    where = _at(inst.where.of("mcast_dst_ip"))
+    if inst.unicast_peer:
+        message = f"({inst.name}) multicast destination specified with unicast - ignoring"
+        diags.warning(where, message, "unicast")
+    elif not group.is_multicast:
+        diags.error(where, f"({inst.name}) mcast_dst_ip {group} is not a multicast address",
+                    "family")  # fmt: skip
+    elif inst.family is not None and group.version != inst.family:
+        message = f"({inst.name}) mcast dest address {group} MUST match VRRP instance family"
+        diags.error(where, message, "family")
+
+
 def _duplicate_vrids(config: KeepalivedConfig, diags: Diagnostics) -> None:
-    seen: dict[tuple[str | None, int | None, int], VrrpInstance] = {}
+    """keepalived's: one VRID per interface and family, unless their groups differ
+    (``mcast_dst_ip``; unicast instances are not told apart here)."""
+    seen: dict[tuple[object, ...], VrrpInstance] = {}
+    g = config.global_defs
     for inst in config.vrrp_instance:
         if inst.virtual_router_id is None:
             continue
-        key = (inst.interface, inst.family or 4, inst.virtual_router_id)
+        default = g.vrrp_mcast_group6 if inst.family == 6 else g.vrrp_mcast_group4
+        group = None if inst.unicast_peer else (inst.mcast_dst_ip or default)
+        key = (inst.interface, inst.family or 4, inst.virtual_router_id, group)
         first = seen.setdefault(key, inst)
         if first is not inst:
             message = (

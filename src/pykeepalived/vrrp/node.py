@@ -49,6 +49,7 @@ from pykeepalived.vrrp.node_extras import (
     static_of,
     tracked_static,
 )
+from pykeepalived.vrrp.node_links import follow_recreated_interfaces
 from pykeepalived.vrrp.node_receive import NodeReceiver, SocketKey, socket_key
 from pykeepalived.vrrp.node_tracking import NodeTracking
 from pykeepalived.vrrp.node_vip_guard import VipGuard
@@ -205,8 +206,7 @@ class VrrpNode:
         for name, io in self._io.items():
             key = socket_key(io)
             if key not in self._sockets:
-                group = None if io.unicast else io.destinations[0]
-                self._sockets[key] = self.ports.open_transport(io.ifname, io.src, group)
+                self._sockets[key] = self.ports.open_transport(io.ifname, io.src, key[4])
             self._by_socket[(key, io.config.virtual_router_id or 0)] = name
 
     async def _open_sockets_patiently(self, attempts: int = OPEN_ATTEMPTS) -> None:
@@ -257,6 +257,8 @@ class VrrpNode:
                 for key, sock in self._sockets.items():
                     tg.create_task(self._rx.listen(key, sock, stop), name=f"vrrp-rx-{key[0]}")
                 tg.create_task(self._tracking.watch_links(stop), name="vrrp-links")
+                follow = follow_recreated_interfaces(self.ports.links, self._sockets, stop)
+                tg.create_task(follow, name="vrrp-follow-links")
                 if self.ports.address_watch is not None:
                     tg.create_task(self._guard(self.ports.address_watch).run(stop),
                                    name="vrrp-vip-guard")  # fmt: skip

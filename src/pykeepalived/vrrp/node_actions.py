@@ -98,14 +98,17 @@ async def instance_io(
     primary_address: Callable[[str, int], Awaitable[IPAddress]],
 ) -> InstanceIO:
     """Where ``inst`` speaks: interface, family, source (the interface's primary address unless
-    configured), multicast group or unicast peers, and what it owns."""
+    configured), multicast group (``mcast_dst_ip``, else global_defs') or unicast peers, and
+    what it owns."""
     family = inst.family or 4
     ifname = inst.interface or ""
     src = inst.unicast_src_ip or inst.mcast_src_ip
     if src is None:
         src = await primary_address(ifname, family)
     g = config.global_defs
-    if family == 4:
+    if inst.mcast_dst_ip is not None:  # the instance's own group (keepalived's mcast_daddr)
+        group = inst.mcast_dst_ip
+    elif family == 4:
         group = g.vrrp_mcast_group4 or ip_address("224.0.0.18")
     else:
         group = g.vrrp_mcast_group6 or ip_address("ff02::12")

@@ -33,12 +33,15 @@ from pykeepalived.vrrp.units import Unit
 log = logging.getLogger("pykeepalived.vrrp")
 MAX_BACKDATE_S = 1.0  # an advert older than this when read is taken as read now
 
-SocketKey = tuple[str, int, IPAddress, bool]  # interface, family, source, unicast
+SocketKey = tuple[str, int, IPAddress, bool, IPAddress | None]
+"""interface, family, source, unicast, multicast group (None: unicast)"""
 
 
 def socket_key(io: InstanceIO) -> SocketKey:
-    """The socket ``io`` speaks and listens on: one per (interface, family, source, unicast)."""
-    return (io.ifname, io.family, io.src, io.unicast)
+    """The socket ``io`` speaks and listens on: one per (interface, family, source, unicast,
+    group); instances with their own ``mcast_dst_ip`` get a socket joined to that group."""
+    group = None if io.unicast else io.destinations[0]
+    return (io.ifname, io.family, io.src, io.unicast, group)
 
 
 @dataclass
@@ -106,6 +109,10 @@ class NodeReceiver:
                 self._count("destination", f"no destination address from {rx.src}")
                 return None, None
             payload, src, dst, ttl = rx.data, rx.src, rx.dst, rx.ttl
+        group = key[4]
+        if group is not None and dst.is_multicast and dst != group:
+            return None, None  # another group's (keepalived's socket, bound to its group, never
+            # sees it; ours hears every group some socket joined on the interface)
         as_v2 = self.config.global_defs.v3_checksum_as_v2
         advert = parse(payload, src=src, dst=dst, v3_checksum_as_v2=as_v2)
         name = self.by_socket.get((key, advert.vrid))
