@@ -4,11 +4,13 @@ the VIP moves to the peer (weight 0: FAULT); started again, it comes back.
 Two pykeepalived directors (``vrrplab``), VRRPv3 with advert_int 0.05. Processes are global,
 so the tracked one is ``sleep 300`` run under a unique argv[0]; each daemon runs under
 ``ip netns exec``, where the kernel refuses the process connector, so this is the /proc
-polling fallback (1 s) at work; ``tests/kernel/test_proc_watch.py`` covers the events.
+polling fallback (1 s) at work; ``tests/kernel/test_proc_watch.py`` covers the events. A
+reload that changes only the vrrp_track_process block takes effect too.
 """
 
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -67,3 +69,9 @@ def test_killed_process_faults_the_master_and_its_return_brings_the_vip_back(
     assert a.text().count("Quorum gained for tracked process tp") == 2
     assert "polling /proc" in a.text()  # the connector is refused in a network namespace
     print(f"VIP on b {moved:.2f} s after the kill, back on a {back:.2f} s after the start")
+    # a reload that changes the vrrp_track_process alone reaches the tracker: quorum 2 of 1
+    conf_path = a.log.with_suffix(".conf")
+    conf_path.write_text(conf_path.read_text().replace(" 300\n", " 300\n    quorum 2\n", 1))
+    t2 = time.monotonic()
+    a.kill(signal.SIGHUP)
+    lab.watch.wait_for(VIP, "b", after=t2, timeout=10)

@@ -417,8 +417,9 @@ def _vrrp_part(config: KeepalivedConfig) -> object:
     from pykeepalived.config.dump import to_data
 
     return to_data((config.vrrp_instance, config.vrrp_sync_group, config.vrrp_script,
-                    config.vrrp_track_file, config.static_ipaddress, config.static_routes,
-                    config.static_rules, config.global_defs.default_interface))  # fmt: skip
+                    config.vrrp_track_file, config.vrrp_track_process, config.static_ipaddress,
+                    config.static_routes, config.static_rules,
+                    config.global_defs.default_interface))  # fmt: skip
 
 
 def _has_vrrp(config: KeepalivedConfig) -> bool:
