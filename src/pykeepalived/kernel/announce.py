@@ -4,6 +4,7 @@ Rules: the only adapter that writes raw Ethernet frames (AF_PACKET); frame bytes
 ``frames``. One packet socket per interface, opened lazily, closed by ``close``.
 """
 
+import errno
 import fcntl
 import socket
 import struct
@@ -49,7 +50,13 @@ class PacketAnnouncer:
             assert isinstance(address, IPv6Address)
             frame = unsolicited_na(mac, address, router=ipv6_forwarding(ifname))
         try:
-            self._socket(ifname).send(frame)
+            try:
+                self._socket(ifname).send(frame)
+            except OSError as exc:
+                if exc.errno not in (errno.ENXIO, errno.ENODEV):
+                    raise
+                self._sockets.pop(ifname).close()  # bound to a device deleted since: again
+                self._socket(ifname).send(frame)
         except OSError as exc:
             raise KernelError(f"cannot announce {address} on {ifname}: {exc.strerror}") from exc
 

@@ -62,7 +62,10 @@ class NetlinkAddresses:
         return True
 
     async def remove(self, vip: VipSpec) -> bool:
-        """One hand-made RTM_DELADDR (``rtaddr``): at start, for every configured VIP."""
+        """One hand-made RTM_DELADDR (``rtaddr``): at start, for every configured VIP. An
+        interface that no longer exists took its addresses with it: nothing to remove."""
+        if vip.ifname not in self._index and rtquery.index_of(vip.ifname) is None:
+            return False
         index = await self.index(vip.ifname)
         try:
             code = self._rtnl.request((vip, index), delete=True)

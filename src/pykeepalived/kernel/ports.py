@@ -61,6 +61,11 @@ class VrrpTransport(Protocol):
         started, if its socket was listening from process start (``kernel.vrrp_listen``)."""
         ...
 
+    def follow_interface(self) -> bool:
+        """Re-open on the interface now bearing the name, if it was deleted and made again;
+        True when it did."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -9,6 +9,7 @@ VRRP: it hands bytes and addressing facts to the driver.
 
 import asyncio
 import contextlib
+import errno
 import socket
 import struct
 import time
@@ -34,6 +35,7 @@ IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
 IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 MAX_DATAGRAM = 2048
 MAX_EARLY_ADVERTS = 4096  # a bound on the replay: a 1 MiB queue holds ~1,400 adverts
+GONE = (errno.ENODEV, errno.ENXIO)  # the device the socket was bound to no longer exists
 
 
 class VrrpSocket:
@@ -58,6 +60,7 @@ class VrrpSocket:
         self._unicast_ttl = 255  # as the sender is opened; unicast_ttl changes it
         self._early_since: float | None = None
         self._reading = False  # an adopted socket is read by take_early first
+        self._group = group
         try:
             self._ifindex = socket.if_nametoindex(ifname)
             self._rx = self._adopt(early, group) or self._open_receiver(group)
@@ -151,7 +154,39 @@ class VrrpSocket:
                 self._unicast_ttl = ttl
             self._tx.sendto(payload, target)
         except OSError as exc:
+            if exc.errno in GONE and self.follow_interface():
+                return self.send(payload, dst, ttl=ttl)  # the interface was made again
             raise KernelError(f"cannot send VRRP on {self.ifname}: {exc.strerror}") from exc
+
+    def follow_interface(self) -> bool:
+        """Re-open both sockets if ``ifname`` is now another interface (deleted and made
+        again: a bond, VLAN or veth re-created by the network's manager). Sockets stay bound
+        to the interface index they were opened on, so without this the instance would hear
+        nothing and send nothing there: a split brain. True when it re-opened."""
+        try:
+            index = socket.if_nametoindex(self.ifname)
+        except OSError:
+            return False  # still gone
+        if index == self._ifindex:
+            return False
+        old_rx, old_tx, old_index, reading = self._rx, self._tx, self._ifindex, self._reading
+        try:
+            self._ifindex = index
+            self._rx = self._open_receiver(self._group)
+            self._tx = self._open_sender()
+        except OSError as exc:
+            self._ifindex = old_index  # tried again at the next send or link change
+            raise KernelError(f"cannot re-open VRRP on {self.ifname}: {exc.strerror}") from exc
+        finally:
+            if self._rx is not old_rx:
+                if reading:
+                    with contextlib.suppress(ValueError, RuntimeError):
+                        self._loop.remove_reader(old_rx.fileno())
+                old_rx.close()
+            if self._tx is not old_tx:
+                old_tx.close()
+        self._early_since = None
+        return True
 
     async def receive(self) -> Received:
         self._early_since = None  # too late for take_early: what it queued is read now

@@ -60,6 +60,9 @@ class FakeTransport:
     def take_early(self) -> EarlyReceived | None:
         return None
 
+    def follow_interface(self) -> bool:
+        return False
+
     def close(self) -> None:
         pass
 
