@@ -70,20 +70,27 @@ class ScriptRunner:
     """process group -> ("path (why)", whether it has a timeout of its own)"""
 
     def run(
-        self, spec: ScriptSpec, *args: str, why: str = "", timeout_s: float | None = None
+        self,
+        spec: ScriptSpec,
+        *args: str,
+        why: str = "",
+        timeout_s: float | None = None,
+        term_grace_s: float = 0.0,
     ) -> asyncio.Task[int | None]:
         """Start ``spec`` with extra ``args``; returns its task (exit code, None if it failed).
-        ``timeout_s``: kill it then (STOP notifies); None lets it run, as keepalived does."""
-        task = asyncio.create_task(
-            self._run(spec, list(args), why or "notify", timeout_s), name=f"script {spec.command}"
-        )
+        ``timeout_s``: kill it then (STOP notifies); None lets it run, as keepalived does.
+        ``term_grace_s``: at the timeout, SIGTERM first and SIGKILL that much later (keepalived's
+        start/shutdown scripts: 2 s); 0: SIGKILL at once."""
+        work = self._run(spec, list(args), why or "notify", (timeout_s, term_grace_s))
+        task = asyncio.create_task(work, name=f"script {spec.command}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def _run(
-        self, spec: ScriptSpec, args: list[str], why: str, timeout_s: float | None
+        self, spec: ScriptSpec, args: list[str], why: str, limits: tuple[float | None, float]
     ) -> int | None:
+        timeout_s, grace_s = limits
         try:
             argv = shlex.split(spec.command) + args
         except ValueError as exc:
@@ -103,7 +110,7 @@ class ScriptRunner:
         name = f"{argv[0]} ({why})"
         self._running[proc.pid] = (name, timeout_s is not None)
         try:
-            return await self._wait(proc, name, timeout_s)
+            return await self._wait(proc, name, timeout_s, grace_s)
         finally:
             self._running.pop(proc.pid, None)
 
@@ -127,7 +134,7 @@ class ScriptRunner:
             return None
 
     async def _wait(
-        self, proc: asyncio.subprocess.Process, name: str, timeout_s: float | None
+        self, proc: asyncio.subprocess.Process, name: str, timeout_s: float | None, grace_s: float
     ) -> int | None:
         limit = timeout_s if timeout_s is not None else self.slow_after_s
         try:
@@ -139,7 +146,12 @@ class ScriptRunner:
                 code = await proc.wait()
             else:
                 log.error("script %s timed out after %.1f s; killed", name, timeout_s)
-                _signal_group(proc.pid, signal.SIGKILL)
+                if grace_s > 0:
+                    _signal_group(proc.pid, signal.SIGTERM)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(grace_s):
+                            await asyncio.shield(proc.wait())
+                _signal_group(proc.pid, signal.SIGKILL)  # what it left behind, too
                 await proc.wait()
                 return None
         if code != 0:

@@ -7,7 +7,6 @@ or the stop. The scripts record what they saw: who ran them and eth1's addresses
 not be there: not yet, or no more).
 """
 
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -38,11 +37,13 @@ def script(lab: VrrpLab, name: str, body: str) -> Path:
     return path
 
 
-def test_startup_runs_first_as_its_user_and_a_hung_shutdown_script_is_killed(
+def test_startup_runs_first_as_its_user_and_a_hung_shutdown_script_is_stopped(
     lab: VrrpLab,
 ) -> None:
     start = script(lab, "start.sh", "sleep 0.3; { id -un; ip -o addr show dev eth1; } > OUT/start")
-    hang = "ip -o addr show dev eth1 > OUT/stop; echo $$ > OUT/pid; exec sleep 30"
+    hang = "\n".join(["ip -o addr show dev eth1 > OUT/stop",
+                      "trap 'echo term > OUT/term; exit 0' TERM",
+                      "sleep 30 & echo $! > OUT/pid", "wait"])  # fmt: skip
     stop = script(lab, "stop.sh", hang)
     defs = (f'    startup_script "{start}" nobody\n'
             f"    shutdown_script {stop}\n    shutdown_script_timeout 1\n")  # fmt: skip
@@ -60,10 +61,13 @@ def test_startup_runs_first_as_its_user_and_a_hung_shutdown_script_is_killed(
     assert a.proc.returncode == 0
     assert VIP not in (lab.tmp / "out" / "stop").read_text(), "ran after VRRP had stopped"
     assert "timed out after 1.0 s; killed" in a.text()
+    assert (lab.tmp / "out" / "term").exists(), "SIGTERM first, as keepalived"
     assert 1.0 <= took < 5.0, f"the stop waited {took:.2f} s for the shutdown script"
-    pid = int((lab.tmp / "out" / "pid").read_text())
-    with pytest.raises(ProcessLookupError):  # killed and reaped, not left behind
-        os.kill(pid, 0)
+    child = Path("/proc") / (lab.tmp / "out" / "pid").read_text().strip()
+    deadline = time.monotonic() + 2
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(child), "the script's own child was killed too"
 
 
 def test_a_failing_startup_script_does_not_stop_the_start(lab: VrrpLab) -> None:
@@ -77,3 +81,26 @@ def test_a_failing_startup_script_does_not_stop_the_start(lab: VrrpLab) -> None:
     assert a.proc.returncode == 0
     assert "shutdown script succeeded" in a.text()
     assert (lab.tmp / "out" / "stop").exists()
+
+
+def test_a_stop_during_the_startup_script_starts_nothing(lab: VrrpLab) -> None:
+    start = script(lab, "start.sh", "sleep 0.5")
+    stop = script(lab, "stop.sh", "touch OUT/stop")
+    defs = f"    startup_script {start}\n    shutdown_script {stop}\n"
+    a = lab.start("a", config(instance_conf(priority=255), global_defs=defs))  # MASTER at once
+    a.wait_log("Running startup script")
+    a.kill(signal.SIGTERM)
+    a.proc.wait(timeout=10)
+    assert a.proc.returncode == 0
+    assert lab.watch.holders(VIP) == set()
+    assert not [e for e in lab.watch.events if e[3] == VIP], "the VIP never came"
+    assert "Entering" not in a.text()
+    assert (lab.tmp / "out" / "stop").exists(), "the shutdown script still runs"
+
+
+def _alive(proc: Path) -> bool:
+    """Running, not a zombie waiting for init to reap it (the script's parent is gone)."""
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

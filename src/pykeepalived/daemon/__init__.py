@@ -50,6 +50,7 @@ _NO_SPEAKER = NoSpeaker()
 DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
 JSON_DUMP = "/tmp/keepalived.json"
+TERM_GRACE_S = 2.0  # keepalived's start/shutdown script timeout: SIGTERM, SIGKILL 2 s later
 VRRP_FIRST_S = 2.0  # the longest the LVS half waits for VRRP's start before its own
 
 
@@ -110,17 +111,18 @@ class Daemon:
         self.events.add("daemon", "started")
         g = self.config.global_defs
         await _lifecycle_script(scripts, g.startup_script, g.startup_script_timeout, "startup")
+        starting = not self.stop_event.is_set()  # no SIGTERM during the startup script
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 # Keeps the group open until stop, so a reload can start a new VRRP node
                 # after the old one has ended.
                 tg.create_task(self.stop_event.wait(), name="daemon-stop")
-                if self.options.run_vrrp and _has_vrrp(self.config):
+                if starting and self.options.run_vrrp and _has_vrrp(self.config):
                     ports = self.adapters.vrrp_ports(self.config, scripts)
                     self.vrrp = VrrpNode(self.config, ports, log_detail=self.options.log_detail)
                     self._vrrp_task = tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")
-                if self.options.run_checkers and self.config.virtual_server:
+                if starting and self.options.run_checkers and self.config.virtual_server:
                     tg.create_task(self._start_lvs(scripts), name="lvs")
                 else:
                     self._lvs_started.set()
@@ -393,7 +395,8 @@ async def _lifecycle_script(
 ) -> None:
     """global_defs' startup_script / shutdown_script, as keepalived's core/main.c: the first
     before VRRP and the checkers start, the second once they have stopped (VIPs, routes and
-    services removed); waited for up to its timeout, then killed; as the notify scripts' user
+    services removed); waited for up to its timeout, then SIGTERM, SIGKILL 2 s later; a SIGTERM
+    to the daemon during the startup script starts nothing; as the notify scripts' user
     (``script_user`` unless the line names one), refused when insecure under
     ``enable_script_security``. A failure is logged and the start or stop goes on; a reload
     runs neither."""
@@ -402,7 +405,8 @@ async def _lifecycle_script(
     log.info("Running %s script %s", kind, script.command)
     spec = ScriptSpec(command=script.command, username=script.username,
                       groupname=script.groupname)  # fmt: skip
-    code = await scripts.run(spec, why=f"{kind} script", timeout_s=float(timeout_s))
+    code = await scripts.run(spec, why=f"{kind} script", timeout_s=float(timeout_s),
+                             term_grace_s=TERM_GRACE_S)  # fmt: skip
     if code == 0:
         log.info("%s script succeeded", kind)
 
