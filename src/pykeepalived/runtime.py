@@ -23,6 +23,7 @@ from pykeepalived.kernel.announce import PacketAnnouncer
 from pykeepalived.kernel.backend import choose_backend, ipvs_present
 from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
 from pykeepalived.kernel.ports import IPAddress, VrrpTransport
+from pykeepalived.kernel.route_watch import RouteWatch
 from pykeepalived.kernel.routes import NetlinkRoutes
 from pykeepalived.kernel.vip_firewall import NftVipFirewall
 from pykeepalived.kernel.vmac import NetlinkVmacs
@@ -67,6 +68,7 @@ def vrrp_ports(
     return VrrpPorts(
         addresses=addresses,
         address_watch=addresses,
+        route_watch=RouteWatch(),
         announcer=PacketAnnouncer(),
         links=NetlinkLinks(),
         open_transport=open_transport,

@@ -11,7 +11,8 @@ from tests.kernel.nsutil import Lan, inside, run
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel import rtaddr, rtquery
 from pykeepalived.kernel.netlink import NetlinkAddresses, NetlinkLinks
-from pykeepalived.kernel.ports import AddressGone, LinkState, VipSpec
+from pykeepalived.kernel.ports import AddressGone, LinkState, RoutingGone, VipSpec
+from pykeepalived.kernel.route_watch import RouteWatch
 from pykeepalived.runtime import primary_address
 
 pytestmark = pytest.mark.root
@@ -130,3 +131,31 @@ def test_link_watch_that_lost_notifications_reports_every_link_as_it_is_now(lan:
     names = {s.ifname for s in heard}
     assert {"lo", "eth1", "v199a"} <= names  # the full listing came, not the lost events
     assert LinkState(ifname="eth1", up=False) in heard
+
+
+def test_route_watch_reports_only_our_routes_and_rules_deleted(lan: Lan) -> None:
+    """Protocol 18 (ours, as keepalived's) is reported; everybody else's churn is not."""
+    ns = lan.host("dir", "192.168.88.8/24")
+    for net, proto in (("10.1.0.0/16", "18"), ("10.2.0.0/16", "static")):
+        run("ip", "route", "add", net, "via", "192.168.88.1", "proto", proto, ns=ns)
+        run("ip", "rule", "add", "to", net, "table", "100", "protocol", proto, ns=ns)
+
+    async def scenario() -> list[RoutingGone]:
+        with inside(ns):
+            removals = RouteWatch().removed()
+            heard = [await anext(removals)]
+        for net in ("10.2.0.0/16", "10.1.0.0/16"):  # others' first: never reported
+            run("ip", "route", "del", net, ns=ns)
+            run("ip", "rule", "del", "to", net, "table", "100", ns=ns)
+        while len(heard) < 3:
+            heard.append(await asyncio.wait_for(anext(removals), 5))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(removals), 0.3)  # nothing else came
+        await removals.aclose()
+        return heard
+
+    assert asyncio.run(scenario()) == [
+        RoutingGone(kind="any"),
+        RoutingGone(kind="route"),
+        RoutingGone(kind="rule"),
+    ]

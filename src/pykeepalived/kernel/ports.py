@@ -112,6 +112,20 @@ class AddressWatchPort(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingGone:
+    """A route or rule of ours (protocol 18) was deleted; ``any``: notifications were lost or
+    the watch just began, so any may have gone."""
+
+    kind: str  # "route", "rule" or "any"
+
+
+class RouteWatchPort(Protocol):
+    def removed(self) -> AsyncIterator[RoutingGone]:
+        """Every deletion of a route or rule of ours from now on; first an ``any``."""
+        ...
+
+
 class AnnouncePort(Protocol):
     def announce(self, ifname: str, address: IPAddress) -> None:
         """One gratuitous ARP (IPv4) or unsolicited neighbour advertisement (IPv6)."""

@@ -30,6 +30,7 @@ from pykeepalived.kernel.ports import (
     IPAddress,
     LinkPort,
     Received,
+    RouteWatchPort,
     VipFirewallPort,
     VrrpTransport,
 )
@@ -51,6 +52,7 @@ from pykeepalived.vrrp.node_extras import (
 )
 from pykeepalived.vrrp.node_links import follow_recreated_interfaces
 from pykeepalived.vrrp.node_receive import NodeReceiver, SocketKey, socket_key
+from pykeepalived.vrrp.node_route_guard import RouteGuard
 from pykeepalived.vrrp.node_tracking import NodeTracking
 from pykeepalived.vrrp.node_vip_guard import VipGuard
 from pykeepalived.vrrp.states import State
@@ -79,6 +81,7 @@ class VrrpPorts:
     routes: RoutePort | None = None
     vmacs: VmacPort | None = None
     address_watch: AddressWatchPort | None = None  # VIPs removed by others are put back
+    route_watch: RouteWatchPort | None = None  # and routes and rules of ours
     release_early: Callable[[], None] | None = None
     """Closes the receive sockets opened at process start that no transport adopted."""
 
@@ -262,6 +265,10 @@ class VrrpNode:
                 if self.ports.address_watch is not None:
                     tg.create_task(self._guard(self.ports.address_watch).run(stop),
                                    name="vrrp-vip-guard")  # fmt: skip
+                extras, routes = self._extras, self.ports.route_watch
+                if routes is not None and extras is not None and extras.routing():
+                    guard = RouteGuard(routes, extras, self._cores, self._lock)
+                    tg.create_task(guard.run(stop), name="vrrp-route-guard")
                 self._tracking.start_trackers(tg, stop)
                 tg.create_task(self._stop_first(stop), name="vrrp-stop")
         except* _Stop:

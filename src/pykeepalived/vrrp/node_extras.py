@@ -170,8 +170,23 @@ class NodeExtras:
                 log.info("(%s) %sing Virtual Routes and Rules", name, verb)
             await self._each(name, extras, add=add, stale=stale)
 
-    async def _each(self, name: str, extras: Extras, *, add: bool, stale: bool = False) -> None:
-        """Addresses, routes, then rules when adding; the reverse when removing."""
+    def routing(self) -> bool:
+        """Whether this config has any route or rule, static or virtual."""
+        return any(e.routes or e.rules for e in [self.static, *self.extras.values()])
+
+    async def reinstate(self, name: str | None) -> int:
+        """Put back what is missing of the tracked (not ``no_track``) routes and rules of
+        instance ``name``, or the static ones (None); how many were missing."""
+        extras = self.static if name is None else self.extras.get(name)
+        if extras is None:
+            return 0
+        tracked = Extras(routes=tuple(r for r in extras.routes if not r.no_track),
+                         rules=tuple(r for r in extras.rules if not r.no_track))  # fmt: skip
+        return await self._each(name or STATIC, tracked, add=True)
+
+    async def _each(self, name: str, extras: Extras, *, add: bool, stale: bool = False) -> int:
+        """Addresses, routes, then rules when adding; the reverse when removing. How many
+        changed (the others were already so, or failed: logged)."""
         addresses: list[Step] = []
         if self.addresses is not None:
             change = self.addresses.add if add else self.addresses.remove
@@ -183,14 +198,17 @@ class NodeExtras:
                       for r in extras.routes]  # fmt: skip
             rules = [functools.partial(port.add_rule if add else port.remove_rule, r)
                      for r in extras.rules]  # fmt: skip
+        changed = 0
         for step in addresses + routes + rules if add else rules + routes + addresses:
             try:
                 done = await step()
             except KernelError as exc:
                 log.error("(%s) %s", name, exc)
                 continue
+            changed += bool(done)
             if stale and done:
                 log.info("(%s) removed stale %s", name, _describe(step.args[0]))
+        return changed
 
     async def release_gone(self, new: "NodeExtras", kept: Collection[str]) -> None:
         """Reload: static addresses, routes and rules gone from the config, and those that left an
