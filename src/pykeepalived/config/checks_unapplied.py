@@ -96,11 +96,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
     Unapplied(KeepalivedConfig, ("bfd_instance",), NO_BFD),
     Unapplied(
         KeepalivedConfig,
-        ("interface_up_down_delays",),
-        "link changes count at once, without these delays",
-    ),
-    Unapplied(
-        KeepalivedConfig,
         ("net_namespace", "net_namespace_ipvs"),
         "the daemon runs in the network namespace it was started in",
     ),

@@ -150,7 +150,8 @@ def _linkbeat_line(st: Statement, ctx: Context) -> LinkbeatInterface:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpDownDelay:
-    """An ``interface_up_down_delays`` line: ``IFNAME DOWN_S [UP_S]``; up defaults to down."""
+    """An ``interface_up_down_delays`` line: ``IFNAME DOWN_S [UP_S]``; up defaults to 0 as in
+    keepalived 2.2.7's parser (its man page says "the same as the down delay")."""
 
     name: str
     down_delay_s: float
@@ -164,7 +165,7 @@ def _up_down_line(st: Statement, ctx: Context) -> UpDownDelay:
     if len(st.args) > 2:
         raise BadValue(st.args[2], f"unexpected '{st.args[2].text}' (IFNAME DOWN [UP])")
     down = to_float(st.args[0], 0, 255)
-    up = to_float(st.args[1], 0, 255) if len(st.args) > 1 else down
+    up = to_float(st.args[1], 0, 255) if len(st.args) > 1 else 0.0
     return UpDownDelay(name=st.keyword.text, down_delay_s=down, up_delay_s=up)
 
 

@@ -15,6 +15,7 @@ from pykeepalived.config.model_global import GlobalDefs
 from pykeepalived.config.model_track import VrrpTrackProcess
 from pykeepalived.config.model_vrrp import VrrpInstance, VrrpScript, VrrpTrackFile
 from pykeepalived.vrrp.events import IPAddress
+from pykeepalived.vrrp.link_delays import Delays, clamp
 from pykeepalived.vrrp.packet import AuthType, Family, pass_auth_data
 from pykeepalived.vrrp.params import InstanceParams
 from pykeepalived.vrrp.proc_tracking import ParamMatch, ProcessSpec
@@ -285,3 +286,18 @@ def _group_keeps_weights(inst: VrrpInstance, config: KeepalivedConfig) -> bool:
         if inst.name in {m.name for m in group.group}:
             return group.sync_group_tracking_weight
     return True
+
+
+def link_delays(config: KeepalivedConfig) -> dict[str, Delays]:
+    """interface_up_down_delays, cut for each instance on the interface (``link_delays.clamp``;
+    strict mode keeps down_timer_adverts at 3)."""
+    out = {d.name: Delays(d.down_delay_s, d.up_delay_s) for d in config.interface_up_down_delays}
+    for inst in config.vrrp_instance:
+        if inst.interface in out:
+            down_adverts = _pick(
+                inst.down_timer_adverts, config.global_defs.vrrp_down_timer_adverts
+            )
+            if strict_of(inst, config):
+                down_adverts = 3
+            out[inst.interface] = clamp(out[inst.interface], inst.advert_int, down_adverts)
+    return out

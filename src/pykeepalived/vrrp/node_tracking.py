@@ -17,6 +17,7 @@ from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.kernel.ports import LinkPort
 from pykeepalived.vrrp.from_config import (
+    link_delays,
     process_polling,
     tracks,
     used_files,
@@ -25,8 +26,9 @@ from pykeepalived.vrrp.from_config import (
 )
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.instance import Instance
+from pykeepalived.vrrp.link_delays import LinkDebounce
 from pykeepalived.vrrp.process_tracker import ProcessTracker
-from pykeepalived.vrrp.trackers import FileTrackers, ScriptTracker, disabled_scripts
+from pykeepalived.vrrp.trackers import FileTrackers, LinkTracker, ScriptTracker, disabled_scripts
 from pykeepalived.vrrp.tracking import InstanceTracking, Kind, apply_verdict
 from pykeepalived.vrrp.units import Unit
 
@@ -107,11 +109,9 @@ class NodeTracking:
         if not self.watched_links:
             await stop.wait()
             return
-        for ifname in sorted(self.watched_links):
-            await self.observe(Kind.INTERFACE, ifname, await self.links.is_up(ifname))
-        async for state in self.links.watch():
-            if state.ifname in self.watched_links:
-                await self.observe(Kind.INTERFACE, state.ifname, state.up)
+        debounce = LinkDebounce(link_delays(self.config))
+        links = LinkTracker(self.links, self.watched_links, debounce, self.clock, self.observe)
+        await links.run()
 
     async def observe(self, kind: Kind, name: str, value: bool | int | None) -> None:
         """A tracker observation (script result, link state, file value) for every instance."""

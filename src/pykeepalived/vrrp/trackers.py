@@ -15,6 +15,8 @@ keepalived 2.2.7 (``vrrp_scheduler.c`` ``vrrp_script_thread``, ``trackers/track_
 - A tracked file's number is read with C ``strtol(buf, NULL, 0)`` (0 if the file is missing,
   empty or not a number); it is read at start and whenever it changes (inotify on its
   directory, plus a 1 s poll as a fallback). ``init_file`` creates it first.
+- Link states of tracked interfaces go through ``interface_up_down_delays``
+  (``link_delays.LinkDebounce``) before they are observed (:class:`LinkTracker`).
 """
 
 import asyncio
@@ -29,9 +31,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pykeepalived.check.filewatch import FileWatcher
+from pykeepalived.clock import Clock
 from pykeepalived.config.model_common import RunAs
 from pykeepalived.config.model_vrrp import VrrpScript, VrrpTrackFile
+from pykeepalived.kernel.ports import LinkPort, LinkState
 from pykeepalived.notify import insecure_reason
+from pykeepalived.vrrp.link_delays import LinkDebounce
 from pykeepalived.vrrp.tracking import Kind, ScriptResult, script_log
 
 log = logging.getLogger("pykeepalived.vrrp")
@@ -245,3 +250,65 @@ def _init_file(f: VrrpTrackFile) -> None:
             out.write(f"{f.init_file.value}\n")
     except OSError as exc:
         log.warning("track_file %s: cannot create %s: %s", f.name, f.file, exc.strerror)
+
+
+@dataclass
+class LinkTracker:
+    """Observes the watched links' states: read at start, then every notification, each
+    through the interfaces' up/down delays (a delayed change is observed when its timer
+    fires, unless the link went back first)."""
+
+    links: LinkPort
+    names: set[str]
+    debounce: LinkDebounce
+    clock: Clock
+    observe: Observe
+
+    async def run(self) -> None:
+        for ifname in sorted(self.names):
+            up = await self.links.is_up(ifname)
+            self.debounce.initial(ifname, up)
+            await self.observe(Kind.INTERFACE, ifname, up)
+        queue: asyncio.Queue[LinkState] = asyncio.Queue()
+        pump = asyncio.create_task(self._pump(queue), name="vrrp-link-watch")
+        try:
+            while True:
+                state = await self._next(queue, pump)
+                now = self.clock.now()
+                if state is not None:
+                    step = self.debounce.change(state.ifname, state.up, now)
+                    if step.note is not None:
+                        log.info("%s", step.note)
+                    if step.act is not None:
+                        await self.observe(Kind.INTERFACE, state.ifname, step.act)
+                for ifname, up in self.debounce.due(now):
+                    log.info("%s: delayed change to %s applied", ifname, "up" if up else "down")
+                    await self.observe(Kind.INTERFACE, ifname, up)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    async def _pump(self, queue: "asyncio.Queue[LinkState]") -> None:
+        async for state in self.links.watch():
+            if state.ifname in self.names:
+                queue.put_nowait(state)
+
+    async def _next(
+        self, queue: "asyncio.Queue[LinkState]", pump: "asyncio.Task[None]"
+    ) -> LinkState | None:
+        """The next notification, or None when a delay is due first; the watch's error (or
+        its end) is raised here."""
+        due = self.debounce.next_due()
+        timeout = None if due is None else max(0.0, due - self.clock.now())
+        get = asyncio.ensure_future(queue.get())
+        try:
+            await asyncio.wait({get, pump}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            get.cancel()
+        if get.done() and not get.cancelled():
+            return get.result()
+        if pump.done():
+            pump.result()
+            raise RuntimeError("the link watch ended")
+        return None
