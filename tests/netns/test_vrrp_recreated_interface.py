@@ -6,6 +6,7 @@ re-created by a network manager leaves a daemon deaf and mute there unless it re
 held the VIP for good. keepalived 2.2.7 recovers; so must we, whichever side is re-created.
 """
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -58,4 +59,15 @@ def test_a_recreated_interface_is_followed_and_the_election_settles(
     assert max(overlaps, default=0.0) <= 0.05, overlaps  # one advert interval at most
     if holder == "b":  # a lower-priority backup heard the master at once: never took over
         assert "a" not in {h for t, h, op, addr in lab.watch.events if t >= up and addr == VIP}
+    assert "Traceback" not in a.text()
+
+
+def test_a_missing_interface_at_start_is_a_clean_exit_naming_it(lab: VrrpLab) -> None:
+    """keepalived 2.2.7 stops with "Non-existent interface specified in configuration"; we say
+    which instance and line, and exit 1 without a traceback."""
+    run("ip", "link", "del", "p1", ns=lab.lan.switch)  # a has no eth1
+    a = lab.start("a", config(instance_conf(priority=100)))
+    assert a.proc.wait(timeout=20) == 1
+    assert re.search(r"cannot run: \(.*\.conf: line 6, vrrp_instance HA_WebServer\) "
+                     r"interface eth1 does not exist", a.text()), a.text()  # fmt: skip
     assert "Traceback" not in a.text()

@@ -30,6 +30,7 @@ from pykeepalived.config.model_common import Script
 from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.daemon.transitions import TransitionRecorder
 from pykeepalived.daemon.vrrp_reload import kept_instances
+from pykeepalived.errors import KernelError
 from pykeepalived.eventlog import EventLog
 from pykeepalived.kernel.ports import VipSpec
 from pykeepalived.notify import ScriptRunner, ScriptSpec
@@ -94,6 +95,7 @@ class Daemon:
         self._vrrp_stop = asyncio.Event()
         self._vrrp_task: asyncio.Task[None] | None = None
         self._lvs_started = asyncio.Event()  # the LVS half exists (or is not configured here)
+        self.exit_code = 0  # 1 when a part could not run on this machine (KernelError)
 
     async def run(self) -> int:
         result = self.adapters.load()
@@ -129,6 +131,10 @@ class Daemon:
                 for companion in self.adapters.companions:
                     tg.create_task(companion(self, self.stop_event), name="companion")
                 tg.create_task(self._announce_ready(), name="sd-notify")
+        except* KernelError as failed:  # the machine refuses what the config asks: a clean exit
+            for exc in failed.exceptions:
+                log.error("cannot run: %s", exc)
+            self.exit_code = 1
         finally:
             logging.getLogger("pykeepalived.vrrp").removeHandler(self.recorder)
             # Scripts still running (a hung notify): SIGTERM, then SIGKILL; a reload leaves
@@ -137,7 +143,7 @@ class Daemon:
             await _lifecycle_script(scripts, g.shutdown_script, g.shutdown_script_timeout,
                                     "shutdown")  # fmt: skip
         log.info("Stopped pykeepalived")
-        return 0
+        return self.exit_code
 
     async def _start_lvs(self, scripts: ScriptRunner) -> None:
         """The checker + LVS half. Its modules (checkers, probes, the IPVS messages) are

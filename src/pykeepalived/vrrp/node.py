@@ -163,7 +163,12 @@ class VrrpNode:
         self._extras = NodeExtras(extras_of(self.config), self.ports.routes, self.ports.vmacs,
                                   static_of(self.config), self.ports.addresses)  # fmt: skip
         for inst in self.config.vrrp_instance:
-            io = await instance_io(inst, self.config, self.ports.primary_address)
+            try:
+                io = await instance_io(inst, self.config, self.ports.primary_address)
+            except KernelError as exc:  # keepalived: "Non-existent interface specified"
+                at = inst.where.of("interface")
+                line = f"{at.file}: line {at.line}, " if at is not None else ""
+                raise KernelError(f"({line}vrrp_instance {inst.name}) {exc}") from exc
             io = self._extras.adjust(io)  # use_vmac: speak on the VMAC, VIPs on it
             self._io[inst.name] = io
             core = Instance(instance_params(inst, self.config, io.src))
