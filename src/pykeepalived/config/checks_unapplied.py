@@ -30,7 +30,6 @@ EMAIL = "no e-mail alerts are sent (notify scripts, the notify FIFO, the API's e
     "metrics say the same things)"  # fmt: skip
 NO_BFD = "no BFD session runs: nothing follows one"
 NO_EXTRA_GARP = "no periodic GARP/NA is sent on the other interfaces"
-NO_PRIORITY_NOTIFY = "priority changes are not sent to the notify FIFO or scripts"
 NO_TRACK_GROUP = "the instances of the track group do not follow this entry"
 
 
@@ -86,7 +85,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         ("fifo_write_vrrp_states_on_reload",),
         "a reload writes no state lines to the notify FIFO",
     ),
-    Unapplied(GlobalDefs, ("vrrp_notify_priority_changes",), NO_PRIORITY_NOTIFY),
     Unapplied(
         GlobalDefs,
         ("vmac_prefix", "vmac_addr_prefix"),
@@ -100,7 +98,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         "the daemon runs in the network namespace it was started in",
     ),
     Unapplied(VrrpInstance, ("track_bfd",), NO_BFD),
-    Unapplied(VrrpInstance, ("notify_priority_changes",), NO_PRIORITY_NOTIFY),
     Unapplied(VrrpInstance, ("garp_extra_if",), NO_EXTRA_GARP),
     Unapplied(
         VrrpInstance,
@@ -114,7 +111,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         VrrpInstance, ("old_unicast_checksum",), "unicast adverts carry the RFC checksum only"
     ),
     Unapplied(VrrpSyncGroup, ("track_bfd",), NO_BFD),
-    Unapplied(VrrpSyncGroup, ("notify_priority_changes",), NO_PRIORITY_NOTIFY),
     Unapplied(VrrpInstance, ("smtp_alert",), EMAIL),
     Unapplied(VrrpSyncGroup, ("smtp_alert",), EMAIL),
     Unapplied(VirtualServer, ("smtp_alert",), EMAIL),

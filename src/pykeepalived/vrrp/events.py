@@ -84,11 +84,13 @@ class StateChanged:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PriorityChanged:
-    """The effective priority changed (tracking, or an address-owner conflict)."""
+    """The effective priority changed (tracking, or an address-owner conflict); ``master``:
+    the instance was MASTER then (keepalived's MASTER_PRIORITY vs BACKUP_PRIORITY notify)."""
 
     old: int
     new: int
     message: str
+    master: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -301,3 +301,15 @@ def link_delays(config: KeepalivedConfig) -> dict[str, Delays]:
                 down_adverts = 3
             out[inst.interface] = clamp(out[inst.interface], inst.advert_int, down_adverts)
     return out
+
+
+def notifies_priority(inst: VrrpInstance, config: KeepalivedConfig) -> bool:
+    """``notify_priority_changes`` as keepalived resolves it: the instance's if written, else
+    its sync group's if written there, else global_defs' ``vrrp_notify_priority_changes``."""
+    if "notify_priority_changes" in inst.where.keywords:
+        return inst.notify_priority_changes
+    for group in config.vrrp_sync_group:
+        member = inst.name in {m.name for m in group.group}
+        if member and "notify_priority_changes" in group.where.keywords:
+            return group.notify_priority_changes
+    return config.global_defs.vrrp_notify_priority_changes

@@ -194,7 +194,8 @@ class Instance(Election):
             delta = skew_time_us(p.version, priority, adv) - skew_time_us(p.version, old, adv)
             self._deadline = max(now, self._deadline + us_to_s(delta))
         message = f"({self.name}) Changing effective priority from {old} to {priority}"
-        return [PriorityChanged(old=old, new=priority, message=message)]
+        master = self.state is State.MASTER
+        return [PriorityChanged(old=old, new=priority, message=message, master=master)]
 
     def hold_fault(
         self,

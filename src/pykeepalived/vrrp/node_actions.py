@@ -35,7 +35,12 @@ from pykeepalived.vrrp.events import (
     SendGratuitous,
     StateChanged,
 )
-from pykeepalived.vrrp.from_config import drops_vip_traffic, expected, version_of
+from pykeepalived.vrrp.from_config import (
+    drops_vip_traffic,
+    expected,
+    notifies_priority,
+    version_of,
+)
 from pykeepalived.vrrp.garp_pacing import GarpPacer, PacedAnnouncer, spacings
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode
@@ -171,6 +176,9 @@ class ActionPerformer:
             self._state_changed(tagged.source, action)
         elif isinstance(action, PriorityChanged):
             log.info("%s", action.message)
+            if io is not None and notifies_priority(io.config, self.config):
+                state = "MASTER_PRIORITY" if action.master else "BACKUP_PRIORITY"
+                self._fifo(fifo_line("INSTANCE", tagged.source, state, action.new))
         elif io is None:
             return
         elif isinstance(action, SendAdvert):
@@ -319,9 +327,13 @@ class ActionPerformer:
             why="notify",
             timeout_s=bound,
         )
+        self._fifo(fifo_line(kind, source, change.new.name, priority))
+
+    def _fifo(self, line: str) -> None:
+        """To notify_fifo, else vrrp_notify_fifo (the script FIFOs are not written here)."""
         fifo = self.config.global_defs.notify_fifo or self.config.global_defs.vrrp_notify_fifo
         if fifo is not None:
-            NotifyFifo(fifo.path).write(fifo_line(kind, source, change.new.name, priority))
+            NotifyFifo(fifo.path).write(line)
 
     def _group(self, name: str) -> VrrpSyncGroup | None:
         for group in self.config.vrrp_sync_group:
