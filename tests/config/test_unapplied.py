@@ -48,8 +48,6 @@ def test_each_unapplied_keyword_is_named_once_at_its_line_with_the_consequence()
             "say the same things)"),  # one for the group: smtp_server says nothing more
         (12, "'vrf' is read but pykeepalived does not act on it: the instance is not bound "
              "to the VRF"),
-        (15, "'preferred_lft' is read but pykeepalived does not act on it: the address is "
-             "added with the default lifetime"),
     ]  # fmt: skip
 
 

@@ -69,10 +69,12 @@ _VIP_OPTIONS = ("brd", "broadcast", "dev", "scope", "label", "peer", "preferred_
 def virtual_ip_line(st: Statement, ctx: Context) -> VirtualIp:
     no_block(st)
     fields: dict[str, Any] = {"address": to_interface(st.keyword), "location": st.location}
+    given: dict[str, Token] = {}
     rest = list(st.args)
     while rest:
         token = rest.pop(0)
         name = token.text
+        given[name] = token
         if name in _VIP_FLAGS:
             fields[_VIP_FLAGS[name]] = True
             continue
@@ -81,7 +83,30 @@ def virtual_ip_line(st: Statement, ctx: Context) -> VirtualIp:
         if not rest:
             raise BadValue(token, f"'{name}' needs a value", "missing")
         fields.update(_vip_option(name, rest.pop(0), ctx))
-    return VirtualIp(**fields)
+    vip = VirtualIp(**fields)
+    _check_kernel_flags(vip, given, ctx)
+    return vip
+
+
+def _check_kernel_flags(vip: VirtualIp, given: dict[str, Token], ctx: Context) -> None:
+    """What the kernel refuses (an error here: keepalived would start and fail every add of
+    the address) or ignores (a warning) of ``autojoin``, ``mngtmpaddr``, ``preferred_lft``."""
+    address = vip.address
+    if vip.autojoin and not address.is_multicast:
+        why = f"'autojoin' needs a multicast address: the kernel refuses to add {address} with it"
+        raise BadValue(given["autojoin"], why, "value")
+    if vip.mngtmpaddr and address.version == 6 and address.network.prefixlen != 64:
+        why = f"'mngtmpaddr' needs a /64 prefix: the kernel refuses to add {address} with it"
+        raise BadValue(given["mngtmpaddr"], why, "value")
+    if address.version != 4:
+        return
+    if vip.mngtmpaddr:
+        ctx.diags.warning(given["mngtmpaddr"].location, "'mngtmpaddr' is for IPv6 addresses: "
+                          "the kernel ignores it for IPv4", "value")  # fmt: skip
+    if vip.preferred_lft not in (None, "forever"):
+        ctx.diags.warning(given["preferred_lft"].location, "'preferred_lft' is for IPv6 "
+                          "addresses: keepalived and pykeepalived ignore it for IPv4 (the "
+                          "address stays preferred)", "value")  # fmt: skip
 
 
 def _vip_option(name: str, value: Token, ctx: Context) -> dict[str, Any]:

@@ -82,6 +82,9 @@ class VipSpec:
     noprefixroute: bool = False
     nodad: bool = False
     home: bool = False
+    mngtmpaddr: bool = False  # IPv6 /64: the kernel makes temporary addresses from it
+    autojoin: bool = False  # a multicast address: the kernel joins its group on the interface
+    preferred_lft_s: int | None = None  # IPv6 only; None: preferred forever, 0: deprecated
 
 
 class AddressPort(Protocol):

@@ -10,7 +10,12 @@ Message (include/uapi/linux/if_addr.h)::
 
     nlmsghdr | ifaddrmsg (family u8, prefixlen u8, flags u8, scope u8, index u32)
     IFA_LOCAL (our address, IPv4) | IFA_ADDRESS (the address, or the peer) | IFA_LABEL
-    (asciiz) | IFA_BROADCAST | IFA_FLAGS (u32: nodad, home, noprefixroute)
+    (asciiz) | IFA_BROADCAST | IFA_FLAGS (u32: nodad, home, noprefixroute, mngtmpaddr,
+    autojoin) | IFA_CACHEINFO (u32 preferred, u32 valid, u32 cstamp, u32 tstamp; seconds)
+
+The flags above 0xff exist only in IFA_FLAGS. With IFA_F_MCAUTOJOIN the kernel joins the
+multicast group of the address on the interface (and leaves it when the address goes);
+IFA_CACHEINFO sets the preferred lifetime (valid: forever), as keepalived does for IPv6.
 """
 
 import itertools
@@ -23,9 +28,11 @@ from pykeepalived.kernel.ports import VipSpec
 
 RTM_NEWADDR, RTM_DELADDR = 20, 21
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
-IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 1, 2, 3, 4, 6, 8
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_NOPREFIXROUTE = 0x02, 0x10, 0x200
+IFA_F_MANAGETEMPADDR, IFA_F_MCAUTOJOIN = 0x100, 0x400
+INFINITY_LIFE_TIME = 0xFFFFFFFF
 
 
 def newaddr(vip: VipSpec, index: int, seq: int, *, delete: bool = False) -> bytes:
@@ -33,8 +40,7 @@ def newaddr(vip: VipSpec, index: int, seq: int, *, delete: bool = False) -> byte
     ``delete``, the RTM_DELADDR that removes it (matched on local, address and prefix)."""
     address = vip.address
     family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-    flags = (IFA_F_NODAD if vip.nodad else 0) | (IFA_F_HOMEADDRESS if vip.home else 0)
-    flags |= IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0
+    flags = _flags(vip)
     scope = SCOPES[vip.scope] if vip.scope else 0
     head = struct.pack("=BBBBI", family, address.network.prefixlen, flags & 0xFF, scope, index)
     peer = vip.peer.ip if vip.peer is not None else address.ip
@@ -47,8 +53,21 @@ def newaddr(vip: VipSpec, index: int, seq: int, *, delete: bool = False) -> byte
         attrs += _attr(IFA_BROADCAST, vip.broadcast.packed)
     if flags:
         attrs += _attr(IFA_FLAGS, struct.pack("=I", flags))
+    if vip.preferred_lft_s is not None:
+        info = struct.pack("=IIII", vip.preferred_lft_s, INFINITY_LIFE_TIME, 0, 0)
+        attrs += _attr(IFA_CACHEINFO, info)
     nl_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
     return message(RTM_NEWADDR, nl_flags, seq, head + attrs)
+
+
+def _flags(vip: VipSpec) -> int:
+    return (
+        (IFA_F_NODAD if vip.nodad else 0)
+        | (IFA_F_HOMEADDRESS if vip.home else 0)
+        | (IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0)
+        | (IFA_F_MANAGETEMPADDR if vip.mngtmpaddr else 0)
+        | (IFA_F_MCAUTOJOIN if vip.autojoin else 0)
+    )
 
 
 class RtnlSocket:

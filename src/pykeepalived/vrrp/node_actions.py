@@ -145,7 +145,23 @@ def vip_spec(vip: VirtualIp, default_ifname: str) -> VipSpec:
         # 'dadfailed' after a split brain); '-nodad' in the config asks for DAD instead.
         nodad=vip.address.version == 6 and not vip.nodad,
         home=vip.home,
+        mngtmpaddr=vip.mngtmpaddr,
+        autojoin=vip.autojoin,
+        preferred_lft_s=preferred_lft_s(vip),
     )
+
+
+def preferred_lft_s(vip: VirtualIp) -> int | None:
+    """The preferred lifetime keepalived 2.2.7 gives the address (vrrp_ipaddress.c): IPv6
+    only (IPv4 addresses stay preferred); unless written, a /128 is deprecated at once (0: the
+    kernel then never picks the VIP as a source, e.g. for health checks) and a shorter prefix
+    stays preferred. None: forever (no IFA_CACHEINFO, the kernel's default)."""
+    if vip.address.version != 6:
+        return None
+    if vip.preferred_lft is None:
+        return 0 if vip.address.network.prefixlen == 128 else None
+    seconds = 0xFFFFFFFF if vip.preferred_lft == "forever" else int(vip.preferred_lft)
+    return None if seconds == 0xFFFFFFFF else seconds  # the kernel's INFINITY_LIFE_TIME
 
 
 @dataclass
