@@ -53,6 +53,7 @@ from pykeepalived.vrrp.node_extras import (
 from pykeepalived.vrrp.node_links import follow_recreated_interfaces
 from pykeepalived.vrrp.node_receive import NodeReceiver, SocketKey, socket_key
 from pykeepalived.vrrp.node_route_guard import RouteGuard
+from pykeepalived.vrrp.node_source_guard import SourceGuard
 from pykeepalived.vrrp.node_tracking import NodeTracking
 from pykeepalived.vrrp.node_vip_guard import VipGuard
 from pykeepalived.vrrp.states import State
@@ -270,6 +271,8 @@ class VrrpNode:
                 if self.ports.address_watch is not None:
                     tg.create_task(self._guard(self.ports.address_watch).run(stop),
                                    name="vrrp-vip-guard")  # fmt: skip
+                    sources = self._source_guard(self.ports.address_watch)
+                    tg.create_task(sources.run(stop), name="vrrp-source-guard")
                 extras, routes = self._extras, self.ports.route_watch
                 if routes is not None and extras is not None and extras.routing():
                     guard = RouteGuard(routes, extras, self._cores, self._lock)
@@ -292,6 +295,18 @@ class VrrpNode:
             lock=self._lock,
             perform=self._perform,
             static=tracked_static(self.config),
+        )
+
+    def _source_guard(self, watch: AddressWatchPort) -> SourceGuard:
+        return SourceGuard(
+            watch=watch,
+            addresses=self.ports.addresses,
+            io=self._io,
+            unit_of=self._unit_of,
+            clock=self.ports.clock,
+            lock=self._lock,
+            wake=self._wake,
+            perform=self._perform,
         )
 
     def _drops_vip_traffic(self) -> bool:

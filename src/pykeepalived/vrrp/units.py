@@ -41,6 +41,12 @@ class Solo:
     def hold_backup(self, member: str, hold: Hold, now: float) -> list[Tagged]:
         return self._tag(list(self.instance.hold_backup(hold, now)))
 
+    def hold_fault(self, member: str, holder: str, reason: str, now: float) -> list[Tagged]:
+        return self._tag(list(self.instance.hold_fault(holder, reason, now)))
+
+    def release_fault(self, member: str, holder: str, now: float) -> list[Tagged]:
+        return self._tag(list(self.instance.release_fault(holder, now)))
+
     def release_backup(self, member: str, holder: str, now: float) -> list[Tagged]:
         return self._tag(list(self.instance.release_backup(holder, now)))
 
