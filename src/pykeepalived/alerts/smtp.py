@@ -1,11 +1,13 @@
 """Sending keepalived's e-mail alerts without ever holding up VRRP or the checkers.
 
 Rules: asyncio glue (L3). ``Mailer.submit`` never blocks and never raises: it puts the alert
-on a bounded queue (full: the alert is dropped, counted and logged); ``WORKERS`` tasks send
-them, one SMTP connection per alert as keepalived does. Each step of the dialogue (connect,
-every reply) waits at most ``smtp_connect_timeout`` (keepalived's read/write timer); a refused
-connection, a timeout or a reply other than the expected code is logged with the step and
-the server's reply, counted, and the alert is gone (keepalived does not retry either).
+on a bounded queue (full: the alert is dropped, counted and logged); ``WORKERS`` task(s)
+send them, one SMTP connection per alert as keepalived does, in the order of the events
+(keepalived sends them all at once: a slow first mail can arrive after the second). Each
+step of the dialogue (connect, every reply) waits at most ``smtp_connect_timeout``
+(keepalived's read/write timer); a refused connection, a timeout or a reply other than the
+expected code is logged with the step and the server's reply, counted, and the alert is gone
+(keepalived does not retry either).
 ``close`` gives what is still queued (the STOP mails of a shutdown) a short grace, then drops
 and counts the rest.
 
@@ -25,7 +27,7 @@ from pykeepalived.alerts.rules import Alert, MailSettings, envelope, message
 
 log = logging.getLogger("pykeepalived.smtp")
 MAX_QUEUE = 256
-WORKERS = 4
+WORKERS = 1  # in order: a MASTER mail never overtakes the BACKUP mail before it
 STOP_GRACE_S = 1.0
 MAX_REPLY_LINES = 64
 
@@ -72,11 +74,14 @@ async def _step(
     step: str,
     timeout_s: float,
 ) -> None:
-    if line is not None:
-        writer.write(line.encode("utf-8") + b"\r\n")
-        async with asyncio.timeout(timeout_s):
-            await writer.drain()
-    code, text = await _reply(reader, timeout_s)
+    try:
+        if line is not None:
+            writer.write(line.encode("utf-8") + b"\r\n")
+            async with asyncio.timeout(timeout_s):
+                await writer.drain()
+        code, text = await _reply(reader, timeout_s)
+    except TimeoutError:
+        raise TimeoutError(f"{step}: no reply within {timeout_s:g} s") from None
     if code != expected:
         raise SmtpReplyError(step, text)
 
@@ -94,8 +99,11 @@ async def send(mail: MailSettings, alert: Alert, now: datetime) -> None:
     """Deliver one alert over one connection; raises ``SmtpReplyError``, ``OSError`` or
     ``TimeoutError`` (the step that failed is in the message)."""
     t = mail.timeout_s
-    async with asyncio.timeout(t):
-        reader, writer = await asyncio.open_connection(mail.server, mail.port)
+    try:
+        async with asyncio.timeout(t):
+            reader, writer = await asyncio.open_connection(mail.server, mail.port)
+    except TimeoutError:
+        raise TimeoutError(f"connect: no answer within {t:g} s") from None
     try:
         try:
             await _step(reader, writer, None, 220, "greeting", t)

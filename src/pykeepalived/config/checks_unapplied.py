@@ -3,10 +3,10 @@ not happen.
 
 Why: keepalived.conf files are read unchanged, so every keyword keepalived knows parses here.
 A keyword that parses and then does nothing is worse for an operator than an error: a tracked
-process that never moves the VIP, e-mail alerts that never come, a VRF never bound. So each
-one, where it is written, gets a warning (code ``unsupported``) naming the consequence; the
-daemon still starts (keepalived would have), and ``-t`` lists them. Purely cosmetic keywords
-(log detail, buffer sizes, polling methods where netlink serves) are not listed.
+process that never moves the VIP, a VRF never bound. So each one, where it is written, gets
+a warning (code ``unsupported``) naming the consequence; the daemon still starts (keepalived
+would have), and ``-t`` lists them. Purely cosmetic keywords (log detail, buffer sizes,
+polling methods where netlink serves) are not listed.
 
 When a keyword starts working, its entry goes: ``tests/config/test_unapplied.py`` checks that
 every entry names a real field and that no listed field is read outside the config package.
@@ -21,13 +21,11 @@ from pykeepalived.config.grammar import Where
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_check import HttpGet, SslGet
 from pykeepalived.config.model_global import GlobalDefs
-from pykeepalived.config.model_lvs import RealServer, VirtualServer
+from pykeepalived.config.model_lvs import VirtualServer
 from pykeepalived.config.model_routes import IpRoute, IpRule
 from pykeepalived.config.model_vrrp import VrrpInstance, VrrpSyncGroup
 from pykeepalived.config.model_vrrp_items import VirtualIp
 
-EMAIL = "no e-mail alerts are sent (notify scripts, the notify FIFO, the API's events and the " \
-    "metrics say the same things)"  # fmt: skip
 NO_BFD = "no BFD session runs: nothing follows one"
 NO_EXTRA_GARP = "no periodic GARP/NA is sent on the other interfaces"
 NO_TRACK_GROUP = "the instances of the track group do not follow this entry"
@@ -43,22 +41,6 @@ class Unapplied:
 
 
 UNAPPLIED: tuple[Unapplied, ...] = (
-    Unapplied(
-        GlobalDefs,
-        (
-            "notification_email",
-            "notification_email_from",
-            "smtp_server",
-            "smtp_helo_name",
-            "smtp_connect_timeout",
-            "smtp_alert",
-            "smtp_alert_vrrp",
-            "smtp_alert_checker",
-            "no_email_faults",
-            "no_checker_emails",
-        ),
-        EMAIL,
-    ),
     Unapplied(
         GlobalDefs,
         ("lvs_flush",),
@@ -111,10 +93,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         VrrpInstance, ("old_unicast_checksum",), "unicast adverts carry the RFC checksum only"
     ),
     Unapplied(VrrpSyncGroup, ("track_bfd",), NO_BFD),
-    Unapplied(VrrpInstance, ("smtp_alert",), EMAIL),
-    Unapplied(VrrpSyncGroup, ("smtp_alert",), EMAIL),
-    Unapplied(VirtualServer, ("smtp_alert",), EMAIL),
-    Unapplied(RealServer, ("smtp_alert",), EMAIL),
     Unapplied(
         VirtualServer,
         ("ha_suspend",),

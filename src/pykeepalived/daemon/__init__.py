@@ -10,6 +10,7 @@ too (``Adapters.companions``), since the API sits above the daemon.
 
 import asyncio
 import contextlib
+import functools
 import gc
 import importlib
 import json
@@ -22,12 +23,14 @@ from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived import sdnotify
+from pykeepalived.alerts.smtp import Mailer
 from pykeepalived.bgp.speaker import NoSpeaker, Speaker
 from pykeepalived.clock import Clock
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_common import Script
 from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.daemon.alert_hooks import on_vrrp_state
 from pykeepalived.daemon.transitions import TransitionRecorder
 from pykeepalived.daemon.vrrp_reload import kept_instances
 from pykeepalived.errors import KernelError
@@ -89,6 +92,7 @@ class Daemon:
         self.lvs: LvsSide | None = None
         self.events = EventLog()
         self.recorder = TransitionRecorder(self.events)
+        self.mailer = Mailer()  # e-mail alerts (alerts/), fed by the VRRP and LVS hooks
         self.started_at = time.time()
         self.reloads = 0
         self._tg: asyncio.TaskGroup | None = None
@@ -105,6 +109,7 @@ class Daemon:
             return 1
         self.config = result.config
         logging.getLogger("pykeepalived.vrrp").addHandler(self.recorder)
+        self.mailer.start()
         self._install_signals()
         scripts = self._script_runner(self.config)
         log.info("Starting pykeepalived (VRRP %s, checkers %s)",
@@ -122,6 +127,7 @@ class Daemon:
                 tg.create_task(self.stop_event.wait(), name="daemon-stop")
                 if starting and self.options.run_vrrp and _has_vrrp(self.config):
                     ports = self.adapters.vrrp_ports(self.config, scripts)
+                    ports.on_state = functools.partial(on_vrrp_state, self.mailer)
                     self.vrrp = VrrpNode(self.config, ports, log_detail=self.options.log_detail)
                     self._vrrp_task = tg.create_task(self.vrrp.run(self._vrrp_stop), name="vrrp")
                 if starting and self.options.run_checkers and self.config.virtual_server:
@@ -137,6 +143,7 @@ class Daemon:
             self.exit_code = 1
         finally:
             logging.getLogger("pykeepalived.vrrp").removeHandler(self.recorder)
+            await self.mailer.close()  # the STOP mails get a short grace, the rest is counted
             # Scripts still running (a hung notify): SIGTERM, then SIGKILL; a reload leaves
             # them be, as keepalived's does.
             await scripts.stop()
@@ -164,6 +171,7 @@ class Daemon:
             lvs: LvsSide = lvs_side.LvsSide(self.config, dataplane, scripts, self.adapters.clock,
                                             events=self.events)  # fmt: skip
             lvs.bgp = self._bgp_side(self.config)
+            lvs.mailer = self.mailer
             self.recorder.listeners.append(lvs.sync.on_transition)
             for instance, state in list(self.recorder.current.items()):
                 lvs.sync.on_transition(instance, state)  # VRRP ran first: what it is now

@@ -14,11 +14,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from pykeepalived.alerts.smtp import Mailer
 from pykeepalived.check.aggregate import HealthBook
 from pykeepalived.check.from_config import ChecksPlan, RealServerKey, build
 from pykeepalived.check.runner import CheckEvent, CheckRunner, CheckStatus
 from pykeepalived.clock import Clock
 from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.daemon import alert_hooks_lvs as alerts
 from pykeepalived.daemon.bgp_side import BgpSide
 from pykeepalived.daemon.sync_daemon import SyncDaemonSwitch
 from pykeepalived.kernel.dataplane import DataPlane, ServiceCounters
@@ -74,6 +76,7 @@ class LvsSide:
     _controller: LvsController | None = None
     _book: HealthBook = field(default_factory=HealthBook)
     bgp: BgpSide | None = None  # active-active: VIP announcements gated by quorum
+    mailer: Mailer | None = None  # e-mail alerts of checker and quorum changes
 
     def __post_init__(self) -> None:
         self.sync = SyncDaemonSwitch(self.config, self.dataplane)
@@ -116,7 +119,10 @@ class LvsSide:
             await self.dataplane.close()
 
     def _on_event(self, event: CheckEvent) -> None:
+        before = alerts.checker_before(self._book, event.key) if self.mailer else None
         changed = self._book.apply(event.key, [event.event])
+        if self.mailer is not None and before is not None:
+            alerts.on_checker(self.mailer, self.config, self._book, event, before)
         if changed is None:
             return
         assert isinstance(changed.server, RealServerKey)
@@ -165,6 +171,9 @@ class LvsSide:
             was = before.quorum_up.get(vs_id) if before else None
             if was is not None and was != up:
                 self.events.add("lvs", f"VS {vs_id}: quorum {'gained' if up else 'lost'}")
+        if self.mailer is not None:
+            quorum = before.quorum_up if before else None
+            alerts.on_quorum(self.mailer, self.config, quorum, after.quorum_up, self.health)
         self._last_health = dict(self.health)
         self.state = after
         desired = with_overrides(after, self.overrides)

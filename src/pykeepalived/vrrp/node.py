@@ -85,6 +85,9 @@ class VrrpPorts:
     route_watch: RouteWatchPort | None = None  # and routes and rules of ours
     release_early: Callable[[], None] | None = None
     """Closes the receive sockets opened at process start that no transport adopted."""
+    on_state: Callable[[KeepalivedConfig, str, str, str], None] | None = None
+    """Told each notified state change after the scripts and the FIFO (config, ``INSTANCE``
+    or ``GROUP``, name, state name): the daemon's e-mail alerts. Must not block or raise."""
 
 
 @dataclass

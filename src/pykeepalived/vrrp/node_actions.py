@@ -344,6 +344,8 @@ class ActionPerformer:
             timeout_s=bound,
         )
         self._fifo(fifo_line(kind, source, change.new.name, priority))
+        if self.ports.on_state is not None:  # keepalived's SMTP alert comes last, too
+            self.ports.on_state(self.config, kind, source, change.new.name)
 
     def _fifo(self, line: str) -> None:
         """To notify_fifo, else vrrp_notify_fifo (the script FIFOs are not written here)."""
