@@ -27,7 +27,6 @@ from pykeepalived.config.model_vrrp import VrrpInstance, VrrpSyncGroup
 from pykeepalived.config.model_vrrp_items import VirtualIp
 
 NO_BFD = "no BFD session runs: nothing follows one"
-NO_EXTRA_GARP = "no periodic GARP/NA is sent on the other interfaces"
 NO_TRACK_GROUP = "the instances of the track group do not follow this entry"
 
 
@@ -72,7 +71,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         ("vmac_prefix", "vmac_addr_prefix"),
         "VMAC interfaces keep keepalived's default names",
     ),
-    Unapplied(GlobalDefs, ("vrrp_garp_extra_if",), NO_EXTRA_GARP),
     Unapplied(KeepalivedConfig, ("bfd_instance",), NO_BFD),
     Unapplied(
         KeepalivedConfig,
@@ -80,7 +78,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
         "the daemon runs in the network namespace it was started in",
     ),
     Unapplied(VrrpInstance, ("track_bfd",), NO_BFD),
-    Unapplied(VrrpInstance, ("garp_extra_if",), NO_EXTRA_GARP),
     Unapplied(
         VrrpInstance,
         ("use_ipvlan",),

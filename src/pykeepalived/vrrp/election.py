@@ -14,6 +14,7 @@ from pykeepalived.vrrp.events import (
     Log,
     MasterRxLowerPriority,
     SendAdvert,
+    SendExtraGratuitous,
     SendGratuitous,
 )
 from pykeepalived.vrrp.params import InstanceParams
@@ -46,6 +47,7 @@ class Election:
         self._garps: list[tuple[float, int]] = []  # MASTER: delayed GARP rounds (when, repeat)
         self._not_before: float | None = None  # vrrp_startup_delay: no takeover before this
         self._refresh_at: float | None = None  # MASTER: periodic GARP, checked at advert time
+        self._extra_at: float | None = None  # MASTER: garp_extra_if, checked at advert time
         self._preempt_at: float | None = None  # BACKUP: when a running preempt_delay ends
 
     # -- timers -------------------------------------------------------------------------------
@@ -90,6 +92,9 @@ class Election:
         if self._refresh_at is not None and now >= self._refresh_at:
             actions.append(SendGratuitous(repeat=p.garp_master_refresh_repeat))
             self._refresh_at = now + p.garp_master_refresh_s
+        if self._extra_at is not None and now >= self._extra_at:
+            actions.append(SendExtraGratuitous())
+            self._extra_at = now + p.garp_extra_if_s
         self._deadline = now + us_to_s(p.advert_int_us)
         return actions
 

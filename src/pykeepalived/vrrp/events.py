@@ -66,6 +66,12 @@ class SendGratuitous:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SendExtraGratuitous:
+    """garp_extra_if is due: one gratuitous ARP / unsolicited NA on each of the VIPs' other
+    interfaces (the driver knows which; keepalived ``vrrp_send_vmac_update``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StateChanged:
     """The instance moved ``old -> new``: notify scripts, FIFO, SNMP traps, metrics.
 
@@ -137,6 +143,7 @@ Action = (
     | AddVips
     | RemoveVips
     | SendGratuitous
+    | SendExtraGratuitous
     | StateChanged
     | PriorityChanged
     | MasterRxLowerPriority

@@ -14,6 +14,7 @@ from pykeepalived.config.model_common import Tracked
 from pykeepalived.config.model_global import GlobalDefs
 from pykeepalived.config.model_track import VrrpTrackProcess
 from pykeepalived.config.model_vrrp import VrrpInstance, VrrpScript, VrrpTrackFile
+from pykeepalived.config.model_vrrp_items import GarpExtraIf
 from pykeepalived.vrrp.events import IPAddress
 from pykeepalived.vrrp.link_delays import Delays, clamp
 from pykeepalived.vrrp.packet import AuthType, Family, pass_auth_data
@@ -71,6 +72,7 @@ def instance_params(
     garp = _global_garp(g)
     master_delay = _pick(inst.garp_master_delay, garp.master_delay)
     down_adverts = _pick(inst.down_timer_adverts, g.vrrp_down_timer_adverts)
+    extra = garp_extra_if(inst, config)
     return InstanceParams(
         name=inst.name,
         virtual_router_id=inst.virtual_router_id,
@@ -110,6 +112,7 @@ def instance_params(
             )
         ),
         startup_delay_s=g.vrrp_startup_delay,
+        garp_extra_if_s=float(extra.interval_s) if extra is not None else 0.0,
     )
 
 
@@ -313,3 +316,10 @@ def notifies_priority(inst: VrrpInstance, config: KeepalivedConfig) -> bool:
         if member and "notify_priority_changes" in group.where.keywords:
             return group.notify_priority_changes
     return config.global_defs.vrrp_notify_priority_changes
+
+
+def garp_extra_if(inst: VrrpInstance, config: KeepalivedConfig) -> GarpExtraIf | None:
+    """The instance's ``garp_extra_if`` (with its own ``all``), else global_defs'
+    ``vrrp_garp_extra_if``; None or interval 0: off (keepalived ``vrrp_complete_instance``)."""
+    extra = inst.garp_extra_if or config.global_defs.vrrp_garp_extra_if
+    return extra if extra is not None and extra.interval_s else None

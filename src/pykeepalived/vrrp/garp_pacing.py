@@ -14,6 +14,9 @@ from one timer task.
 
 Intervals: a ``garp_group`` gives its interfaces their own (an unset one is 0: no pacing);
 every other interface gets global_defs' ``vrrp_garp_interval`` / ``vrrp_gna_interval``.
+
+``garp_extra_if`` (:func:`extra_if_targets`) picks which VIPs its periodic announcements
+are for; they go through the same pacing.
 """
 
 import asyncio
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.errors import KernelError
-from pykeepalived.kernel.ports import AnnouncePort, IPAddress
+from pykeepalived.kernel.ports import AnnouncePort, IPAddress, VipSpec
 
 log = logging.getLogger("pykeepalived.vrrp")
 Pending = tuple[str, str, IPAddress]  # instance, interface, address
@@ -140,3 +143,28 @@ class PacedAnnouncer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def extra_if_targets(
+    vips: tuple[VipSpec, ...], own: str, *, every: bool, xmit_base: bool, vmacs: frozenset[str]
+) -> list[VipSpec]:
+    """The VIPs a ``garp_extra_if`` round announces: the first VIP of each interface other
+    than the instance's own (``own``: its VMAC if it has one), as keepalived 2.2.7's
+    ``vrrp_send_vmac_update`` walks them (VIPs, then excluded ones). Without ``all``
+    (``every``) only VMAC interfaces count; the instance's own one only with vmac_xmit_base
+    (its adverts then leave from the base, so nothing else refreshes the VMAC's MAC). Nothing
+    at all unless some VIP is on another interface that counts (``vrrp_complete_instance``
+    turns the timer off then)."""
+    others = [v for v in vips if v.ifname != own]
+    if not any(every or v.ifname in vmacs for v in others):
+        return []
+    out: list[VipSpec] = []
+    done: set[str] = set()
+    for vip in vips:
+        if vip.ifname not in vmacs and not every:
+            continue
+        if (vip.ifname == own and not xmit_base) or vip.ifname in done:
+            continue
+        done.add(vip.ifname)
+        out.append(vip)
+    return out

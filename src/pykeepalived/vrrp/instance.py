@@ -347,6 +347,7 @@ class Instance(Election):
         if not p.garp_master_delay_s:
             self._garps = []
         self._refresh_at = now + p.garp_master_refresh_s if p.garp_master_refresh_s else None
+        self._extra_at = now + p.garp_extra_if_s if p.garp_extra_if_s else None
         return [
             SendAdvert(priority=self.effective_priority),
             changed,
@@ -361,6 +362,7 @@ class Instance(Election):
         """MASTER -> BACKUP (a better master, a hold) or FAULT (tracking): drop VIPs, arm timers."""
         self._garps = []
         self._refresh_at = None
+        self._extra_at = None
         self._preempt_at = None
         self.wants_master = False  # keepalived: wantstate BACKUP or FAULT
         changed = self._transition(new, reason, suffix=f" ({suffix})" if suffix else "")

@@ -32,16 +32,18 @@ from pykeepalived.vrrp.events import (
     PriorityChanged,
     RemoveVips,
     SendAdvert,
+    SendExtraGratuitous,
     SendGratuitous,
     StateChanged,
 )
 from pykeepalived.vrrp.from_config import (
     drops_vip_traffic,
     expected,
+    garp_extra_if,
     notifies_priority,
     version_of,
 )
-from pykeepalived.vrrp.garp_pacing import GarpPacer, PacedAnnouncer, spacings
+from pykeepalived.vrrp.garp_pacing import GarpPacer, PacedAnnouncer, extra_if_targets, spacings
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.packet import Advert, AuthType, Family, encode
 from pykeepalived.vrrp.receive import Expected
@@ -205,6 +207,8 @@ class ActionPerformer:
             await self._remove_vips(io)
         elif isinstance(action, SendGratuitous):
             self._announce(io, action.repeat)
+        elif isinstance(action, SendExtraGratuitous):
+            self._announce(io, 1, self._extra_if_vips(io))
         elif isinstance(action, MasterRxLowerPriority):
             self._run(io.config.notify_master_rx_lower_pri, why="notify_master_rx_lower_pri")
 
@@ -299,11 +303,31 @@ class ActionPerformer:
                     log.info("(%s) removed stale VIP %s from %s", io.config.name, vip.address,
                              vip.ifname)  # fmt: skip
 
-    def _announce(self, io: InstanceIO, repeat: int) -> None:
-        """keepalived vrrp_send_link_update: ``repeat`` rounds over the VIPs, each paced per
-        interface when vrrp_garp_interval / vrrp_gna_interval / garp_group say so."""
+    def _extra_if_vips(self, io: InstanceIO) -> tuple[VipSpec, ...]:
+        """garp_extra_if: the VIPs on the instance's other interfaces (``extra_if_targets``)."""
+        extras = self.extras.extras if self.extras is not None else {}
+        mine = extras.get(io.config.name)
+        own = mine.vmac.ifname if mine is not None and mine.vmac is not None else io.ifname
+        setting = garp_extra_if(io.config, self.config)
+        return tuple(
+            extra_if_targets(
+                io.all_vips,
+                own,
+                every=setting is not None and setting.all,
+                xmit_base=mine is not None and mine.xmit_base,
+                vmacs=frozenset(e.vmac.ifname for e in extras.values() if e.vmac is not None),
+            )
+        )
+
+    def _announce(
+        self, io: InstanceIO, repeat: int, vips: tuple[VipSpec, ...] | None = None
+    ) -> None:
+        """keepalived vrrp_send_link_update: ``repeat`` rounds over the VIPs (or ``vips``),
+        each paced per interface when vrrp_garp_interval / vrrp_gna_interval / garp_group say
+        so."""
         name = io.config.name
-        for vip in io.all_vips:
+        vips = io.all_vips if vips is None else vips
+        for vip in vips:
             if self.log_detail and repeat:  # keepalived: with -D only, before the first round
                 kind = "gratuitous ARPs" if vip.address.version == 4 else UNSOLICITED_NA
                 log.info("(%s) Sending/queueing %s on %s for %s", name, kind, vip.ifname,
@@ -313,7 +337,7 @@ class ActionPerformer:
             self._paced = PacedAnnouncer(self.ports.announcer, pacer, self.ports.clock.now)
         rank = list(self.io).index(name)
         for _ in range(repeat):
-            for n, vip in enumerate(io.all_vips):
+            for n, vip in enumerate(vips):
                 self._paced.announce(name, vip.ifname, vip.address.ip, (rank, n))
 
     def _state_changed(self, source: str, change: StateChanged) -> None:

@@ -46,6 +46,7 @@ class InstanceParams:
     garp_lower_prio_repeat: int = 5  # keepalived: vrrp_garp_lower_prio_repeat = garp repeat
     garp_lower_prio_delay_s: float = 5.0
     startup_delay_s: float = 0.0
+    garp_extra_if_s: float = 0.0  # MASTER: GARP/NA on the VIPs' other interfaces; 0: never
 
     def __post_init__(self) -> None:
         _check(1 <= self.virtual_router_id <= 255, "virtual_router_id must be 1..255")
@@ -56,6 +57,7 @@ class InstanceParams:
         _check(0 <= self.preempt_delay_s <= 1000, "preempt_delay must be 0..1000")
         _check(self.garp_master_delay_s >= 0, "garp_master_delay must be >= 0")
         _check(self.garp_master_refresh_s >= 0, "garp_master_refresh must be >= 0")
+        _check(self.garp_extra_if_s >= 0, "garp_extra_if must be >= 0")
         _check(self.garp_master_repeat >= 1, "garp_master_repeat must be >= 1")
         _check(self.garp_master_refresh_repeat >= 1, "garp_master_refresh_repeat must be >= 1")
         _check(self.garp_lower_prio_repeat >= 0, "garp_lower_prio_repeat must be >= 0")
