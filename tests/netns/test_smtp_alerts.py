@@ -8,6 +8,8 @@ unreachable server costs a log line and nothing else.
 """
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -15,7 +17,7 @@ import pytest
 from tests.kernel.nsutil import inside
 from tests.smtpsink import Mail, SmtpSink, listening
 
-from .vrrplab import ADDRESSES, VIP, VrrpLab, config, instance_conf, start_pair, vrrp_lab
+from .vrrplab import ADDRESSES, VIP, Daemon, VrrpLab, config, instance_conf, start_pair, vrrp_lab
 
 pytestmark = pytest.mark.root
 SUBJECT = "[LAB] VRRP Instance HA_WebServer - "
@@ -89,3 +91,54 @@ def test_unreachable_server_is_logged_and_failover_goes_on(lab: VrrpLab) -> None
     b.wait_log("not sent to 192.168.88.3 port 25", timeout=5)
     assert "connect: no answer within 1 s" in b.text() or "No route to host" in b.text()
     assert b.proc.poll() is None
+
+
+def start_with_checkers(lab: VrrpLab, host: str, conf: str) -> Daemon:
+    """``lab.start`` runs VRRP only (-P); this one runs the checkers too (nftables: no IPVS)."""
+    path, log = lab.tmp / f"{host}-lvs.conf", lab.tmp / f"{host}-lvs.log"
+    path.write_text(conf)
+    argv = [sys.executable, "-m", "pykeepalived", "-n", "-l", "-D", "-f", str(path),
+            "-p", str(lab.tmp / f"{host}-lvs.pid")]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["ip", "netns", "exec", lab.ns[host], *argv], stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+    daemon = Daemon(host=host, ns=lab.ns[host], impl="py", proc=proc, log=log,
+                    vrrp_pidfile=lab.tmp / "none")  # fmt: skip
+    lab.daemons.append(daemon)
+    return daemon
+
+
+def test_checker_mails_real_server_down_and_up(lab: VrrpLab) -> None:
+    """A TCP_CHECK on a real server in the lab (a listening socket in c): its port closed, the
+    check fails and mails DOWN; opened again, UP. keepalived's words, its default (a real
+    server alerts unless told not to)."""
+    with inside(lab.ns["c"]):
+        sock = listening(ADDRESSES["c"])
+        web = listening(ADDRESSES["c"], 8080)
+    lvs = (
+        f"virtual_server {VIP} 80 {{\n    protocol TCP\n    delay_loop 0.2\n    lb_kind NAT\n"
+        f"    real_server {ADDRESSES['c']} 8080 {{\n"
+        "        TCP_CHECK {\n            connect_timeout 0.3\n            retry 0\n        }\n"
+        "    }\n}\n"
+    )
+    with SmtpSink(sock) as sink:
+        defs = mail_defs("a", ADDRESSES["c"], sink.port).replace("    smtp_alert\n", "")
+        a = start_with_checkers(lab, "a", config(instance_conf(priority=100), lvs,
+                                                 global_defs=defs))  # fmt: skip
+        a.wait_log("LVS data plane", timeout=10)
+        time.sleep(0.5)  # a few checks pass first: no mail for those
+        assert not any("Realserver" in m.header("Subject") for m in sink.mails)
+        web.close()
+        sink.wait_mails(1)
+        with inside(lab.ns["c"]):
+            web = listening(ADDRESSES["c"], 8080)
+        deadline = time.monotonic() + 5
+        while sum("Realserver" in m.header("Subject") for m in sink.mails) < 2:
+            assert time.monotonic() < deadline, [m.header("Subject") for m in sink.mails]
+            time.sleep(0.02)
+        mails = [m for m in sink.mails if "Realserver" in m.header("Subject")]
+    web.close()
+    rs = f"[LAB] Realserver [{ADDRESSES['c']}]:tcp:8080 of virtual server [{VIP}]:tcp:80"
+    assert [m.header("Subject") for m in mails] == [f"{rs} - DOWN", f"{rs} - UP"]
+    assert [m.body for m in mails] == ["=> TCP CHECK failed on service <=",
+                                       "=> TCP CHECK succeed on service <="]  # fmt: skip
