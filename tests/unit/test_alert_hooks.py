@@ -9,6 +9,8 @@ import asyncio
 from datetime import datetime
 from ipaddress import ip_address
 
+import pytest
+
 from pykeepalived.alerts.rules import Alert, MailSettings
 from pykeepalived.alerts.smtp import Mailer
 from pykeepalived.check.from_config import CheckerKey, RealServerKey, build
@@ -125,3 +127,13 @@ def test_quorum_and_vrrp_hooks() -> None:
         on_vrrp_state(mailer, config, "INSTANCE", "VI_1", "MASTER")  # its own: off
 
     assert subjects(run) == ["[LB1] Virtualserver [10.0.0.100]:tcp:80 - DOWN"]
+
+
+def test_a_failing_hook_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    config = cfg("smtp_alert")
+
+    def run(mailer: Mailer) -> None:
+        on_quorum(mailer, config, {}, None, {})  # type: ignore[arg-type]  # a bug's call
+
+    assert subjects(run) == []
+    assert "SMTP alert hook on_quorum failed" in caplog.text

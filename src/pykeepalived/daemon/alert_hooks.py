@@ -7,9 +7,12 @@ into its caller: VRRP and the checkers go on whatever the mail does. The checker
 hooks are in ``alert_hooks_lvs`` (imported with the LVS half, not at VRRP's start).
 """
 
+import functools
 import getpass
 import logging
 import socket
+from collections.abc import Callable
+from typing import ParamSpec
 
 from pykeepalived.alerts.rules import MailSettings, settings, vrrp_alert
 from pykeepalived.alerts.smtp import Mailer
@@ -17,6 +20,7 @@ from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_global import GlobalDefs
 
 log = logging.getLogger("pykeepalived.smtp")
+P = ParamSpec("P")
 _SETTINGS: dict[int, tuple[GlobalDefs, MailSettings | None]] = {}
 
 
@@ -40,6 +44,20 @@ def mail_settings(config: KeepalivedConfig) -> MailSettings | None:
     return found
 
 
+def guarded(hook: Callable[P, None]) -> Callable[P, None]:
+    """A bug in a hook is logged with its traceback; it never stops VRRP or a checker."""
+
+    @functools.wraps(hook)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            hook(*args, **kwargs)
+        except Exception:
+            log.exception("SMTP alert hook %s failed; no mail for this event", hook.__name__)
+
+    return run
+
+
+@guarded
 def on_vrrp_state(mailer: Mailer, config: KeepalivedConfig, kind: str, name: str,
                   state: str) -> None:  # fmt: skip
     """A notified VRRP state change (``kind`` INSTANCE or GROUP, ``state`` MASTER...)."""

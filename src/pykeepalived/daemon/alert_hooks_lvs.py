@@ -14,7 +14,7 @@ from pykeepalived.check.hysteresis import CheckerDown, CheckerUp
 from pykeepalived.check.runner import CheckEvent
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_lvs import RealServer, VirtualServer
-from pykeepalived.daemon.alert_hooks import mail_settings
+from pykeepalived.daemon.alert_hooks import guarded, mail_settings
 from pykeepalived.lvs.desired import Health, RealServerId, real_server_id
 
 
@@ -29,6 +29,7 @@ def checker_before(book: HealthBook, key: Hashable) -> tuple[bool, bool] | None:
     return key not in health.down_checkers, health.alive
 
 
+@guarded
 def on_checker(mailer: Mailer, config: KeepalivedConfig, book: HealthBook, event: CheckEvent,
                before: tuple[bool, bool]) -> None:  # fmt: skip
     """A checker's event, applied to ``book``; ``before`` from ``checker_before``."""
@@ -53,6 +54,7 @@ def on_checker(mailer: Mailer, config: KeepalivedConfig, book: HealthBook, event
     mailer.submit(mail, alert)
 
 
+@guarded
 def on_quorum(
     mailer: Mailer,
     config: KeepalivedConfig,
