@@ -42,17 +42,6 @@ class Unapplied:
 UNAPPLIED: tuple[Unapplied, ...] = (
     Unapplied(
         GlobalDefs,
-        ("lvs_flush",),
-        "IPVS services already in the kernel are kept; "
-        "pykeepalived changes only the services of its own config",
-    ),
-    Unapplied(
-        GlobalDefs,
-        ("lvs_flush_on_stop",),
-        "a stop removes the services of this config, and nothing else",
-    ),
-    Unapplied(
-        GlobalDefs,
         ("notify_fifo_script", "vrrp_notify_fifo_script"),
         "the FIFO is written, but this script is not started to read it",
     ),

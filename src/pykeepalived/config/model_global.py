@@ -26,6 +26,7 @@ from pykeepalived.config.values import (
     to_address,
     to_bool,
     to_int,
+    warn_extra,
     word,
     words,
 )
@@ -119,6 +120,21 @@ def _lvs_timeouts() -> Parse:
                 raise BadValue(name, f"unexpected '{name.text}' (expected tcp|tcpfin|udp N)")
             fields[name.text] = to_int(rest.pop(0), 0, 1 << 31)
         return LvsTimeouts(**fields)
+
+    return parse
+
+
+def _lvs_flush_on_stop() -> Parse:
+    """``lvs_flush_on_stop [VS]``: ``()`` flush the whole table, ``("VS",)`` remove each
+    virtual server; any other word is keepalived's "Unknown lvs_flush_on_stop type"."""
+
+    def parse(st: Statement, ctx: Context) -> tuple[str, ...]:
+        no_block(st)
+        warn_extra(st, ctx, 1)
+        if st.args and st.args[0].text != "VS":
+            word = st.args[0]
+            raise BadValue(word, f"unknown lvs_flush_on_stop type '{word.text}' (expected VS)")
+        return tuple(t.text for t in st.args[:1])
 
     return parse
 
@@ -232,7 +248,9 @@ class GlobalDefs:
     lvs_sync_daemon: LvsSyncDaemon | None = kw(None, _lvs_sync_daemon())
     lvs_timeouts: LvsTimeouts | None = kw(None, _lvs_timeouts())
     lvs_flush: bool = kw(False, flag())
-    lvs_flush_on_stop: tuple[str, ...] | None = kw(None, words(), aliases=("lvs_flush_onstop",))
+    lvs_flush_on_stop: tuple[str, ...] | None = kw(
+        None, _lvs_flush_on_stop(), aliases=("lvs_flush_onstop",)
+    )
     vrrp_garp_master_delay: int = kw(5, integer(0, 1 << 20))
     vrrp_garp_master_repeat: int = kw(5, integer(1, 1 << 20))
     vrrp_garp_lower_prio_delay: int | None = kw(None, integer(0, 1 << 20))

@@ -5,7 +5,8 @@ Rules: asyncio glue (L4). Checker events update the health map; a change wakes o
 recomputes the desired table (pure ``lvs.desired``), applies operator overrides (drain, set
 weight) and reconciles; bursts of events coalesce into one reconcile. A reload swaps the config:
 checkers that did not change keep their state, the reconcile applies the minimal difference.
-On stop the controller removes every service it owns.
+On stop the controller removes every service it owns; ``lvs_flush`` / ``lvs_flush_on_stop``
+flush the whole table at the first start / at stop instead (``lvs.flush``).
 """
 
 import asyncio
@@ -27,6 +28,7 @@ from pykeepalived.kernel.dataplane import DataPlane, ServiceCounters
 from pykeepalived.lvs.controller import LvsController
 from pykeepalived.lvs.desired import DesiredState, Health, RealServerId, compute
 from pykeepalived.lvs.events import ScriptRun, scripts, shutdown_scripts
+from pykeepalived.lvs.flush import StopFlush, flush_policy
 from pykeepalived.lvs.table import DestKey, ServiceEntry, ServiceKey, Table
 from pykeepalived.notify import STOP_TIMEOUT_S, ScriptRunner, ScriptSpec
 from pykeepalived.state import EventLog
@@ -89,6 +91,8 @@ class LvsSide:
         self._controller = LvsController(self.dataplane)
         info = self.dataplane.info
         log.info("LVS data plane: %s (%s)", info.name, info.reason)
+        if flush_policy(self.config.global_defs).at_start:  # before anything is added
+            await self._controller.flush("lvs_flush")
         if self.bgp is not None:
             await self.bgp.start()
         await self._reconcile()
@@ -112,7 +116,8 @@ class LvsSide:
             for run in shutdown_scripts(self.config, self.health):
                 self._run_script(run, timeout_s=STOP_TIMEOUT_S)  # keepalived's, when stopping
             await self.sync.stop()
-            report = await self._controller.stop()
+            full = flush_policy(self.config.global_defs).at_stop is StopFlush.FULL
+            report = await self._controller.stop(flush=full)
             log.info("LVS stop: removed %d entries", len(report.applied))
             for failure in report.failed:
                 log.error("LVS stop: %s failed: %s", failure.op, failure.error)

@@ -45,6 +45,16 @@ class DataPlane(Protocol):
 
 
 @runtime_checkable
+class Flushable(Protocol):
+    """A backend that can empty its whole table in one step (``lvs_flush``,
+    ``lvs_flush_on_stop``): IPVS every service of the network namespace, nftables our tables."""
+
+    async def flush(self) -> None:
+        """Remove every virtual service; raises ``KernelError`` when it could not."""
+        ...
+
+
+@runtime_checkable
 class ConnectionSync(Protocol):
     """What only the IPVS backend offers: the kernel's connection-sync daemons and timeouts
     (``lvs_sync_daemon``, ``lvs_timeouts``)."""

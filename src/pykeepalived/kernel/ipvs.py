@@ -165,6 +165,11 @@ class IpvsDataPlane:
                     failures.append(OpFailure(op=op, error=describe(op, code)))
         return failures
 
+    async def flush(self) -> None:
+        """IPVS_CMD_FLUSH: every service of this network namespace goes, ours or not, with its
+        real servers (``lvs_flush``, ``lvs_flush_on_stop``; keepalived's ipvs_flush_cmd)."""
+        await self._command(m.message(m.CMD_FLUSH, []), "flushing the IPVS table")
+
     async def close(self) -> None:
         """Release the netlink socket; the kernel's table stays (teardown is a plan)."""
         sock, self._sock = self._sock, None

@@ -204,6 +204,13 @@ class NftablesDataPlane:
                 out.setdefault(key, {})[dkey] = routes[dkey.address]
         return out
 
+    async def flush(self) -> None:
+        """The whole LVS table, for this backend: our two tables (``inet`` and ``netdev``
+        pykeepalived), with their flow and persistence sets; nothing else of the ruleset (other
+        tables are not LVS's: a host firewall, our VRRP table). The next apply starts afresh."""
+        self._env = None
+        await self.close()
+
     async def close(self) -> None:
         """Remove our tables: nothing of ours stays in the ruleset."""
         self._installed = None

@@ -4,7 +4,9 @@ Rules: the asyncio glue between the pure reconcile plan and a ``DataPlane`` back
 update observes the backend, plans, applies and reports; a failed operation is retried by
 re-running the same reconcile after a back-off (the plan is idempotent, so a retry is just
 "reconcile again"). It owns exactly the services it has been asked to program (``owned``),
-adopts a previous run's services without a flush, and on stop removes what it owns.
+adopts a previous run's services without a flush, and on stop removes what it owns. A flush
+(``lvs_flush`` at start, ``lvs_flush_on_stop``) empties the whole data plane instead, ours or
+not, when the config asks for it (``lvs.flush``).
 """
 
 import asyncio
@@ -12,7 +14,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pykeepalived.kernel.dataplane import DataPlane, OpFailure
+from pykeepalived.errors import KernelError
+from pykeepalived.kernel.dataplane import DataPlane, Flushable, OpFailure
 from pykeepalived.lvs.reconcile import Op, plan, teardown
 from pykeepalived.lvs.table import ServiceKey, Table
 
@@ -79,14 +82,37 @@ class LvsController:
             "IPVS: giving up retries; the table differs from the config until the next change"
         )
 
-    async def stop(self) -> ApplyReport:
-        """Remove every service we own (graceful stop)."""
+    async def flush(self, why: str) -> bool:
+        """Empty the whole data plane, ours or not (``why``: the keyword asking); False, and
+        logged, when the backend cannot or the kernel refused."""
+        async with self._lock:
+            return await self._flush(why)
+
+    async def _flush(self, why: str) -> bool:
+        name = self.dataplane.info.name
+        if not isinstance(self.dataplane, Flushable):
+            log.warning("%s: %s: this data plane cannot flush its table", name, why)
+            return False
+        try:
+            await self.dataplane.flush()
+        except KernelError as exc:
+            log.error("%s: %s: flushing the table failed: %s", name, why, exc)
+            return False
+        log.info("%s: %s: the whole table flushed", name, why)
+        self.owned = set()
+        return True
+
+    async def stop(self, *, flush: bool = False) -> ApplyReport:
+        """Remove every service we own (graceful stop); with ``flush``, the whole table in one
+        command instead (``lvs_flush_on_stop``), or ours one by one should that fail."""
         if self._retry is not None:
             self._retry.cancel()
         async with self._lock:
             observed = await self.dataplane.observe()
             ops = teardown(self.owned, observed)
-            failures = await self.dataplane.apply(ops, {}) if ops else []
+            failures: list[OpFailure] = []
+            if not (flush and await self._flush("lvs_flush_on_stop")) and ops:
+                failures = await self.dataplane.apply(ops, {})
             self.owned = set()
             self._desired = {}
         return ApplyReport(applied=tuple(ops), failed=tuple(failures))
