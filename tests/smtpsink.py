@@ -128,5 +128,7 @@ class SmtpSink:
                     break
                 else:
                     await say("250 ok")
+        except ConnectionError:
+            pass  # a sender killed mid-dialogue (keepalived stopping): nothing to keep
         finally:
             writer.close()

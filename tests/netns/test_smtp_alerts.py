@@ -142,3 +142,25 @@ def test_checker_mails_real_server_down_and_up(lab: VrrpLab) -> None:
     assert [m.header("Subject") for m in mails] == [f"{rs} - DOWN", f"{rs} - UP"]
     assert [m.body for m in mails] == ["=> TCP CHECK failed on service <=",
                                        "=> TCP CHECK succeed on service <="]  # fmt: skip
+
+
+def test_same_mails_as_keepalived(lab: VrrpLab) -> None:
+    """keepalived 2.2.7 and pykeepalived, same global_defs, each alone on a: the same dialogue
+    and the same mails (envelope, From, To, subject, body) for its BACKUP and MASTER."""
+    with inside(lab.ns["c"]):
+        sock = listening(ADDRESSES["c"])
+    seen: dict[str, list[tuple[str, ...]]] = {}
+    with SmtpSink(sock) as sink:
+        conf = config(instance_conf(priority=100),
+                      global_defs=mail_defs("a", ADDRESSES["c"], sink.port))  # fmt: skip
+        for impl in ("ka", "py"):
+            first = len(sink.mails)
+            daemon = lab.start("a", conf, impl=impl)
+            mails = sink.wait_mails(first + 2)[first:]
+            seen[impl] = [(m.helo, m.sender, *m.recipients, m.header("From"), m.header("To"),
+                           m.header("Subject"), m.body.rstrip("\r\n")) for m in mails]  # fmt: skip
+            daemon.stop()
+            lab.watch.wait_for(VIP, "a", op="del", timeout=5)
+    assert seen["py"] == seen["ka"]
+    assert [s[-2] for s in seen["py"]] == [SUBJECT + "Entering BACKUP state",
+                                           SUBJECT + "Entering MASTER state"]  # fmt: skip
