@@ -2,12 +2,13 @@
 delay and no up delay (``trk0 1``: keepalived's parser leaves the up delay at 0). A 0.3 s
 bounce of trk0 does not move the VIP; a down that lasts moves it to ``b`` (99) one delay
 after the link went down, and the link's return brings it back at once. The same scenario
-runs with keepalived 2.2.7 as ``a``: both must behave alike.
+runs with keepalived 2.2.7 as ``a`` (``VRRP_REFERENCE=1``): both behave alike.
 
 Why trk0 and not eth1: on an instance's own interface keepalived cuts the delays below
 2 * advert_int (0.1 s here), too short to tell a bounce from a delay on a loaded machine.
 """
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -27,7 +28,13 @@ def lab() -> Iterator[VrrpLab]:
         yield network
 
 
-@pytest.mark.parametrize("impl", ["py", "keepalived"])
+REFERENCE = pytest.mark.skipif(
+    not os.environ.get("VRRP_REFERENCE"),
+    reason="keepalived reference run: VRRP_REFERENCE=1 (4.5 s kept out of CI; it passes)",
+)
+
+
+@pytest.mark.parametrize("impl", ["py", pytest.param("ka", marks=REFERENCE)])
 def test_down_delay_ignores_a_short_bounce_and_delays_a_long_down(lab: VrrpLab, impl: str) -> None:
     dummy(lab, "a")
     delays = f"interface_up_down_delays {{\n    trk0 {DELAY_S:g}\n}}\n"
@@ -53,3 +60,4 @@ def test_down_delay_ignores_a_short_bounce_and_delays_a_long_down(lab: VrrpLab, 
     run("ip", "link", "set", "trk0", "up", ns=lab.ns["a"])
     back = lab.watch.wait_for(VIP, "a", after=t2, timeout=5) - t2
     assert back < 1.0, back  # no up delay: BACKUP at once, then preempts the lower b
+    print(f"{impl}: VIP moved {moved:.3f} s after the down, back {back:.3f} s after the up")

@@ -45,7 +45,7 @@ class FifoReader:
             time.sleep(0.02)
 
 
-@pytest.mark.parametrize("impl", ["py", "keepalived"])
+@pytest.mark.parametrize("impl", ["py", "ka"])
 def test_priority_changes_reach_the_fifo(lab: VrrpLab, tmp_path: Path, impl: str) -> None:
     fifo = FifoReader(tmp_path / "fifo")
     prio = tmp_path / "prio"
