@@ -1,7 +1,8 @@
 """notify_priority_changes in real daemons: the notify FIFO gets keepalived's
 ``INSTANCE "NAME" MASTER_PRIORITY N`` / ``BACKUP_PRIORITY N`` lines, in order with the state
-lines, when a tracked file moves ``a``'s priority (100 -> 80 < b's 99 -> 100). The same run
-with keepalived 2.2.7 as ``a`` must write the same lines.
+lines, when a tracked file moves ``a``'s priority (100 -> 80 < b's 99 -> 100); with both
+notify_fifo and vrrp_notify_fifo set, each gets every line. The same run with keepalived 2.2.7
+as ``a`` writes the same lines to both.
 """
 
 import contextlib
@@ -47,14 +48,15 @@ class FifoReader:
 
 @pytest.mark.parametrize("impl", ["py", "ka"])
 def test_priority_changes_reach_the_fifo(lab: VrrpLab, tmp_path: Path, impl: str) -> None:
-    fifo = FifoReader(tmp_path / "fifo")
+    fifo, vrrp_fifo = FifoReader(tmp_path / "fifo"), FifoReader(tmp_path / "vrrp_fifo")
     prio = tmp_path / "prio"
     prio.write_text("0\n")
     track = f"vrrp_track_file tf {{\n    file {prio}\n    weight 1\n}}\n"
     extra = "track_file {\n    tf\n}\nnotify_priority_changes"
     lab.start("b", config(instance_conf(priority=99)))
     conf = config(track, instance_conf(priority=100, extra=extra),
-                  global_defs=f"    notify_fifo {tmp_path / 'fifo'}\n")  # fmt: skip
+                  global_defs=f"    notify_fifo {tmp_path / 'fifo'}\n"
+                              f"    vrrp_notify_fifo {tmp_path / 'vrrp_fifo'}\n")  # fmt: skip
     try:
         lab.start("a", conf, impl=impl)
         wait_sole(lab, VIP, "a", timeout=20)
@@ -63,8 +65,11 @@ def test_priority_changes_reach_the_fifo(lab: VrrpLab, tmp_path: Path, impl: str
         prio.write_text("0\n")
         fifo.wait_for(f'INSTANCE "{NAME}" BACKUP_PRIORITY 100')
         fifo.wait_for(f'INSTANCE "{NAME}" MASTER 100', count=2)
+        vrrp_fifo.wait_for(f'INSTANCE "{NAME}" MASTER 100', count=2)  # both get every line
     finally:
         os.close(fifo.fd)
+        os.close(vrrp_fifo.fd)
+    assert vrrp_fifo.lines == fifo.lines
     lines = [line.removeprefix(f'INSTANCE "{NAME}" ') for line in fifo.lines]
     start = lines.index("MASTER 100")
     assert lines[start:] == [

@@ -372,10 +372,11 @@ class ActionPerformer:
             self.ports.on_state(self.config, kind, source, change.new.name)
 
     def _fifo(self, line: str) -> None:
-        """To notify_fifo, else vrrp_notify_fifo (the script FIFOs are not written here)."""
-        fifo = self.config.global_defs.notify_fifo or self.config.global_defs.vrrp_notify_fifo
-        if fifo is not None:
-            NotifyFifo(fifo.path).write(line)
+        """To notify_fifo and to vrrp_notify_fifo, each that is set (keepalived's notify_fifo
+        writes both); the script FIFOs are not written here."""
+        g = self.config.global_defs
+        for path in dict.fromkeys(f.path for f in (g.notify_fifo, g.vrrp_notify_fifo) if f):
+            NotifyFifo(path).write(line)
 
     def _group(self, name: str) -> VrrpSyncGroup | None:
         for group in self.config.vrrp_sync_group:
