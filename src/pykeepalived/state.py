@@ -141,6 +141,7 @@ class DaemonSnapshot:
     packet_errors: tuple[tuple[str, int], ...] = ()  # (reason, count)
     check_results: tuple[tuple[str, str, int], ...] = ()  # (checker kind, result, count)
     bgp: tuple[BgpPrefixView, ...] = ()  # active-active: the VIPs and their announcement
+    smtp_alerts: tuple[tuple[str, int], ...] = ()  # e-mail alerts: (sent|failed|dropped, count)
 
 
 MAX_HOLD_S = 7 * 24 * 3600.0

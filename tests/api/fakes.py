@@ -116,6 +116,7 @@ def sample_snapshot() -> DaemonSnapshot:
         events=tuple(Event(at=now - 10 + n, kind="vrrp", message=f"event {n}") for n in range(5)),
         packet_errors=(("bad ttl", 2),),
         check_results=(("HTTP_GET", "ok", 7), ("HTTP_GET", "timeout", 1)),
+        smtp_alerts=(("dropped", 1), ("failed", 2), ("sent", 5)),
     )
 
 

@@ -49,6 +49,8 @@ def test_metrics_report_the_snapshot() -> None:
     moves = {"from_state": "BACKUP", "to_state": "MASTER"}
     assert value(samples, "pykeepalived_vrrp_transitions_total", **VI, **moves) == 1
     assert value(samples, "pykeepalived_vrrp_packet_errors_total", reason="bad ttl") == 2
+    assert value(samples, "pykeepalived_smtp_alerts_total", result="sent") == 5
+    assert value(samples, "pykeepalived_smtp_alerts_total", result="dropped") == 1
     assert (
         value(samples, "pykeepalived_check_results_total", checker="HTTP_GET", result="timeout")
         == 1

@@ -48,6 +48,11 @@ class MailStats:
     failed: int = 0
     dropped: int = 0
 
+    def outcomes(self) -> dict[str, int]:
+        """What became of the alerts: sent, failed (refused, no answer), dropped (queue full,
+        or still waiting at stop). What is neither is waiting or being sent."""
+        return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped}
+
 
 async def _reply(reader: asyncio.StreamReader, timeout_s: float) -> tuple[int, str]:
     """One reply (a ``250-`` line continues it): its code and its text, lines joined."""

@@ -73,6 +73,12 @@ def _daemon(snap: DaemonSnapshot) -> Iterable[Metric]:
     for reason, count in snap.packet_errors:
         errors.add_metric([reason], count)
     yield errors
+    mails = CounterMetricFamily(
+        "pykeepalived_smtp_alerts", "E-mail alerts by outcome (docs/alerts.md)", labels=["result"]
+    )
+    for result, count in snap.smtp_alerts:
+        mails.add_metric([result], count)
+    yield mails
 
 
 def _instance_labels(i: InstanceView) -> list[str]:

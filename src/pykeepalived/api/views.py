@@ -20,6 +20,7 @@ JsonObject = dict[str, Any]
 NAMED_PAIRS: dict[str, tuple[str, ...]] = {
     "packet_errors": ("reason", "count"),
     "check_results": ("checker", "result", "count"),
+    "smtp_alerts": ("result", "count"),
     "latency_buckets": ("le", "count"),
     "state_changes": ("from_state", "to_state", "count"),
 }

@@ -269,6 +269,7 @@ class Daemon:
             packet_errors=dict(self.vrrp.errors) if self.vrrp is not None else {},
             vrrp_stats=self.vrrp.stats if self.vrrp is not None else None,
             vrrp_now=self.vrrp.ports.clock.now() if self.vrrp is not None else None,
+            smtp_alerts=self.mailer.stats.outcomes(),
         )
 
     async def submit(self, command: "Command") -> "CommandResult":

@@ -213,6 +213,7 @@ def build_snapshot(
     packet_errors: dict[str, int],
     vrrp_stats: Mapping[str, InstanceStats] | None = None,
     vrrp_now: float | None = None,
+    smtp_alerts: Mapping[str, int] | None = None,
 ) -> DaemonSnapshot:
     """``vrrp_now``: the VRRP clock's time now, to date holds in Unix time."""
     taken_at = time.time()
@@ -236,6 +237,7 @@ def build_snapshot(
         packet_errors=tuple(sorted(packet_errors.items())),
         check_results=check_results(vss),
         bgp=lvs.bgp.views() if lvs is not None and lvs.bgp is not None else (),
+        smtp_alerts=tuple(sorted((smtp_alerts or {}).items())),
     )
 
 
