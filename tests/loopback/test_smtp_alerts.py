@@ -114,9 +114,16 @@ def test_full_queue_drops_are_counted_and_submit_never_blocks(
     assert "3 alert(s) not sent at stop" in caplog.text
 
 
-def test_alerts_go_out_concurrently_and_all_arrive() -> None:
+def test_alerts_arrive_all_and_in_order() -> None:
+    async def go(mailer: Mailer, mail: MailSettings) -> None:
+        mailer.start()
+        for n in range(20):
+            mailer.submit(mail, Alert(subject=f"alert {n}", body="=> x <="))
+        await mailer.close(5.0)
+
     with SmtpSink(listening()) as sink:
         mailer = Mailer()
-        asyncio.run(_submit_and_close(mailer, settings(sink.port), 20, grace=5.0))
-        sink.wait_mails(20)
+        asyncio.run(go(mailer, settings(sink.port)))
+        mails = sink.wait_mails(20)
     assert mailer.stats.sent == 20
+    assert [m.header("Subject") for m in mails] == [f"[LB1] alert {n}" for n in range(20)]
