@@ -108,6 +108,8 @@ class LvsSide:
                 tg.create_task(self.runner.run(stop), name="checkers")
                 tg.create_task(self._loop(stop), name="lvs-reconcile")
                 tg.create_task(self._poll_counters(stop), name="lvs-counters")
+                audit = self._controller.watch_missing(stop)
+                tg.create_task(audit, name="lvs-missing")
                 if self.bgp is not None:
                     tg.create_task(self.bgp.run(stop), name="bgp")
         finally:

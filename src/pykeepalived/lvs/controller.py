@@ -10,6 +10,7 @@ not, when the config asks for it (``lvs.flush``).
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pykeepalived.lvs.table import ServiceKey, Table
 log = logging.getLogger("pykeepalived.lvs")
 
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+AUDIT_S = 5.0  # how often the kernel's table is checked for services gone missing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +83,45 @@ class LvsController:
         log.error(
             "IPVS: giving up retries; the table differs from the config until the next change"
         )
+
+    async def restore_missing(self) -> list[ServiceKey]:
+        """Services of the config missing from the kernel (a table flushed or a service
+        deleted outside pykeepalived: ``ipvsadm -C``, a firewall reload's ``nft flush
+        ruleset``) are added back with their destinations; which were missing.
+
+        Services that exist are left as they are, changed or not: an operator draining a
+        server with ``ipvsadm -e ... -w 0`` keeps it so until the next checker verdict on
+        it, as with keepalived, which repairs nothing (its table stays empty after
+        ``ipvsadm -C`` until a restart)."""
+        async with self._lock:
+            observed = await self.dataplane.observe()
+            missing = sorted(key for key in self._desired if key not in observed)
+            if not missing:
+                return []
+            ops = plan({key: self._desired[key] for key in missing}, observed)
+            failures = await self.dataplane.apply(ops, self._desired)
+            name = self.dataplane.info.name
+            log.warning("%s: %d virtual server(s) missing from the kernel (removed outside "
+                        "pykeepalived): adding them back", name, len(missing))  # fmt: skip
+            for op in ops:
+                log.info("%s: %s", name, op)
+            for failure in failures:
+                log.error("%s: %s failed: %s", name, failure.op, failure.error)
+            self.owned |= set(missing)
+        return missing
+
+    async def watch_missing(self, stop: asyncio.Event, every_s: float = AUDIT_S) -> None:
+        """``restore_missing`` every ``every_s`` until ``stop``; a failed look is logged and
+        tried again at the next."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+            if stop.is_set():
+                return
+            try:
+                await self.restore_missing()
+            except KernelError as exc:
+                log.error("%s: cannot read the table back: %s", self.dataplane.info.name, exc)
 
     async def flush(self, why: str) -> bool:
         """Empty the whole data plane, ours or not (``why``: the keyword asking); False, and
