@@ -74,7 +74,6 @@ UNAPPLIED: tuple[Unapplied, ...] = (
     ),
     Unapplied(VrrpInstance, ("use_vmac_addr",), "the VMAC's address is not used for the VIPs"),
     Unapplied(VrrpInstance, ("vrf",), "the instance is not bound to the VRF"),
-    Unapplied(VrrpInstance, ("track_src_ip",), "a change of the source address is not tracked"),
     Unapplied(
         VrrpInstance, ("old_unicast_checksum",), "unicast adverts carry the RFC checksum only"
     ),
