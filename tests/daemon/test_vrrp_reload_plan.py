@@ -3,8 +3,7 @@ pure, from two configs and the running states."""
 
 from pykeepalived.config.loader import load
 from pykeepalived.config.model import KeepalivedConfig
-from pykeepalived.daemon import _identity
-from pykeepalived.daemon.vrrp_reload import kept_instances
+from pykeepalived.daemon.vrrp_reload import identity, kept_instances
 from pykeepalived.vrrp.states import State
 
 M, B, F = State.MASTER, State.BACKUP, State.FAULT
@@ -28,7 +27,7 @@ def conf(groups: dict[str, list[str]], *solo: str, vrid_of_2: int = 52) -> Keepa
 
 
 def kept(old: KeepalivedConfig, new: KeepalivedConfig, **live: State) -> dict[str, State]:
-    return kept_instances(old, new, live, _identity)
+    return kept_instances(old, new, live, identity)
 
 
 def test_group_members_are_kept_with_a_member_added_or_removed() -> None:

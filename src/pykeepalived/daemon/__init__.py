@@ -13,7 +13,6 @@ import contextlib
 import functools
 import gc
 import importlib
-import json
 import logging
 import signal
 import time
@@ -28,16 +27,15 @@ from pykeepalived.bgp.speaker import NoSpeaker, Speaker
 from pykeepalived.clock import Clock
 from pykeepalived.config.loader import LoadResult
 from pykeepalived.config.model import KeepalivedConfig
-from pykeepalived.config.model_common import Script
-from pykeepalived.config.model_vrrp import VrrpInstance
 from pykeepalived.daemon.alert_hooks import on_vrrp_state
+from pykeepalived.daemon.dumps import DATA_DUMP, STATS_DUMP, write_dump
+from pykeepalived.daemon.lifecycle import lifecycle_script
 from pykeepalived.daemon.transitions import TransitionRecorder
-from pykeepalived.daemon.vrrp_reload import kept_instances
+from pykeepalived.daemon.vrrp_reload import identity, kept_instances, runs_vrrp, vrrp_part
 from pykeepalived.errors import KernelError
 from pykeepalived.eventlog import EventLog
 from pykeepalived.kernel.ports import VipSpec
-from pykeepalived.notify import ScriptRunner, ScriptSpec
-from pykeepalived.vrrp.from_config import version_of
+from pykeepalived.notify import ScriptRunner
 from pykeepalived.vrrp.node import VrrpNode, VrrpPorts
 
 # Imported when the LVS half starts (Daemon._start_lvs) or a reader asks, not before VRRP.
@@ -51,10 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pykeepalived")
 _NO_SPEAKER = NoSpeaker()
 
-DATA_DUMP = "/tmp/keepalived.data"
-STATS_DUMP = "/tmp/keepalived.stats"
-JSON_DUMP = "/tmp/keepalived.json"
-TERM_GRACE_S = 2.0  # keepalived's start/shutdown script timeout: SIGTERM, SIGKILL 2 s later
 VRRP_FIRST_S = 2.0  # the longest the LVS half waits for VRRP's start before its own
 
 
@@ -117,7 +111,7 @@ class Daemon:
                  "on" if self.options.run_checkers else "off")  # fmt: skip
         self.events.add("daemon", "started")
         g = self.config.global_defs
-        await _lifecycle_script(scripts, g.startup_script, g.startup_script_timeout, "startup")
+        await lifecycle_script(scripts, g.startup_script, g.startup_script_timeout, "startup")
         starting = not self.stop_event.is_set()  # no SIGTERM during the startup script
         try:
             async with asyncio.TaskGroup() as tg:
@@ -125,7 +119,7 @@ class Daemon:
                 # Keeps the group open until stop, so a reload can start a new VRRP node
                 # after the old one has ended.
                 tg.create_task(self.stop_event.wait(), name="daemon-stop")
-                if starting and self.options.run_vrrp and _has_vrrp(self.config):
+                if starting and self.options.run_vrrp and runs_vrrp(self.config):
                     ports = self.adapters.vrrp_ports(self.config, scripts)
                     ports.on_state = functools.partial(on_vrrp_state, self.mailer)
                     self.vrrp = VrrpNode(self.config, ports, log_detail=self.options.log_detail)
@@ -147,7 +141,7 @@ class Daemon:
             # Scripts still running (a hung notify): SIGTERM, then SIGKILL; a reload leaves
             # them be, as keepalived's does.
             await scripts.stop()
-            await _lifecycle_script(scripts, g.shutdown_script, g.shutdown_script_timeout,
+            await lifecycle_script(scripts, g.shutdown_script, g.shutdown_script_timeout,
                                     "shutdown")  # fmt: skip
         log.info("Stopped pykeepalived")
         return self.exit_code
@@ -239,17 +233,7 @@ class Daemon:
     def _dump(self, path: str, kind: str) -> None:
         from pykeepalived.config.dump import to_data
 
-        snapshot = self.snapshot()
-        data = to_data(snapshot)
-        try:
-            with open(path, "w") as f:
-                f.write(_text_dump(data, kind))
-            with open(JSON_DUMP, "w") as f:
-                json.dump(data, f, indent=2, default=str)
-        except OSError as exc:
-            log.error("cannot write %s dump: %s", kind, exc)
-            return
-        log.info("Wrote the %s dump to %s and %s", kind, path, JSON_DUMP)
+        write_dump(to_data(self.snapshot()), path, kind)
 
     # -- readers and commands -------------------------------------------------------------
 
@@ -356,7 +340,7 @@ class Daemon:
             return "VRRP is not running here: nothing to reload"
         live = {s.name: s.state for s in old_node.snapshot()}
         before = {i.name: i for i in old.vrrp_instance}
-        keep = kept_instances(old, new, live, _identity)
+        keep = kept_instances(old, new, live, identity)
         old_node.handover = set(keep)
         old_node.keep_static = True
         self._vrrp_stop.set()
@@ -395,7 +379,7 @@ class Daemon:
         parts = []
         if self.lvs is not None:
             parts.append(self.lvs.reload(new))
-        if _vrrp_part(new) != _vrrp_part(old):
+        if vrrp_part(new) != vrrp_part(old):
             parts.append(await self._reload_vrrp(new))
         self.config = new
         self.reloads += 1
@@ -403,48 +387,6 @@ class Daemon:
         log.info("%s", message)
         self.events.add("daemon", message)
         return CommandResult(ok=True, message=message)
-
-
-async def _lifecycle_script(
-    scripts: ScriptRunner, script: Script | None, timeout_s: int, kind: str
-) -> None:
-    """global_defs' startup_script / shutdown_script, as keepalived's core/main.c: the first
-    before VRRP and the checkers start, the second once they have stopped (VIPs, routes and
-    services removed); waited for up to its timeout, then SIGTERM, SIGKILL 2 s later; a SIGTERM
-    to the daemon during the startup script starts nothing; as the notify scripts' user
-    (``script_user`` unless the line names one), refused when insecure under
-    ``enable_script_security``. A failure is logged and the start or stop goes on; a reload
-    runs neither."""
-    if script is None:
-        return
-    log.info("Running %s script %s", kind, script.command)
-    spec = ScriptSpec(command=script.command, username=script.username,
-                      groupname=script.groupname)  # fmt: skip
-    code = await scripts.run(spec, why=f"{kind} script", timeout_s=float(timeout_s),
-                             term_grace_s=TERM_GRACE_S)  # fmt: skip
-    if code == 0:
-        log.info("%s script succeeded", kind)
-
-
-def _identity(inst: VrrpInstance, config: KeepalivedConfig) -> tuple[object, ...]:
-    """What makes an instance the same router across a reload (keepalived matches on VRID,
-    interface and family); anything else may change without leaving the state it is in."""
-    return (inst.virtual_router_id, inst.interface, inst.family, version_of(inst, config))
-
-
-def _vrrp_part(config: KeepalivedConfig) -> object:
-    from pykeepalived.config.dump import to_data
-
-    return to_data((config.vrrp_instance, config.vrrp_sync_group, config.vrrp_script,
-                    config.vrrp_track_file, config.vrrp_track_process, config.static_ipaddress,
-                    config.static_routes, config.static_rules,
-                    config.global_defs.default_interface))  # fmt: skip
-
-
-def _has_vrrp(config: KeepalivedConfig) -> bool:
-    """keepalived runs its VRRP process for static addresses, routes or rules alone too."""
-    return bool(config.vrrp_instance or config.static_ipaddress or config.static_routes
-                or config.static_rules)  # fmt: skip
 
 
 def _describe(command: "Command") -> str:
@@ -456,14 +398,3 @@ def _describe(command: "Command") -> str:
     if command.weight is not None:
         target.append(f"weight {command.weight}")
     return " ".join(target)
-
-
-def _text_dump(data: dict[str, object], kind: str) -> str:
-    lines = [f"------< pykeepalived {kind} dump >------"]
-    for key, value in data.items():
-        if isinstance(value, list):
-            lines.append(f" {key}: {len(value)}")
-            lines += [f"  - {json.dumps(item, default=str)}" for item in value]
-        else:
-            lines.append(f" {key} = {value}")
-    return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.config.model_vrrp import VrrpInstance
+from pykeepalived.vrrp.from_config import version_of
 from pykeepalived.vrrp.states import State
 
 Identity = Callable[[VrrpInstance, KeepalivedConfig], tuple[object, ...]]
@@ -38,3 +39,24 @@ def kept_instances(
             for name in members:
                 keep.pop(name, None)
     return keep
+
+
+def identity(inst: VrrpInstance, config: KeepalivedConfig) -> tuple[object, ...]:
+    """What makes an instance the same router across a reload (keepalived matches on VRID,
+    interface and family); anything else may change without leaving the state it is in."""
+    return (inst.virtual_router_id, inst.interface, inst.family, version_of(inst, config))
+
+
+def vrrp_part(config: KeepalivedConfig) -> object:
+    from pykeepalived.config.dump import to_data
+
+    return to_data((config.vrrp_instance, config.vrrp_sync_group, config.vrrp_script,
+                    config.vrrp_track_file, config.vrrp_track_process, config.static_ipaddress,
+                    config.static_routes, config.static_rules,
+                    config.global_defs.default_interface))  # fmt: skip
+
+
+def runs_vrrp(config: KeepalivedConfig) -> bool:
+    """keepalived runs its VRRP process for static addresses, routes or rules alone too."""
+    return bool(config.vrrp_instance or config.static_ipaddress or config.static_routes
+                or config.static_rules)  # fmt: skip

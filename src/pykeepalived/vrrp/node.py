@@ -9,13 +9,12 @@ resume included), the timers and stopping; its siblings work over its tables: ``
 the receive path (bad packets are dropped, counted by reason and logged at a limited rate;
 they never change state), ``node_tracking`` links, scripts and files, ``node_commands`` the
 operator's release/reclaim, ``node_actions`` performing actions, ``node_extras`` routes,
-rules and VMACs.
+rules and VMACs, ``node_watchers`` what keeps it right when the host changes under it
+(``precise_sleep``: the timers' sleep).
 """
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -48,14 +47,11 @@ from pykeepalived.vrrp.node_extras import (
     VmacPort,
     extras_of,
     static_of,
-    tracked_static,
 )
-from pykeepalived.vrrp.node_links import follow_recreated_interfaces
 from pykeepalived.vrrp.node_receive import NodeReceiver, SocketKey, socket_key
-from pykeepalived.vrrp.node_route_guard import RouteGuard
-from pykeepalived.vrrp.node_source_guard import SourceGuard
 from pykeepalived.vrrp.node_tracking import NodeTracking
-from pykeepalived.vrrp.node_vip_guard import VipGuard
+from pykeepalived.vrrp.node_watchers import NodeTables, watchers
+from pykeepalived.vrrp.precise_sleep import sleep_until
 from pykeepalived.vrrp.states import State
 from pykeepalived.vrrp.tracking import Kind
 from pykeepalived.vrrp.unicast import NO_PEER_FAULT, faults_for_no_peer
@@ -63,8 +59,6 @@ from pykeepalived.vrrp.units import Solo, Unit
 
 log = logging.getLogger("pykeepalived.vrrp")
 OPEN_ATTEMPTS = 10
-EPOLL_GRAIN_S = 0.001
-POLL_SLACK = 0.0011  # the kernel's select/poll timer slack: 0.1% of the timeout, and margin
 
 OpenTransport = Callable[[str, IPAddress, IPAddress | None], VrrpTransport]
 
@@ -269,17 +263,8 @@ class VrrpNode:
                 for key, sock in self._sockets.items():
                     tg.create_task(self._rx.listen(key, sock, stop), name=f"vrrp-rx-{key[0]}")
                 tg.create_task(self._tracking.watch_links(stop), name="vrrp-links")
-                follow = follow_recreated_interfaces(self.ports.links, self._sockets, stop)
-                tg.create_task(follow, name="vrrp-follow-links")
-                if self.ports.address_watch is not None:
-                    tg.create_task(self._guard(self.ports.address_watch).run(stop),
-                                   name="vrrp-vip-guard")  # fmt: skip
-                    sources = self._source_guard(self.ports.address_watch)
-                    tg.create_task(sources.run(stop), name="vrrp-source-guard")
-                extras, routes = self._extras, self.ports.route_watch
-                if routes is not None and extras is not None and extras.routing():
-                    guard = RouteGuard(routes, extras, self._cores, self._lock)
-                    tg.create_task(guard.run(stop), name="vrrp-route-guard")
+                for name, task in watchers(self.ports, self._tables(), stop).items():
+                    tg.create_task(task, name=name)
                 self._tracking.start_trackers(tg, stop)
                 tg.create_task(self._stop_first(stop), name="vrrp-stop")
         except* _Stop:
@@ -287,30 +272,11 @@ class VrrpNode:
         finally:
             await self._shutdown()
 
-    def _guard(self, watch: AddressWatchPort) -> VipGuard:
-        return VipGuard(
-            watch=watch,
-            addresses=self.ports.addresses,
-            links=self.ports.links,
-            io=self._io,
-            cores=self._cores,
-            stats=self.stats,
-            lock=self._lock,
-            perform=self._perform,
-            static=tracked_static(self.config),
-        )
-
-    def _source_guard(self, watch: AddressWatchPort) -> SourceGuard:
-        return SourceGuard(
-            watch=watch,
-            addresses=self.ports.addresses,
-            io=self._io,
-            unit_of=self._unit_of,
-            clock=self.ports.clock,
-            lock=self._lock,
-            wake=self._wake,
-            perform=self._perform,
-        )
+    def _tables(self) -> NodeTables:
+        return NodeTables(config=self.config, io=self._io, cores=self._cores,
+                          unit_of=self._unit_of, stats=self.stats, sockets=self._sockets,
+                          extras=self._extras, lock=self._lock, wake=self._wake,
+                          perform=self._perform)  # fmt: skip
 
     def _drops_vip_traffic(self) -> bool:
         """keepalived: "use_vmac or no_accept/strict specified, but no firewall configured -
@@ -351,23 +317,7 @@ class VrrpNode:
                         await self._perform(unit.handle_timer(now))
 
     async def _sleep_until(self, deadline: float | None) -> None:
-        """Until ``deadline`` (our clock) or a wake-up, on time. epoll sleeps whole
-        milliseconds rounded up, and the kernel lets a poll timeout run 0.1% late (3.6 ms on a
-        VRRPv2 master-down interval; keepalived's timerfd has no such slack): wait in asyncio
-        until that much before, again while more than 1 ms is left, then sleep the rest
-        precisely (blocking, under a millisecond)."""
-        for _ in range(3):  # the second wait is short, so its slack is tiny
-            left = 1.0 if deadline is None else deadline - self.ports.clock.now()
-            if deadline is not None and left <= EPOLL_GRAIN_S:
-                if left > 0:
-                    time.sleep(left)  # noqa: ASYNC251 (sub-millisecond, on purpose)
-                return
-            early = 0.0 if deadline is None else EPOLL_GRAIN_S + left * POLL_SLACK
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(left - early):
-                    await self._wake.wait()
-            if self._wake.is_set() or deadline is None:
-                return
+        await sleep_until(self.ports.clock, self._wake, deadline)
 
     async def _on_datagram(self, key: SocketKey, rx: Received) -> None:
         """One datagram read off socket ``key`` (what each receiver task does per read)."""
