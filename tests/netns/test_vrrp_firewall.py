@@ -17,6 +17,8 @@ from collections.abc import Iterator
 import pytest
 from tests.kernel.nsutil import inside, run
 
+from pykeepalived.vrrp.node_firewall_guard import EVERY_S
+
 from .vrrplab import VIP, VrrpLab, config, instance_conf, vrrp_lab, wait_sole
 
 pytestmark = pytest.mark.root
@@ -95,4 +97,23 @@ def test_master_vip_traffic(lab: VrrpLab, extra: str, global_defs: str, answered
     a.kill(signal.SIGTERM)
     a.proc.wait(timeout=10)
     assert not has_table(lab)
+    assert "Traceback" not in a.text()
+
+
+def test_a_flushed_ruleset_gets_the_vip_firewall_back(lab: VrrpLab) -> None:
+    """A firewall reload (``nft flush ruleset``) takes our table; it comes back with the
+    VIP in it within ``EVERY_S`` and the VIP is dropped again (``node_firewall_guard``)."""
+    a = lab.start("a", config(instance_conf(priority=100, state="BACKUP", extra="no_accept")))
+    wait_sole(lab, VIP, "a", timeout=20)
+    assert not pings(lab, VIP)
+    run("nft", "flush", "ruleset", ns=lab.ns["a"])
+    assert pings(lab, VIP)  # nothing drops it now
+    flushed = time.monotonic()
+    while not has_table(lab):
+        assert time.monotonic() - flushed < EVERY_S + 5, a.text()
+        time.sleep(0.1)
+    print(f"VIP firewall back {time.monotonic() - flushed:.2f} s after the flush")
+    assert VIP in run("nft", "list", "table", "inet", TABLE, ns=lab.ns["a"])
+    assert not pings(lab, VIP)
+    a.wait_log("VIP firewall: our nft table was removed by something else")
     assert "Traceback" not in a.text()

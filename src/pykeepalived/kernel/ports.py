@@ -192,6 +192,11 @@ class VipFirewallPort(Protocol):
         """``instance`` now wants exactly ``vips`` dropped (empty: none)."""
         ...
 
+    async def restore(self) -> bool:
+        """Make our table again, with what is wanted, if something removed it (a firewall
+        reload's ``nft flush ruleset``); True when it did."""
+        ...
+
     async def close(self) -> None:
         """Nothing of ours left in the kernel."""
         ...

@@ -151,6 +151,19 @@ class NftVipFirewall:
                 self._setelem(key[0], wanted[key], add=True)
                 installed[key] = wanted[key]
 
+    async def restore(self) -> bool:
+        """Our table again, with the elements wanted now, if it was made and is gone (the
+        ``nft`` listing of it fails); True when it was gone."""
+        async with self._lock:
+            if self._installed is None:
+                return False
+            if await self._exec(("list", "table", "inet", self._table)) == 0:
+                return False
+            wanted = {k: b for keys in self._wanted.values() for k, b in keys.items()}
+            await self._run(table_script(self._table, wanted))
+            self._installed = dict(wanted)
+            return True
+
     def _setelem(self, set_name: str, key: bytes, *, add: bool) -> None:
         """One element in or out, acknowledged by the kernel (blocking, sub-millisecond)."""
         if self._sock is None:

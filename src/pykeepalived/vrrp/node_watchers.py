@@ -2,8 +2,9 @@
 
 Each has a module that says why: ``node_links`` (an interface deleted and made again),
 ``node_vip_guard`` (a VIP or static address deleted), ``node_source_guard`` (the advert
-source address gone), ``node_route_guard`` (a route or rule of ours deleted). This module
-only builds them over the node's tables, as the tasks the node runs until it stops.
+source address gone), ``node_route_guard`` (a route or rule of ours deleted),
+``node_firewall_guard`` (the VIP firewall table flushed). This module only builds them over
+the node's tables, as the tasks the node runs until it stops.
 """
 
 import asyncio
@@ -13,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.kernel.ports import VrrpTransport
+from pykeepalived.vrrp.from_config import drops_vip_traffic
 from pykeepalived.vrrp.group import Tagged
 from pykeepalived.vrrp.instance import Instance
 from pykeepalived.vrrp.node_actions import InstanceIO, InstanceStats
 from pykeepalived.vrrp.node_extras import NodeExtras, tracked_static
+from pykeepalived.vrrp.node_firewall_guard import guard_firewall
 from pykeepalived.vrrp.node_links import follow_recreated_interfaces
 from pykeepalived.vrrp.node_receive import SocketKey
 from pykeepalived.vrrp.node_route_guard import RouteGuard
@@ -63,4 +66,7 @@ def watchers(ports: "VrrpPorts", t: NodeTables, stop: asyncio.Event) -> dict[str
         out["vrrp-source-guard"] = sources.run(stop)
     if (routes := ports.route_watch) is not None and t.extras is not None and t.extras.routing():
         out["vrrp-route-guard"] = RouteGuard(routes, t.extras, t.cores, t.lock).run(stop)
+    firewall = ports.firewall
+    if firewall is not None and any(drops_vip_traffic(i, t.config) for i in t.config.vrrp_instance):
+        out["vrrp-firewall-guard"] = guard_firewall(firewall, stop)
     return out

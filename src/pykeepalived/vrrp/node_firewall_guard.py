@@ -1,0 +1,34 @@
+"""The VIP firewall table (``no_accept`` / ``vrrp_strict``) comes back after a ruleset flush.
+
+Why: a firewall reload (``systemctl restart nftables``) runs ``flush ruleset``, which takes our
+table with everyone's; a MASTER without accept mode would then answer traffic to its VIPs
+(keepalived's rule goes the same way and is not put back). Every ``every_s`` the table is
+looked for and, if gone, made again with the elements wanted now, with a warning.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from pykeepalived.errors import KernelError
+from pykeepalived.kernel.ports import VipFirewallPort
+
+log = logging.getLogger("pykeepalived.vrrp")
+EVERY_S = 5.0
+
+
+async def guard_firewall(
+    firewall: VipFirewallPort, stop: asyncio.Event, every_s: float = EVERY_S
+) -> None:
+    """Until ``stop``; a failed look or remake is logged and tried again at the next."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+        if stop.is_set():
+            return
+        try:
+            if await firewall.restore():
+                log.warning("VIP firewall: our nft table was removed by something else "
+                            "(a ruleset flush?): made again")  # fmt: skip
+        except KernelError as exc:
+            log.error("VIP firewall: %s", exc)
