@@ -379,3 +379,27 @@ def test_reload_turning_use_vmac_on_and_off_moves_the_vip(lab: VrrpLab) -> None:
         assert on("eth1") != vmac_there
         assert (link(lab, "a", "vrrp.18") is not None) == vmac_there
     assert a.text().count("Entering MASTER STATE") == 1, "no flap"
+
+
+def test_a_vmac_deleted_from_outside_is_made_again_with_the_vip(lab: VrrpLab) -> None:
+    """keepalived re-creates its VMAC; so do we, and the MASTER's VIP goes back on it without
+    a failover (``vrrp/node_vmac_guard.py``)."""
+    start_pair(lab, conf(150, "use_vmac"), conf(100, "use_vmac"))
+    a = lab.daemons[1]
+    states = a.text().count("STATE")
+    deleted = time.monotonic()
+    run("ip", "link", "del", "vrrp.18", ns=lab.ns["a"])
+    while f"{VIP}/24" not in run("ip", "-o", "addr", "show", ns=lab.ns["a"]):
+        assert time.monotonic() - deleted < 5, a.text()
+        time.sleep(0.02)
+    print(f"VIP back on the new VMAC {time.monotonic() - deleted:.3f} s after the deletion")
+    vmac = link(lab, "a", "vrrp.18")
+    assert vmac is not None
+    assert vmac["address"] == VMAC
+    assert f"{VIP}/24" in run("ip", "-o", "addr", "show", "dev", "vrrp.18", ns=lab.ns["a"])
+    time.sleep(1.0)  # ten adverts: a flap would show
+    assert lab.watch.holders(VIP) == {"a"}
+    assert "b" not in {h for t, h, op, addr in lab.watch.events if t >= deleted and addr == VIP}
+    assert a.text().count("STATE") == states
+    a.wait_log("VMAC vrrp.18 was deleted by something else: creating it again")
+    assert "Traceback" not in a.text()

@@ -3,8 +3,9 @@
 Each has a module that says why: ``node_links`` (an interface deleted and made again),
 ``node_vip_guard`` (a VIP or static address deleted), ``node_source_guard`` (the advert
 source address gone), ``node_route_guard`` (a route or rule of ours deleted),
-``node_firewall_guard`` (the VIP firewall table flushed). This module only builds them over
-the node's tables, as the tasks the node runs until it stops.
+``node_firewall_guard`` (the VIP firewall table flushed), ``node_vmac_guard`` (a VMAC
+deleted). This module only builds them over the node's tables, as the tasks the node runs
+until it stops.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from pykeepalived.vrrp.node_receive import SocketKey
 from pykeepalived.vrrp.node_route_guard import RouteGuard
 from pykeepalived.vrrp.node_source_guard import SourceGuard
 from pykeepalived.vrrp.node_vip_guard import VipGuard
+from pykeepalived.vrrp.node_vmac_guard import guard_vmacs
 from pykeepalived.vrrp.units import Unit
 
 if TYPE_CHECKING:
@@ -66,6 +68,10 @@ def watchers(ports: "VrrpPorts", t: NodeTables, stop: asyncio.Event) -> dict[str
         out["vrrp-source-guard"] = sources.run(stop)
     if (routes := ports.route_watch) is not None and t.extras is not None and t.extras.routing():
         out["vrrp-route-guard"] = RouteGuard(routes, t.extras, t.cores, t.lock).run(stop)
+    specs = {} if t.extras is None else {n: e.vmac for n, e in t.extras.extras.items() if e.vmac}
+    if ports.vmacs is not None and specs:
+        out["vrrp-vmac-guard"] = guard_vmacs(ports.links, ports.vmacs, specs, t.sockets, t.cores,
+                                             t.lock, t.perform, stop)  # fmt: skip
     firewall = ports.firewall
     if firewall is not None and any(drops_vip_traffic(i, t.config) for i in t.config.vrrp_instance):
         out["vrrp-firewall-guard"] = guard_firewall(firewall, stop)
