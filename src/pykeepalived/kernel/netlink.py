@@ -8,8 +8,6 @@ adding an address that is there, or removing one that is gone, is reported (Fals
 raised. Any other netlink error becomes a ``KernelError`` naming the address and interface.
 """
 
-import asyncio
-import errno
 import fcntl
 import os
 import socket
@@ -21,6 +19,7 @@ from pykeepalived.errors import KernelError
 from pykeepalived.kernel import rtquery
 from pykeepalived.kernel.ports import AddressGone, IPInterface, LinkState, VipSpec
 from pykeepalived.kernel.rtaddr import RtnlSocket
+from pykeepalived.kernel.rtnl_events import notifications
 
 EEXIST, EADDRNOTAVAIL, ENODEV = 17, 99, 19
 SIOCGIFNAME = 0x8910
@@ -91,28 +90,17 @@ class NetlinkAddresses:
     async def removed(self) -> AsyncIterator[AddressGone]:
         """RTM_DELADDR notifications (``AddressWatchPort``), read by hand; first, and after
         the kernel dropped some (ENOBUFS), the "any may have gone" item."""
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        try:
-            sock.setblocking(False)
-            sock.bind((0, rtquery.RTMGRP_IPV4_IFADDR | rtquery.RTMGRP_IPV6_IFADDR))
-            yield AddressGone(ifname=None, address=None)  # whatever went before we listened
-            loop = asyncio.get_running_loop()
-            while True:
-                try:
-                    data = await loop.sock_recv(sock, 1 << 16)
-                except OSError as exc:
-                    if exc.errno == errno.ENOBUFS:
-                        yield AddressGone(ifname=None, address=None)
-                        continue
-                    raise KernelError(f"address notifications: {exc}") from exc
-                for record in rtquery.removed_addresses(data):
-                    ifname = _ifname(sock, record.index)
-                    if ifname is None:  # the interface went with it
-                        continue
-                    address = ip_interface(f"{ip_address(record.address)}/{record.prefixlen}")
-                    yield AddressGone(ifname=ifname, address=address)
-        finally:
-            sock.close()
+        groups = rtquery.RTMGRP_IPV4_IFADDR | rtquery.RTMGRP_IPV6_IFADDR
+        async for sock, data in notifications(groups, "address", from_start=True):
+            if data is None:
+                yield AddressGone(ifname=None, address=None)
+                continue
+            for record in rtquery.removed_addresses(data):
+                ifname = _ifname(sock, record.index)
+                if ifname is None:  # the interface went with it
+                    continue
+                address = ip_interface(f"{ip_address(record.address)}/{record.prefixlen}")
+                yield AddressGone(ifname=ifname, address=address)
 
     async def close(self) -> None:
         self._rtnl.close()
@@ -133,24 +121,13 @@ class NetlinkLinks:
 
     async def watch(self) -> AsyncIterator[LinkState]:
         """RTMGRP_LINK's notifications, read by hand (``rtquery.link_events``)."""
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        try:
-            sock.setblocking(False)
-            sock.bind((0, rtquery.RTMGRP_LINK))
-            loop = asyncio.get_running_loop()
-            while True:
-                try:
-                    data = await loop.sock_recv(sock, 1 << 16)
-                except OSError as exc:
-                    if exc.errno == errno.ENOBUFS:  # the kernel dropped some: read it all
-                        for state in await self._every_link():
-                            yield state
-                        continue
-                    raise KernelError(f"link notifications: {exc}") from exc
-                for name, up in rtquery.link_events(data):
-                    yield LinkState(ifname=name, up=up)
-        finally:
-            sock.close()
+        async for _sock, data in notifications(rtquery.RTMGRP_LINK, "link"):
+            if data is None:  # the kernel dropped some: read it all
+                for state in await self._every_link():
+                    yield state
+                continue
+            for name, up in rtquery.link_events(data):
+                yield LinkState(ifname=name, up=up)
 
     async def _every_link(self) -> list[LinkState]:
         """The state of every interface now: after lost notifications, a link that went down

@@ -14,14 +14,11 @@ Messages (include/uapi/linux/rtnetlink.h, fib_rules.h)::
                   RTNLGRP_IPV4_RULE / RTNLGRP_IPV6_RULE
 """
 
-import asyncio
-import errno
-import socket
 from collections.abc import AsyncIterator, Iterator
 
-from pykeepalived.errors import KernelError
 from pykeepalived.kernel import nlwire
 from pykeepalived.kernel.ports import RoutingGone
+from pykeepalived.kernel.rtnl_events import notifications
 from pykeepalived.kernel.rtquery import attributes
 
 RTM_DELROUTE, RTM_DELRULE = 25, 33
@@ -54,21 +51,9 @@ class RouteWatch:
     async def removed(self) -> AsyncIterator[RoutingGone]:
         """First (whatever went before we listened) and after the kernel dropped some
         notifications (ENOBUFS): ``any``; then each of ours deleted."""
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        try:
-            sock.setblocking(False)
-            sock.bind((0, GROUPS))
-            yield RoutingGone(kind="any")
-            loop = asyncio.get_running_loop()
-            while True:
-                try:
-                    data = await loop.sock_recv(sock, 1 << 16)
-                except OSError as exc:
-                    if exc.errno == errno.ENOBUFS:
-                        yield RoutingGone(kind="any")
-                        continue
-                    raise KernelError(f"route notifications: {exc}") from exc
-                for gone in ours_removed(data):
-                    yield gone
-        finally:
-            sock.close()
+        async for _sock, data in notifications(GROUPS, "route", from_start=True):
+            if data is None:
+                yield RoutingGone(kind="any")
+                continue
+            for gone in ours_removed(data):
+                yield gone

@@ -10,7 +10,6 @@ not, when the config asks for it (``lvs.flush``).
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pykeepalived.errors import KernelError
 from pykeepalived.kernel.dataplane import DataPlane, Flushable, OpFailure
 from pykeepalived.lvs.reconcile import Op, plan, teardown
 from pykeepalived.lvs.table import ServiceKey, Table
+from pykeepalived.periodic import every
 
 log = logging.getLogger("pykeepalived.lvs")
 
@@ -113,11 +113,7 @@ class LvsController:
     async def watch_missing(self, stop: asyncio.Event, every_s: float = AUDIT_S) -> None:
         """``restore_missing`` every ``every_s`` until ``stop``; a failed look is logged and
         tried again at the next."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every_s)
-            if stop.is_set():
-                return
+        async for _tick in every(every_s, stop):
             try:
                 await self.restore_missing()
             except KernelError as exc:

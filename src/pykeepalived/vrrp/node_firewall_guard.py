@@ -7,11 +7,11 @@ looked for and, if gone, made again with the elements wanted now, with a warning
 """
 
 import asyncio
-import contextlib
 import logging
 
 from pykeepalived.errors import KernelError
 from pykeepalived.kernel.ports import VipFirewallPort
+from pykeepalived.periodic import every
 
 log = logging.getLogger("pykeepalived.vrrp")
 EVERY_S = 5.0
@@ -21,11 +21,7 @@ async def guard_firewall(
     firewall: VipFirewallPort, stop: asyncio.Event, every_s: float = EVERY_S
 ) -> None:
     """Until ``stop``; a failed look or remake is logged and tried again at the next."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_s)
-        if stop.is_set():
-            return
+    async for _tick in every(every_s, stop):
         try:
             if await firewall.restore():
                 log.warning("VIP firewall: our nft table was removed by something else "
