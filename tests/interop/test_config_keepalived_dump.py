@@ -35,6 +35,13 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], dict[str, object]] = {}
 NEEDS_IPVS = pytest.mark.skipif(
     not Path("/proc/net/ip_vs").exists(), reason="keepalived's LVS sync daemon needs kernel IPVS"
 )
+# Cases whose keepalived dump cannot be read reliably, with why. Our reading of them is still
+# pinned by tests/config/test_corpus.py's golden dumps.
+GARBLED = {
+    "bfd_check": "keepalived 2.2.7's BFD process writes into the same log as the dump: 4 CI "
+    "runs read it garbled (VI_BFD without its VIP, then without priority), twice in a row "
+    "even with a second dump",
+}
 _STAMP = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: ")
 
 
@@ -49,6 +56,9 @@ def _vrrp_cases() -> list[object]:
         sync = config.global_defs.lvs_sync_daemon or any(
             i.lvs_sync_daemon_interface for i in config.vrrp_instance
         )
+        if case in GARBLED:
+            out.append(pytest.param(case, marks=pytest.mark.skip(reason=GARBLED[case])))
+            continue
         out.append(pytest.param(case, marks=NEEDS_IPVS) if sync else case)
     return out
 
